@@ -1,0 +1,363 @@
+/* anthropic.c: the Claude Messages API (POST /v1/messages).  Layers 1-3 of a
+ * request become system blocks, each ending in a cache breakpoint once the
+ * prefix up to it is long enough to be cached; layer 4 (and a retry's
+ * feedback) is the one user message.  The body is rendered deterministically,
+ * so identical layers are identical bytes and the provider's prompt cache hits
+ * across tasks and runs.  The API key lives in one header string and never
+ * reaches a message or a log. */
+#include "provider.h"
+#include "http.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_VERSION "2023-06-01"
+#define MAX_BREAKPOINTS 4
+
+static const char tool_description[] =
+	"Write the files of the answer: every declared output, each with its full content.";
+
+struct anthropic {
+	const struct settings *s;
+	char *url;              /* {base}/v1/messages */
+	char *key_header;       /* "x-api-key: ..."; zeroed on close */
+	long stall;             /* seconds without a byte before a call is abandoned */
+	struct pacer pace;
+};
+
+/* the body, and the bytes after the last breakpoint (what the input-token
+ * rate limit will probably count, the cached prefix aside) */
+static char *render(const struct request *req, const struct model_info *m, size_t *uncached)
+{
+	json_t *o = json_object(), *sys = json_array(), *msgs = json_array(), *user = json_object();
+	json_t *content = json_array(), *schema = NULL, *oc = NULL;
+	const char *tool = req->tool_name ? req->tool_name : "write_files";
+	size_t prefix = 0, total = 0, marked = 0;
+	int i, nbp = 0;
+	char *s;
+
+	if (req->format != FMT_TEXT) {
+		schema = req->schema ? json_loads(req->schema, 0, NULL) : json_object();
+		if (!schema)
+			fatal("the answer schema is not valid JSON");
+	}
+	json_object_set_new(o, "model", json_string(req->model));
+	json_object_set_new(o, "max_tokens", json_integer(req->max_tokens));
+	/* the tool definition comes first in the cached prefix (tools, system, messages) */
+	if (req->format == FMT_TOOL)
+		prefix += (req->schema ? strlen(req->schema) : 2) + strlen(tool_description) + strlen(tool);
+	for (i = 0; i < 3; i++) {
+		json_t *b;
+
+		if (!req->layer[i] || req->layer_len[i] == 0)
+			continue;       /* the API rejects empty text blocks */
+		b = json_object();
+		json_object_set_new(b, "type", json_string("text"));
+		json_object_set_new(b, "text", provider_json_string(req->layer[i], req->layer_len[i]));
+		prefix += req->layer_len[i];
+		/* a prefix under the model's minimum would silently not be cached */
+		if (nbp < MAX_BREAKPOINTS && m->min_cache > 0 && prefix / 4 >= (size_t)m->min_cache) {
+			json_t *cc = json_object();
+
+			json_object_set_new(cc, "type", json_string("ephemeral"));
+			if (req->ttl_1h)
+				json_object_set_new(cc, "ttl", json_string("1h"));
+			json_object_set_new(b, "cache_control", cc);
+			nbp++;
+			marked = prefix;
+		}
+		json_array_append_new(sys, b);
+	}
+	total = prefix;
+	if (json_array_size(sys))
+		json_object_set_new(o, "system", sys);
+	else
+		json_decref(sys);
+	{
+		json_t *b = json_object();
+
+		json_object_set_new(b, "type", json_string("text"));
+		json_object_set_new(b, "text", provider_json_string(req->layer[3], req->layer_len[3]));
+		json_array_append_new(content, b);
+		total += req->layer_len[3];
+	}
+	if (req->feedback && *req->feedback) {
+		json_t *b = json_object();
+
+		json_object_set_new(b, "type", json_string("text"));
+		json_object_set_new(b, "text", provider_json_string(req->feedback, strlen(req->feedback)));
+		json_array_append_new(content, b);
+		total += strlen(req->feedback);
+	}
+	json_object_set_new(user, "role", json_string("user"));
+	json_object_set_new(user, "content", content);
+	json_array_append_new(msgs, user);
+	json_object_set_new(o, "messages", msgs);
+	if (req->format == FMT_TOOL) {
+		json_t *tools = json_array(), *t = json_object(), *tc = json_object();
+
+		json_object_set_new(t, "name", json_string(tool));
+		json_object_set_new(t, "description", json_string(tool_description));
+		json_object_set_new(t, "input_schema", schema);
+		schema = NULL;
+		json_array_append_new(tools, t);
+		json_object_set_new(o, "tools", tools);
+		json_object_set_new(tc, "type", json_string("tool"));
+		json_object_set_new(tc, "name", json_string(tool));
+		json_object_set_new(o, "tool_choice", tc);
+	}
+	if (req->format == FMT_JSON_SCHEMA) {
+		json_t *f = json_object();
+
+		oc = json_object();
+		json_object_set_new(f, "type", json_string("json_schema"));
+		json_object_set_new(f, "schema", schema);
+		schema = NULL;
+		json_object_set_new(oc, "format", f);
+	}
+	if (req->effort && *req->effort) {
+		if (!oc)
+			oc = json_object();
+		json_object_set_new(oc, "effort", json_string(req->effort));
+	}
+	if (oc)
+		json_object_set_new(o, "output_config", oc);
+	json_decref(schema);
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!s)
+		fatal("jansson: out of memory");
+	if (uncached)
+		*uncached = total - marked;
+	return s;
+}
+
+char *anthropic_body(const struct request *req, const struct model_info *m)
+{
+	return render(req, m, NULL);
+}
+
+static long usage_field(json_t *u, const char *name)
+{
+	json_t *v = json_object_get(u, name);
+
+	return json_is_integer(v) ? (long)json_integer_value(v) : 0;
+}
+
+static void read_usage(json_t *u, struct usage *out)
+{
+	json_t *cc = json_object_get(u, "cache_creation");
+	long write = usage_field(u, "cache_creation_input_tokens");
+
+	out->input = usage_field(u, "input_tokens");
+	out->cache_read = usage_field(u, "cache_read_input_tokens");
+	out->output = usage_field(u, "output_tokens");
+	if (json_is_object(cc)) {
+		out->cache_write_5m = usage_field(cc, "ephemeral_5m_input_tokens");
+		out->cache_write_1h = usage_field(cc, "ephemeral_1h_input_tokens");
+		/* a split that does not add up: the rest was written at the 5-minute price */
+		if (out->cache_write_5m + out->cache_write_1h < write)
+			out->cache_write_5m = write - out->cache_write_1h;
+	} else {
+		out->cache_write_5m = write;
+	}
+}
+
+/* the message of an error body: {"type":"error","error":{"type":..,"message":..}} */
+static char *error_message(const struct http_response *hr)
+{
+	json_t *o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
+	json_t *e = json_object_get(o, "error");
+	const char *m = json_string_value(json_object_get(e, "message"));
+	char *s;
+
+	if (!m)
+		m = json_string_value(e);
+	if (!m)
+		m = json_string_value(json_object_get(o, "message"));
+	s = m ? provider_excerpt(m, strlen(m)) : provider_excerpt(hr->body.data, hr->body.len);
+	json_decref(o);
+	return s;
+}
+
+void anthropic_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	json_t *o, *content, *b;
+	struct buffer text = {0};
+	char *tool = NULL, *why = NULL;
+	const char *sr;
+	size_t i;
+
+	res->retry_after = provider_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
+	res->http_status = (int)hr->status;
+	if (hr->error) {
+		res->status = CALL_RETRY;
+		res->error = xasprintf("connection failed: %s", hr->error);
+		return;
+	}
+	res->status = provider_http_class(hr->status, http_header(hr, "x-should-retry"));
+	if (res->status != CALL_OK) {
+		char *m = error_message(hr);
+
+		if (res->status == CALL_AUTH)
+			res->error = xasprintf("authentication failed (%ld): %s; check ANTHROPIC_API_KEY", hr->status, m);
+		else
+			res->error = xasprintf("provider answered %ld: %s", hr->status, m);
+		free(m);
+		return;
+	}
+	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
+	content = json_object_get(o, "content");
+	if (!json_is_object(o) || !json_is_array(content)) {
+		char *m = provider_excerpt(hr->body.data, hr->body.len);
+
+		res->status = CALL_RETRY;
+		res->error = xasprintf("provider answer is not a message (HTTP %ld): %s", hr->status, m);
+		free(m);
+		json_decref(o);
+		return;
+	}
+	read_usage(json_object_get(o, "usage"), &res->usage);
+	sr = json_string_value(json_object_get(o, "stop_reason"));
+	if (sr)
+		res->stop_reason = xstrdup(sr);
+	if (sr && strcmp(sr, "max_tokens") == 0) {
+		res->status = CALL_FAIL;
+		res->error = xasprintf("answer cut off at max_tokens (%d)", max_tokens);
+		json_decref(o);
+		return;
+	}
+	if (sr && strcmp(sr, "refusal") == 0) {
+		res->status = CALL_FAIL;
+		res->error = xstrdup("the model refused to answer (stop_reason refusal)");
+		json_decref(o);
+		return;
+	}
+	json_array_foreach(content, i, b) {
+		const char *type = json_string_value(json_object_get(b, "type"));
+
+		if (!type)
+			continue;
+		/* thinking and redacted_thinking blocks are never the answer */
+		if (strcmp(type, "text") == 0) {
+			json_t *t = json_object_get(b, "text");
+
+			buf_add(&text, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
+		} else if (strcmp(type, "tool_use") == 0 && !tool) {
+			json_t *in = json_object_get(b, "input");
+
+			if (json_is_object(in))
+				tool = json_dumps(in, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		}
+	}
+	if (tool) {
+		res->answer = tool;
+	} else if (text.len) {
+		res->answer = provider_answer_json(text.data, text.len, 1, &why);
+	} else {
+		why = xasprintf("answer holds no text and no tool call (stop_reason %s)", sr ? sr : "none");
+	}
+	if (!res->answer) {
+		res->status = CALL_FAIL;
+		res->error = why;
+	}
+	buf_free(&text);
+	json_decref(o);
+}
+
+/* the rate-limit headers of a response, into the pacer */
+static void note_limits(struct anthropic *a, const struct http_response *hr)
+{
+	static const char *const kinds[PACE_KINDS] = {"requests", "input-tokens", "output-tokens"};
+	int k;
+
+	for (k = 0; k < PACE_KINDS; k++) {
+		char name[64];
+		const char *rem, *reset;
+		char *end;
+		long n;
+
+		snprintf(name, sizeof(name), "anthropic-ratelimit-%s-remaining", kinds[k]);
+		rem = http_header(hr, name);
+		snprintf(name, sizeof(name), "anthropic-ratelimit-%s-reset", kinds[k]);
+		reset = http_header(hr, name);
+		if (!rem || !reset)
+			continue;
+		n = strtol(rem, &end, 10);
+		if (end == rem || *end)
+			continue;
+		pacer_note(&a->pace, k, n, pacer_time(reset));
+	}
+}
+
+static void call(struct provider *pv, const struct request *req, struct call_result *res)
+{
+	struct anthropic *a = pv->priv;
+	const struct model_info *m = model_lookup(a->s, req->model);
+	const char *headers[] = {a->key_header, "anthropic-version: " API_VERSION, "content-type: application/json",
+				 "accept: application/json", NULL};
+	struct http_response hr = {0};
+	size_t uncached;
+	char *body = render(req, m, &uncached);
+	long need[PACE_KINDS] = {1, (long)(uncached / 4), req->max_tokens};
+	double start;
+
+	pacer_wait(&a->pace, need);
+	start = now();
+	http_post(a->url, headers, body, strlen(body), a->stall, &hr);
+	res->latency = now() - start;
+	note_limits(a, &hr);
+	anthropic_decode(&hr, req->max_tokens, res);
+	http_response_free(&hr);
+	free(body);
+}
+
+static void close_provider(struct provider *pv)
+{
+	struct anthropic *a = pv->priv;
+
+	explicit_bzero(a->key_header, strlen(a->key_header));
+	free(a->key_header);
+	free(a->url);
+	pacer_free(&a->pace);
+	free(a);
+	free(pv);
+}
+
+struct provider *anthropic_open(const struct settings *s, int *exit_code)
+{
+	const char *key = getenv("ANTHROPIC_API_KEY"), *base = s ? s->base_url : NULL;
+	struct provider *pv;
+	struct anthropic *a;
+	size_t n;
+
+	*exit_code = 0;
+	if (!key || !*key) {
+		error("ANTHROPIC_API_KEY is not set (export it, or use --replay CASSETTE)");
+		*exit_code = EXIT_PROVIDER;
+		return NULL;
+	}
+	if (!base || !*base)
+		base = getenv("ANTHROPIC_BASE_URL");
+	if (!base || !*base)
+		base = "https://api.anthropic.com";
+	http_global_init();
+	a = xcalloc(1, sizeof(*a));
+	a->s = s;
+	n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	a->url = xasprintf("%.*s/v1/messages", (int)n, base);
+	a->key_header = xasprintf("x-api-key: %s", key);
+	a->stall = provider_stall();
+	pacer_init(&a->pace);
+	pv = xcalloc(1, sizeof(*pv));
+	pv->name = "anthropic";
+	pv->family = "anthropic";
+	pv->call = call;
+	pv->close = close_provider;
+	pv->priv = a;
+	return pv;
+}

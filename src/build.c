@@ -1,0 +1,1161 @@
+/* build.c: the executor.  Tasks are visited in topological order; each is up
+ * to date (key and output hashes match the record), kept (a person's file),
+ * skipped (a dependency failed) or called, judged and landed.  Status,
+ * explain, clean, accept and touch share the same evaluation. */
+#include "build.h"
+#include "graph.h"
+#include "judge.h"
+#include "key.h"
+#include "land.h"
+#include "lockfile.h"
+#include "models.h"
+#include "plan.h"
+#include "progress.h"
+#include "prompt.h"
+#include "provider.h"
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+enum tstate { S_PENDING, S_WAIT, S_UPTODATE, S_BUILT, S_RESTORED, S_FAILED, S_SKIPPED, S_KEPT };
+
+static const char *const state_names[] = {"stale", "waits", "up to date", "built", "restored", "failed",
+					  "skipped", "kept"};
+
+struct tinfo {
+	enum tstate s;
+	char key[HASH_HEX];
+	char *manifest;         /* owned */
+	char *why;              /* owned: why stale, failed, skipped or kept */
+	struct model_choice mc;
+	enum answer_format fmt;
+	int forced;
+	int edited;             /* kept because a person edited an output */
+};
+
+struct engine {
+	struct plan *p;
+	const char *root;
+	struct state *st;       /* NULL on a dry run without a state file */
+	struct fscache fc;
+	struct prompt_ctx *pc;
+	struct record *recs;
+	size_t nrec;
+	struct htab rec_by;     /* target -> struct record* */
+	struct htab failures;   /* target -> struct failure* */
+	struct tinfo *ti;       /* per task */
+	const char *family;
+	long run;
+	struct provider *pv;
+	struct progress pr;
+	struct build_opts *o;
+	struct usage total;
+	double cost;
+	int unknown_cost;
+	int count[8];
+	int auth_failed;
+	char *approved;         /* approved check set from the lock */
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted++;
+	provider_interrupt(interrupted >= 2 ? 2 : 1);
+}
+
+static void set_why(struct tinfo *ti, char *why)
+{
+	free(ti->why);
+	ti->why = why;
+}
+
+/* the build lock: one build per project; wait up to 5 s, then name the holder */
+static int take_lock(const char *root)
+{
+	char *dir = path_join(root, "cache"), *path = path_join(dir, "lock");
+	int fd, i;
+
+	mkdirs(dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		error("cannot open %s:", path);
+		free(dir);
+		free(path);
+		return -1;
+	}
+	for (i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+		if (i == 50) {
+			char buf[32] = {0};
+
+			if (pread(fd, buf, sizeof(buf) - 1, 0) < 0)
+				buf[0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			error("another mpbuild (pid %s) is building this project; %s is locked", *buf ? buf : "?", path);
+			close(fd);
+			free(dir);
+			free(path);
+			return -1;
+		}
+		usleep(100000);
+	}
+	if (ftruncate(fd, 0) == 0) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+		if (pwrite(fd, buf, (size_t)n, 0) < 0)
+			warn("cannot write %s:", path);
+	}
+	free(dir);
+	free(path);
+	return fd;   /* held until exit */
+}
+
+static void index_records(struct engine *e)
+{
+	size_t i;
+
+	htab_free(&e->rec_by);
+	for (i = 0; i < e->nrec; i++)
+		htab_put(&e->rec_by, e->recs[i].target, &e->recs[i]);
+}
+
+/* records from state.db, or from mpbuild.lock when the lock changed outside
+ * mpbuild (a fresh clone, git checkout or pull): the lock then wins */
+static int load_records(struct engine *e, int writable)
+{
+	const char *lh = fscache_hash(&e->fc, "mpbuild.lock");
+	char *seen = e->st ? state_meta_get(e->st, "lock_hash") : NULL;
+	struct lockfile lk;
+
+	if (lh && (!seen || strcmp(seen, lh) != 0)) {
+		char h[HASH_HEX];
+		int rc = lockfile_read(e->root, &lk, h);
+
+		if (rc < 0) {
+			free(seen);
+			return -1;
+		}
+		if (rc == 0) {
+			e->recs = lk.targets;
+			e->nrec = lk.ntargets;
+			lk.targets = NULL;
+			lk.ntargets = 0;
+			e->approved = lk.approved_checks ? xstrdup(lk.approved_checks) : NULL;
+			if (writable && e->st) {
+				state_records_replace(e->st, e->recs, e->nrec);
+				state_meta_set(e->st, "lock_hash", h);
+				state_meta_set(e->st, "approved_checks", e->approved ? e->approved : "");
+			}
+			lockfile_free(&lk);
+			free(seen);
+			index_records(e);
+			return 0;
+		}
+	}
+	free(seen);
+	if (e->st) {
+		e->recs = state_records(e->st, &e->nrec);
+		e->approved = state_meta_get(e->st, "approved_checks");
+		if (e->approved && !*e->approved) {
+			free(e->approved);
+			e->approved = NULL;
+		}
+	}
+	index_records(e);
+	return 0;
+}
+
+/* regenerate mpbuild.lock from state.db (SPEC 10.8) */
+static void write_lock(struct engine *e)
+{
+	struct lockfile lk = {0};
+	struct buffer b = {0};
+	struct record *all;
+	size_t n, i, j;
+	char h[HASH_HEX];
+
+	all = state_records(e->st, &n);
+	lk.targets = xcalloc(n + 1, sizeof(*lk.targets));
+	for (i = 0; i < n; i++) {
+		if (plan_task(e->p, all[i].target)) {
+			lk.targets[lk.ntargets++] = all[i];
+			memset(&all[i], 0, sizeof(all[i]));
+		}
+	}
+	record_free_all(all, n);
+	lk.approved_checks = e->approved ? xstrdup(e->approved) : NULL;
+	lk.rules = xcalloc(e->p->nrules + 1, sizeof(*lk.rules));
+	for (i = 0; i < e->p->nrules; i++) {
+		for (j = 0; j < e->p->ntasks; j++)
+			if (e->p->tasks[j].r == &e->p->rules[i])
+				break;
+		if (j == e->p->ntasks)
+			continue;
+		lk.rules[lk.nrules].name = xstrdup(e->p->rules[i].name);
+		memcpy(lk.rules[lk.nrules].hash, e->p->rules[i].hash, HASH_HEX);
+		lk.nrules++;
+	}
+	lockfile_render(&lk, &b);
+	if (lockfile_write(e->root, &b, h) == 0) {
+		state_meta_set(e->st, "lock_hash", h);
+		fscache_note(&e->fc, "mpbuild.lock", h);
+	}
+	buf_free(&b);
+	lockfile_free(&lk);
+}
+
+static const char *rec_hash(const struct record *r, const char *path)
+{
+	size_t i;
+
+	for (i = 0; r && i < r->n; i++)
+		if (strcmp(r->paths[i], path) == 0)
+			return r->hashes[i];
+	return NULL;
+}
+
+static int is_forced(struct engine *e, const struct task *t)
+{
+	size_t i, j;
+
+	if (!e->o || !e->o->force)
+		return 0;
+	if (e->o->ntargets == 0)
+		return 1;
+	for (i = 0; i < e->o->ntargets; i++) {
+		const char *n = e->o->targets[i];
+
+		if (strcmp(n, t->id) == 0 || strcmp(n, "all") == 0)
+			return 1;
+		if (t->milestone && strcmp(n, t->milestone) == 0)
+			return 1;
+		for (j = 0; j < e->p->nphases; j++)
+			if (strcmp(n, e->p->phases[j].id) == 0 && t->milestone_index != (size_t)-1 &&
+			    e->p->milestones[t->milestone_index].phase_index == j)
+				return 1;
+	}
+	return 0;
+}
+
+/* decide what t needs; deps were evaluated (and built) before */
+static void eval(struct engine *e, struct task *t)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	const struct settings *s = &e->p->settings;
+	struct key_input in = {0};
+	const char *shared[3], **dt, **dp, **dh;
+	char head[HASH_HEX];
+	const struct record *rec;
+	size_t i, j, nd = 0, existing = 0;
+
+	for (i = 0; i < t->ndeps; i++) {
+		struct tinfo *d = &e->ti[t->deps[i]->index];
+
+		if (d->s == S_FAILED || d->s == S_SKIPPED) {
+			ti->s = S_SKIPPED;
+			set_why(ti, xasprintf("%s %s", t->deps[i]->id, d->s == S_FAILED ? "failed" : "was skipped"));
+			return;
+		}
+		if (d->s == S_PENDING || d->s == S_WAIT) {
+			ti->s = S_WAIT;
+			set_why(ti, xasprintf("after %s", t->deps[i]->id));
+			return;
+		}
+		nd += t->deps[i]->noutputs;
+	}
+	ti->mc = plan_task_model(e->p, t);
+	ti->fmt = prompt_format(model_answer_format(s, ti->mc.model));
+	prompt_shared_hashes(e->pc, t, ti->fmt, shared);
+	prompt_task_hash(e->pc, t, head);
+	dt = xcalloc(nd + 1, sizeof(*dt));
+	dp = xcalloc(nd + 1, sizeof(*dp));
+	dh = xcalloc(nd + 1, sizeof(*dh));
+	nd = 0;
+	for (i = 0; i < t->ndeps; i++) {
+		for (j = 0; j < t->deps[i]->noutputs; j++) {
+			const char *h = fscache_hash(&e->fc, t->deps[i]->outputs[j]);
+
+			if (!h) {
+				ti->s = S_SKIPPED;
+				set_why(ti, xasprintf("%s, an output of %s, is missing", t->deps[i]->outputs[j],
+						      t->deps[i]->id));
+				goto out;
+			}
+			dt[nd] = t->deps[i]->id;
+			dp[nd] = t->deps[i]->outputs[j];
+			dh[nd++] = h;
+		}
+	}
+	in.family = e->family;
+	in.model = ti->mc.model;
+	in.effort = ti->mc.effort;
+	in.max_tokens = s->max_tokens;
+	in.schema_hash = prompt_schema_hash(e->pc, ti->fmt);
+	in.layer[0] = shared[0];
+	in.layer[1] = shared[1];
+	in.layer[2] = shared[2];
+	in.layer[3] = head;
+	in.ndeps = nd;
+	in.dep_target = dt;
+	in.dep_path = dp;
+	in.dep_hash = dh;
+	in.task = t;
+	in.retries = s->retries;
+	in.escalate = s->escalate.model;
+	free(ti->manifest);
+	ti->manifest = key_manifest(&in);
+	key_of(ti->manifest, ti->key);
+	rec = htab_get(&e->rec_by, t->id);
+	ti->forced = is_forced(e, t);
+	ti->edited = 0;
+	{
+		const char *edited = NULL, *untracked = NULL, *missing = NULL;
+
+		for (i = 0; i < t->noutputs; i++) {
+			const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = rec_hash(rec, t->outputs[i]);
+
+			if (!h) {
+				if (!missing)
+					missing = t->outputs[i];
+				continue;
+			}
+			existing++;
+			if (rh && strcmp(h, rh) != 0 && !edited)
+				edited = t->outputs[i];
+			if (!rh && !untracked)
+				untracked = t->outputs[i];
+		}
+		if (ti->forced) {
+			ti->s = S_PENDING;
+			set_why(ti, xstrdup("forced with -B"));
+		} else if (edited) {
+			ti->s = S_KEPT;
+			ti->edited = 1;
+			set_why(ti, xasprintf("edited by hand: %s", edited));
+		} else if (untracked && existing == t->noutputs) {
+			ti->s = S_KEPT;
+			set_why(ti, xasprintf("%s exists and was not generated by mpbuild", untracked));
+		} else if (untracked) {
+			ti->s = S_FAILED;
+			set_why(ti, xasprintf("would overwrite %s, which mpbuild did not generate; move it away or run mpbuild -B %s",
+					      untracked, t->id));
+		} else if (rec && strcmp(rec->key, ti->key) == 0 && !missing) {
+			ti->s = S_UPTODATE;
+			set_why(ti, NULL);
+		} else {
+			ti->s = S_PENDING;
+			set_why(ti, !rec ? xstrdup("never built")
+					 : strcmp(rec->key, ti->key) != 0 ? xstrdup("inputs changed")
+									  : xasprintf("%s is missing", missing));
+		}
+	}
+out:
+	free(dt);
+	free(dp);
+	free(dh);
+}
+
+struct try_ctx {
+	struct engine *e;
+	const struct task *t;
+	const struct request *req;
+	int attempt;
+};
+
+static double call_cost(struct engine *e, const char *model, const struct usage *u)
+{
+	const struct model_info *m = model_lookup(&e->p->settings, model);
+
+	return m->priced ? model_cost(m, u) : -1;
+}
+
+/* one ledger row per transport try */
+static void on_try(void *arg, const struct call_result *r, int try_no)
+{
+	struct try_ctx *c = arg;
+	struct engine *e = c->e;
+	struct ledger_row row = {0};
+	double cost = call_cost(e, c->req->model, &r->usage);
+
+	row.run = e->run;
+	row.target = c->t->id;
+	row.attempt = c->attempt;
+	row.try_no = try_no;
+	row.model = c->req->model;
+	row.input = r->usage.input;
+	row.cache_write = r->usage.cache_write_5m + r->usage.cache_write_1h;
+	row.cache_write_1h = r->usage.cache_write_1h;
+	row.cache_read = r->usage.cache_read;
+	row.output = r->usage.output;
+	row.cost = cost;
+	row.latency = r->latency;
+	row.outcome = r->status == CALL_OK ? "ok" : r->status == CALL_RETRY ? "retry" : r->status == CALL_AUTH ? "auth" : "failed";
+	state_ledger_add(e->st, &row);
+	e->total.input += r->usage.input;
+	e->total.cache_write_5m += r->usage.cache_write_5m;
+	e->total.cache_write_1h += r->usage.cache_write_1h;
+	e->total.cache_read += r->usage.cache_read;
+	e->total.output += r->usage.output;
+	if (cost >= 0)
+		e->cost += cost;
+	else
+		e->unknown_cost = 1;
+	progress_call(&e->pr, c->t->id, c->req->model, c->attempt, &r->usage, cost, r->latency, row.outcome);
+}
+
+/* keep a rejected attempt under cache/failed/TARGET/ATTEMPT/ */
+static void keep_failed(struct engine *e, const struct task *t, int attempt, const char *answer, const char *err)
+{
+	char *dir = xasprintf("%s/cache/failed/%s/%d", e->root, t->id, attempt);
+	char *a = path_join(dir, "answer.json"), *r = path_join(dir, "error.txt");
+
+	if (answer)
+		write_file_atomic(a, answer, strlen(answer));
+	write_file_atomic(r, err, strlen(err));
+	free(dir);
+	free(a);
+	free(r);
+}
+
+/* write a cassette entry for --record */
+static void record_entry(struct engine *e, const struct request *req, const char *answer, const struct usage *u)
+{
+	json_t *o = json_object(), *us = json_object();
+	char *name = xasprintf("%s-%d.json", req->key + 7, req->attempt);
+	char *path = path_join(e->o->record, name), *rq = prompt_request_json(req), *s;
+
+	json_object_set_new(o, "key", json_string(req->key));
+	json_object_set_new(o, "target", json_string(req->target));
+	json_object_set_new(o, "attempt", json_integer(req->attempt));
+	json_object_set_new(o, "request", json_loads(rq, 0, NULL));
+	json_object_set_new(o, "answer", json_loads(answer, 0, NULL));
+	json_object_set_new(us, "input", json_integer(u->input));
+	json_object_set_new(us, "cache_write_5m", json_integer(u->cache_write_5m));
+	json_object_set_new(us, "cache_write_1h", json_integer(u->cache_write_1h));
+	json_object_set_new(us, "cache_read", json_integer(u->cache_read));
+	json_object_set_new(us, "output", json_integer(u->output));
+	json_object_set_new(o, "usage", us);
+	s = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	mkdirs(e->o->record);
+	if (!s || write_file_atomic(path, s, strlen(s)) < 0)
+		warn("cannot write cassette entry %s:", path);
+	free(s);
+	free(rq);
+	free(name);
+	free(path);
+	json_decref(o);
+}
+
+/* first line of s, malloc'd */
+static char *first_line(const char *s)
+{
+	return xstrndup(s, strcspn(s, "\n"));
+}
+
+/* call, judge and land t; sets its state */
+static void build_task(struct engine *e, struct task *t)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	const struct settings *s = &e->p->settings;
+	struct buffer err = {0};
+	char *feedback = NULL;
+	int attempt;
+
+	for (attempt = 1; attempt <= 1 + s->retries; attempt++) {
+		struct request req = {0};
+		struct call_result res = {0};
+		struct answer a = {0};
+		struct try_ctx tc = {e, t, &req, attempt};
+		const char *model = ti->mc.model;
+		struct record r = {0};
+		size_t i;
+
+		if (attempt > 1 && s->escalate.model)
+			model = s->escalate.model;
+		req.key = ti->key;
+		req.attempt = attempt;
+		req.model = model;
+		req.effort = attempt > 1 && s->escalate.model ? s->escalate.effort : ti->mc.effort;
+		req.max_tokens = s->max_tokens;
+		req.format = attempt > 1 && s->escalate.model ? prompt_format(model_answer_format(s, model)) : ti->fmt;
+		req.feedback = feedback;
+		req.ttl_1h = strcmp(s->cache_ttl, "1h") == 0;
+		if (prompt_task_request(e->pc, t, &req) < 0) {
+			buf_printf(&err, "cannot assemble the request");
+			break;
+		}
+		res.retry_after = -1;
+		provider_call_retrying(e->pv, &req, &res, on_try, &tc);
+		if (res.status == CALL_AUTH)
+			e->auth_failed = 1;
+		if (res.status != CALL_OK) {
+			buf_reset(&err);
+			buf_printf(&err, "%s", res.error ? res.error : "the call failed");
+			call_result_clear(&res);
+			break;
+		}
+		buf_reset(&err);
+		if (judge_structure(res.answer, &a, &err) < 0 || judge_paths(&a, t, e->root, &err) < 0) {
+			keep_failed(e, t, attempt, res.answer, buf_str(&err));
+			free(feedback);
+			feedback = xasprintf("Your previous answer was rejected (%s). Answer again, fixing this.", buf_str(&err));
+			answer_free(&a);
+			call_result_clear(&res);
+			continue;
+		}
+		if (e->o->record)
+			record_entry(e, &req, res.answer, &res.usage);
+		/* a person's version of a file that -B replaces is kept beside it */
+		for (i = 0; ti->forced && i < t->noutputs; i++) {
+			const struct record *rec = htab_get(&e->rec_by, t->id);
+			const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = rec_hash(rec, t->outputs[i]);
+
+			if (h && (!rh || strcmp(h, rh) != 0) && strcmp(h, "") != 0) {
+				char *bak = land_backup(e->root, t->outputs[i]);
+
+				if (bak)
+					progress_say(&e->pr, "%s: saved your %s as %s", t->id, t->outputs[i], bak);
+				free(bak);
+			}
+		}
+		r.target = xstrdup(t->id);
+		memcpy(r.key, ti->key, HASH_HEX);
+		r.model = xstrdup(model);
+		r.generated = 1;
+		r.manifest = xstrdup(ti->manifest);
+		r.n = t->noutputs;
+		r.paths = xcalloc(r.n + 1, sizeof(*r.paths));
+		r.hashes = xcalloc(r.n + 1, sizeof(*r.hashes));
+		for (i = 0; i < r.n; i++)
+			r.paths[i] = xstrdup(t->outputs[i]);
+		if (land_answer(e->st, &e->fc, e->root, &r, &a) < 0) {
+			buf_reset(&err);
+			buf_puts(&err, "cannot land the files (see above)");
+			record_clear(&r);
+			answer_free(&a);
+			call_result_clear(&res);
+			break;
+		}
+		record_clear(&r);
+		answer_free(&a);
+		call_result_clear(&res);
+		ti->s = S_BUILT;
+		set_why(ti, NULL);
+		free(feedback);
+		buf_free(&err);
+		return;
+	}
+	ti->s = S_FAILED;
+	set_why(ti, buf_take(&err));
+	free(feedback);
+	{
+		char *line = first_line(ti->why);
+
+		state_failure_put(e->st, t->id, e->run, line);
+		free(line);
+	}
+}
+
+/* the engine for root: plan, state (read-only or not), records */
+static int engine_open(struct engine *e, const char *root, struct build_opts *o, int writable)
+{
+	char *cache;
+
+	memset(e, 0, sizeof(*e));
+	e->root = root;
+	e->o = o;
+	e->p = plan_load(root);
+	if (!e->p)
+		return EXIT_BADINPUT;
+	if (!e->p->have_masterplan) {
+		error("%s/plans/masterplan.yaml does not exist: write one (see docs/formats.md) or start with mpbuild init",
+		      root);
+		return EXIT_BADINPUT;
+	}
+	cache = path_join(root, "cache");
+	e->st = state_open(cache, !writable);
+	free(cache);
+	if (writable && !e->st)
+		return EXIT_BADINPUT;
+	fscache_open(&e->fc, e->st, root);
+	e->family = strcmp(o && o->provider ? o->provider : e->p->settings.provider, "openai") == 0 ? "openai"
+												   : "anthropic";
+	e->pc = prompt_open(e->p);
+	if (!e->pc)
+		return EXIT_BADINPUT;
+	if (load_records(e, writable) < 0)
+		return EXIT_BADINPUT;
+	if (e->st)
+		state_failures(e->st, &e->failures);
+	e->ti = xcalloc(e->p->ntasks + 1, sizeof(*e->ti));
+	return 0;
+}
+
+static void engine_close(struct engine *e)
+{
+	size_t i;
+
+	if (e->ti)
+		for (i = 0; i < e->p->ntasks; i++) {
+			free(e->ti[i].manifest);
+			free(e->ti[i].why);
+		}
+	free(e->ti);
+	if (e->pv)
+		e->pv->close(e->pv);
+	prompt_close(e->pc);
+	fscache_close(&e->fc);
+	state_failures_free(&e->failures);
+	record_free_all(e->recs, e->nrec);
+	htab_free(&e->rec_by);
+	free(e->approved);
+	state_close(e->st);
+	plan_free(e->p);
+}
+
+/* the selected tasks in build order; NULL after an error */
+static struct task **select_order(struct engine *e, char **names, size_t n, size_t *count)
+{
+	unsigned char *sel = xcalloc(e->p->ntasks + 1, 1);
+	struct task **order = xcalloc(e->p->ntasks + 1, sizeof(*order));
+	unsigned pipe = 0;
+	size_t i;
+
+	if (graph_select(e->p, names, n, sel, &pipe) < 0) {
+		free(sel);
+		free(order);
+		return NULL;
+	}
+	for (i = 0; i < LEN(graph_pipeline); i++)
+		if (pipe & (1u << i))
+			warn("%s: plans/%s.yaml is a source here (written by a person); nothing to build", graph_pipeline[i],
+			     graph_pipeline[i]);
+	*count = graph_order(e->p, sel, order);
+	free(sel);
+	return order;
+}
+
+static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	struct request req = {0};
+	const struct model_info *m = model_lookup(&e->p->settings, ti->mc.model);
+	double shared = 0, own, top;
+	int i;
+
+	*lo = *hi = 0;
+	req.format = ti->fmt;
+	if (!m->priced || prompt_task_request(e->pc, t, &req) < 0) {
+		*lo = *hi = -1;
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		shared += (double)req.layer_len[i] / 4;
+	own = (double)req.layer_len[3] / 4;
+	top = m->cache_write_1h > m->input ? m->cache_write_1h : m->input;
+	if (m->band_tokens && m->band_cache_write_1h > top)
+		top = m->band_cache_write_1h;
+	*lo = (shared * m->cache_read + own * m->input) / 1e6;
+	*hi = ((shared + own) * top + e->p->settings.max_tokens * (m->band_output > m->output ? m->band_output : m->output)) / 1e6;
+}
+
+static void money(char *buf, size_t n, double v)
+{
+	if (v < 0)
+		snprintf(buf, n, "unknown");
+	else
+		snprintf(buf, n, "$%.2f", v);
+}
+
+static int dry_run(struct engine *e, struct task **order, size_t n)
+{
+	double lo = 0, hi = 0;
+	size_t i, calls = 0, maybe = 0;
+	int unknown = 0;
+
+	for (i = 0; i < n; i++) {
+		struct task *t = order[i];
+		struct tinfo *ti = &e->ti[t->index];
+		double a = 0, b = 0;
+		char sa[32], sb[32];
+
+		eval(e, t);
+		if (ti->s == S_PENDING) {
+			estimate(e, t, &a, &b);
+			if (a < 0)
+				unknown = 1;
+			else
+				lo += a, hi += b;
+			calls++;
+		} else if (ti->s == S_WAIT) {
+			/* its key depends on outputs not yet made: priced as if it will be called */
+			maybe++;
+		}
+		if (e->o->json) {
+			json_t *o = json_object();
+			char *s;
+
+			json_object_set_new(o, "target", json_string(t->id));
+			json_object_set_new(o, "status", json_string(state_names[ti->s]));
+			json_object_set_new(o, "key", ti->s == S_WAIT || ti->s == S_SKIPPED ? json_null() : json_string(ti->key));
+			json_object_set_new(o, "model", json_string(ti->mc.model ? ti->mc.model : ""));
+			if (ti->why)
+				json_object_set_new(o, "why", json_string(ti->why));
+			if (ti->s == S_PENDING) {
+				struct request req = {0};
+
+				req.key = ti->key;
+				req.attempt = 1;
+				req.model = ti->mc.model;
+				req.effort = ti->mc.effort;
+				req.max_tokens = e->p->settings.max_tokens;
+				req.format = ti->fmt;
+				if (prompt_task_request(e->pc, t, &req) == 0) {
+					char *rq = prompt_request_json(&req);
+
+					json_object_set_new(o, "request", json_loads(rq, 0, NULL));
+					free(rq);
+				}
+				json_object_set_new(o, "cost_low", a < 0 ? json_null() : json_real(a));
+				json_object_set_new(o, "cost_high", b < 0 ? json_null() : json_real(b));
+			}
+			s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			puts(s);
+			free(s);
+			json_decref(o);
+			continue;
+		}
+		if (ti->s == S_PENDING) {
+			money(sa, sizeof(sa), a);
+			money(sb, sizeof(sb), b);
+			printf("would call %s %s (%s, %s): %s to %s\n", t->id, t->title, ti->mc.model, ti->why, sa, sb);
+		} else if (ti->s == S_WAIT) {
+			printf("may call  %s %s (%s; only if that changes its outputs)\n", t->id, t->title, ti->why);
+		} else if (ti->s != S_UPTODATE || e->o->verbose) {
+			printf("%-9s %s %s%s%s\n", state_names[ti->s], t->id, t->title, ti->why ? ": " : "", ti->why ? ti->why : "");
+		}
+	}
+	if (!e->o->json) {
+		char sa[32], sb[32];
+
+		money(sa, sizeof(sa), lo);
+		money(sb, sizeof(sb), hi);
+		if (calls + maybe == 0)
+			printf("mpbuild: nothing to do (%zu targets up to date or kept)\n", n);
+		else
+			printf("mpbuild: %zu call%s now, up to %zu with the dependents they may change; estimated %s to %s%s\n",
+			       calls, calls == 1 ? "" : "s", calls + maybe, sa, sb,
+			       unknown ? " (some models have no known price)" : "");
+	}
+	return 0;
+}
+
+static void summary(struct engine *e, double secs)
+{
+	long in_side = e->total.input + e->total.cache_write_5m + e->total.cache_write_1h + e->total.cache_read;
+	int *c = e->count;
+	char json[512];
+
+	snprintf(json, sizeof(json),
+		 "{\"built\":%d,\"restored\":%d,\"up_to_date\":%d,\"failed\":%d,\"skipped\":%d,\"kept\":%d,"
+		 "\"input_tokens\":%ld,\"cache_write_tokens\":%ld,\"cache_read_tokens\":%ld,\"output_tokens\":%ld,"
+		 "\"cost\":%.6f,\"seconds\":%.3f}",
+		 c[S_BUILT], c[S_RESTORED], c[S_UPTODATE], c[S_FAILED], c[S_SKIPPED], c[S_KEPT], e->total.input,
+		 e->total.cache_write_5m + e->total.cache_write_1h, e->total.cache_read, e->total.output, e->cost, secs);
+	progress_end(&e->pr, json);
+	if (e->pr.mode == PROGRESS_JSON || e->o->quiet)
+		return;
+	if (c[S_BUILT] + c[S_RESTORED] + c[S_FAILED] + c[S_SKIPPED] + c[S_KEPT] == 0 && !interrupted) {
+		printf("mpbuild: everything is up to date (%d target%s, %.2fs)\n", c[S_UPTODATE],
+		       c[S_UPTODATE] == 1 ? "" : "s", secs);
+		return;
+	}
+	printf("mpbuild: %d built, %d restored, %d up to date, %d failed, %d skipped, %d kept; "
+	       "tokens: %ld input, %ld cache write, %ld cache read, %ld output; $%.2f%s; cache read share %.0f%%; %.2fs\n",
+	       c[S_BUILT], c[S_RESTORED], c[S_UPTODATE], c[S_FAILED], c[S_SKIPPED], c[S_KEPT], e->total.input,
+	       e->total.cache_write_5m + e->total.cache_write_1h, e->total.cache_read, e->total.output, e->cost,
+	       e->unknown_cost ? " (plus calls of unknown price)" : "",
+	       in_side ? 100.0 * (double)e->total.cache_read / (double)in_side : 0.0, secs);
+}
+
+int build_run(const char *root, struct build_opts *o)
+{
+	struct engine e;
+	struct task **order;
+	size_t n, i;
+	double t0 = now(), last_lock = now();
+	int rc, lockfd = -1, code;
+	struct sigaction sa;
+
+	if (!o->dry_run && (lockfd = take_lock(root)) < 0)
+		return EXIT_BADINPUT;
+	if (!o->dry_run) {
+		char *cache = path_join(root, "cache");
+		struct state *st = state_open(cache, 0);
+
+		free(cache);
+		/* finish interrupted landings before anything looks for hand edits */
+		if (st) {
+			land_recover(st, root);
+			state_close(st);
+		}
+	}
+	rc = engine_open(&e, root, o, !o->dry_run);
+	if (rc) {
+		engine_close(&e);
+		return rc;
+	}
+	order = select_order(&e, o->targets, o->ntargets, &n);
+	if (!order) {
+		engine_close(&e);
+		return EXIT_BADINPUT;
+	}
+	if (o->dry_run) {
+		rc = dry_run(&e, order, n);
+		free(order);
+		engine_close(&e);
+		return rc;
+	}
+	if (progress_init(&e.pr, o->progress, o->quiet, o->verbose) < 0) {
+		free(order);
+		engine_close(&e);
+		return error("--progress must be auto, plain or json"), EXIT_BADINPUT;
+	}
+	e.pr.total = (int)n;
+	e.run = state_run_start(e.st, "build");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (i = 0; i < n; i++) {
+		struct task *t = order[i];
+		struct tinfo *ti = &e.ti[t->index];
+		if (interrupted || e.auth_failed)
+			break;
+		eval(&e, t);
+		if (ti->s == S_PENDING) {
+			if (!e.pv) {
+				int ec;
+
+				e.pv = provider_open(&e.p->settings, o->provider, o->replay, &ec);
+				if (!e.pv) {
+					e.auth_failed = ec == EXIT_PROVIDER;
+					code = ec;
+					free(order);
+					write_lock(&e);
+					engine_close(&e);
+					return code;
+				}
+			}
+			progress_start(&e.pr, t->id, t->title, ti->mc.model);
+			build_task(&e, t);
+		}
+		e.count[ti->s]++;
+		if (ti->s == S_KEPT) {
+			char *d = xasprintf("%s; mpbuild %s %s records it, mpbuild -B %s regenerates it", ti->why,
+					    ti->edited ? "accept" : "touch", t->id, t->id);
+
+			progress_finish(&e.pr, t->id, t->title,
+					ti->edited ? "kept (edited by hand)" : "kept (not generated by mpbuild)", NULL, 0, d);
+			free(d);
+		} else
+			progress_finish(&e.pr, t->id, t->title, state_names[ti->s], ti->mc.model, 0, ti->why);
+		if (ti->s == S_FAILED && o->stop)
+			break;
+		if (now() - last_lock > 5) {
+			write_lock(&e);
+			last_lock = now();
+		}
+	}
+	fscache_flush(&e.fc);
+	write_lock(&e);
+	summary(&e, now() - t0);
+	state_run_finish(e.st, e.run, e.count[S_BUILT], e.count[S_RESTORED], e.count[S_UPTODATE], e.count[S_FAILED],
+			 e.count[S_SKIPPED], now() - t0);
+	code = interrupted ? EXIT_INTERRUPT : e.auth_failed ? EXIT_PROVIDER : e.count[S_FAILED] ? EXIT_FAILED : EXIT_OK;
+	free(order);
+	engine_close(&e);
+	if (lockfd >= 0)
+		close(lockfd);
+	return code;
+}
+
+int build_status(const char *root, char **targets, size_t n)
+{
+	struct engine e;
+	struct task **order;
+	size_t cnt, i;
+	int rc = engine_open(&e, root, NULL, 0);
+
+	if (rc || !(order = select_order(&e, targets, n, &cnt))) {
+		engine_close(&e);
+		return rc ? rc : EXIT_BADINPUT;
+	}
+	for (i = 0; i < cnt; i++) {
+		struct task *t = order[i];
+		struct tinfo *ti = &e.ti[t->index];
+		struct failure *f;
+		const char *word;
+
+		eval(&e, t);
+		word = state_names[ti->s];
+		f = htab_get(&e.failures, t->id);
+		if (ti->s == S_KEPT)
+			word = ti->edited ? "edited" : "kept";
+		else if (ti->s == S_PENDING && f)
+			word = "failed";
+		else if (ti->s == S_PENDING && strcmp(ti->why, "never built") == 0)
+			word = "never built";
+		if (f && ti->s == S_PENDING)
+			printf("%-12s %s %s: %s (retried on the next build)\n", word, t->id, t->title, f->reason);
+		else if (ti->s == S_PENDING && strcmp(word, "never built") == 0)
+			printf("%-12s %s %s\n", word, t->id, t->title);
+		else
+			printf("%-12s %s %s%s%s\n", word, t->id, t->title, ti->why ? ": " : "", ti->why ? ti->why : "");
+	}
+	free(order);
+	engine_close(&e);
+	return 0;
+}
+
+static const char *const manifest_names[][2] = {
+	{"format", "mpbuild's prompt format version"}, {"family", "the provider's wire family"},
+	{"model", "the model"}, {"effort", "the effort"}, {"max_tokens", "max_tokens"},
+	{"schema", "the answer format or schema"}, {"validate", "the validate commands of its rule"},
+	{"check", "its check commands"}, {"retries", "retries"}, {"escalate", "the escalation model"},
+};
+
+int build_explain(const char *root, const char *target)
+{
+	static const char *const lnames[] = {"layer 1: mpbuild's instructions for tasks (rules/phases/task.md)",
+					     "layer 2: the project (domain, summary, stack, glossary)",
+					     "layer 3: its rule (instructions and examples)",
+					     "layer 4: its task entry or the bounded contexts it uses"};
+	struct engine e;
+	struct task **order, *t;
+	size_t cnt, i, j;
+	char *names[1];
+	int rc = engine_open(&e, root, NULL, 0), any = 0;
+	const struct record *rec;
+
+	names[0] = (char *)target;
+	if (rc || !(order = select_order(&e, names, 1, &cnt))) {
+		engine_close(&e);
+		return rc ? rc : EXIT_BADINPUT;
+	}
+	t = plan_task(e.p, target);
+	if (!t) {
+		error("explain takes a task id, not '%s'", target);
+		free(order);
+		engine_close(&e);
+		return EXIT_BADINPUT;
+	}
+	for (i = 0; i < cnt; i++)
+		eval(&e, order[i]);
+	rec = htab_get(&e.rec_by, t->id);
+	{
+		struct tinfo *ti = &e.ti[t->index];
+
+		printf("%s %s: %s%s%s%s\n", t->id, t->title, state_names[ti->s], ti->why ? " (" : "", ti->why ? ti->why : "",
+		       ti->why ? ")" : "");
+		if (!rec) {
+			printf("  it has no build record: it was never built here (or the lock has no entry for it)\n");
+		} else if (ti->s == S_WAIT) {
+			printf("  its key depends on dependencies that are not up to date yet\n");
+		} else if (ti->manifest && rec->manifest) {
+			json_t *a = json_loads(rec->manifest, 0, NULL), *b = json_loads(ti->manifest, 0, NULL);
+
+			for (j = 0; j < LEN(manifest_names); j++) {
+				json_t *x = json_object_get(a, manifest_names[j][0]), *y = json_object_get(b, manifest_names[j][0]);
+
+				if (!json_equal(x, y)) {
+					char *sx = json_dumps(x, JSON_ENCODE_ANY | JSON_COMPACT), *sy = json_dumps(y, JSON_ENCODE_ANY | JSON_COMPACT);
+
+					printf("  changed: %s (%s -> %s)\n", manifest_names[j][1], sx ? sx : "none", sy ? sy : "none");
+					free(sx);
+					free(sy);
+					any = 1;
+				}
+			}
+			for (j = 0; j < 4; j++) {
+				if (!json_equal(json_array_get(json_object_get(a, "layers"), j),
+						json_array_get(json_object_get(b, "layers"), j))) {
+					printf("  changed: %s\n", lnames[j]);
+					any = 1;
+				}
+			}
+			{
+				json_t *da = json_object_get(a, "deps"), *db = json_object_get(b, "deps"), *x, *y;
+				size_t k;
+
+				json_array_foreach(db, j, y) {
+					const char *path = json_string_value(json_array_get(y, 1));
+					int found = 0;
+
+					json_array_foreach(da, k, x) {
+						if (strcmp(json_string_value(json_array_get(x, 1)), path) == 0) {
+							found = 1;
+							if (!json_equal(x, y)) {
+								printf("  changed: %s, an output of %s\n", path,
+								       json_string_value(json_array_get(y, 0)));
+								any = 1;
+							}
+						}
+					}
+					if (!found) {
+						printf("  new dependency output: %s\n", path);
+						any = 1;
+					}
+				}
+				if (json_array_size(da) > json_array_size(db)) {
+					printf("  a dependency was removed\n");
+					any = 1;
+				}
+			}
+			json_decref(a);
+			json_decref(b);
+			for (j = 0; j < t->noutputs; j++) {
+				const char *h = fscache_hash(&e.fc, t->outputs[j]), *rh = rec_hash(rec, t->outputs[j]);
+
+				if (!h) {
+					printf("  missing output: %s\n", t->outputs[j]);
+					any = 1;
+				} else if (!rh || strcmp(h, rh) != 0) {
+					printf("  edited output: %s\n", t->outputs[j]);
+					any = 1;
+				}
+			}
+			if (!any)
+				printf("  nothing changed since its last build\n");
+		} else if (strcmp(rec->key, ti->key) != 0) {
+			printf("  its key changed, but the lock alone does not say which input (build once here to record it)\n");
+		}
+	}
+	free(order);
+	engine_close(&e);
+	return 0;
+}
+
+int build_clean(const char *root, char **targets, size_t n)
+{
+	struct engine e;
+	struct task **order;
+	size_t cnt, i, j, removed = 0;
+	int rc = engine_open(&e, root, NULL, 0);
+
+	if (rc || !(order = select_order(&e, targets, n, &cnt))) {
+		engine_close(&e);
+		return rc ? rc : EXIT_BADINPUT;
+	}
+	for (i = 0; i < cnt; i++) {
+		struct task *t = order[i];
+		const struct record *rec = htab_get(&e.rec_by, t->id);
+
+		for (j = 0; j < t->noutputs; j++) {
+			const char *h = fscache_hash(&e.fc, t->outputs[j]), *rh = rec_hash(rec, t->outputs[j]);
+			char *path;
+
+			if (!h)
+				continue;
+			if (!rh || strcmp(h, rh) != 0) {
+				printf("kept %s (%s)\n", t->outputs[j], rh ? "edited by hand" : "not generated by mpbuild");
+				continue;
+			}
+			path = path_join(root, t->outputs[j]);
+			if (unlink(path) == 0)
+				removed++;
+			else
+				warn("cannot remove %s:", path);
+			free(path);
+		}
+	}
+	printf("mpbuild: removed %zu file%s\n", removed, removed == 1 ? "" : "s");
+	free(order);
+	engine_close(&e);
+	return 0;
+}
+
+int build_mark(const char *root, char **targets, size_t n, int touch)
+{
+	struct engine e;
+	struct task **order;
+	size_t cnt, i, j;
+	int rc, lockfd = take_lock(root), marked = 0;
+
+	if (lockfd < 0)
+		return EXIT_BADINPUT;
+	if (n == 0) {
+		close(lockfd);
+		return error("%s needs at least one target", touch ? "touch" : "accept"), EXIT_BADINPUT;
+	}
+	rc = engine_open(&e, root, NULL, 1);
+	if (rc || !(order = select_order(&e, targets, n, &cnt))) {
+		engine_close(&e);
+		close(lockfd);
+		return rc ? rc : EXIT_BADINPUT;
+	}
+	for (i = 0; i < cnt; i++) {
+		struct task *t = order[i];
+		struct tinfo *ti = &e.ti[t->index];
+		struct record r = {0};
+		size_t k;
+		int named = 0;
+
+		eval(&e, t);
+		for (k = 0; k < n; k++)
+			named |= strcmp(targets[k], t->id) == 0 || strcmp(targets[k], "all") == 0 ||
+				 (t->milestone && strcmp(targets[k], t->milestone) == 0);
+		if (!named && n)
+			continue;
+		if (ti->s == S_UPTODATE || ti->s == S_SKIPPED || ti->s == S_WAIT) {
+			if (ti->s != S_UPTODATE)
+				warn("%s: not marked (%s)", t->id, ti->why);
+			continue;
+		}
+		r.target = xstrdup(t->id);
+		memcpy(r.key, ti->key, HASH_HEX);
+		r.model = xstrdup(ti->mc.model ? ti->mc.model : "");
+		{
+			const struct record *old = htab_get(&e.rec_by, t->id);
+
+			r.generated = touch ? (old ? old->generated : 0) : 0;
+		}
+		r.manifest = xstrdup(ti->manifest);
+		r.n = t->noutputs;
+		r.paths = xcalloc(r.n + 1, sizeof(*r.paths));
+		r.hashes = xcalloc(r.n + 1, sizeof(*r.hashes));
+		for (j = 0; j < r.n; j++) {
+			const char *h = fscache_hash(&e.fc, t->outputs[j]);
+
+			r.paths[j] = xstrdup(t->outputs[j]);
+			if (!h)
+				break;
+			memcpy(r.hashes[j], h, HASH_HEX);
+		}
+		if (j < r.n) {
+			warn("%s: not marked: %s does not exist", t->id, t->outputs[j]);
+		} else if (state_land_commit(e.st, &r) == 0) {
+			printf("%s %s\n", touch ? "touched" : "accepted", t->id);
+			marked++;
+		}
+		record_clear(&r);
+	}
+	fscache_flush(&e.fc);
+	if (marked)
+		write_lock(&e);
+	free(order);
+	engine_close(&e);
+	close(lockfd);
+	return 0;
+}

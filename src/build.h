@@ -1,0 +1,37 @@
+/* build.h: the executor and the commands that share its view of staleness:
+ * build, status, explain, clean, accept and touch. */
+#ifndef MPBUILD_BUILD_H
+#define MPBUILD_BUILD_H
+
+#include <stddef.h>
+
+struct build_opts {
+	char **targets;         /* named targets (none: all) */
+	size_t ntargets;
+	int dry_run;            /* -n */
+	int json;               /* --json with -n: one JSON object per target on stdout */
+	int force;              /* -B: regenerate the named targets */
+	int stop;               /* --stop: stop at the first failure */
+	int quiet, verbose;
+	int no_cache;           /* --no-cache */
+	const char *provider;   /* --provider */
+	const char *replay;     /* --replay CASSETTE */
+	const char *record;     /* --record CASSETTE */
+	const char *progress;   /* auto | plain | json */
+	double budget;          /* --budget; < 0 when not given */
+	int jobs;               /* -j; 0 when not given */
+};
+
+/* build (or with dry_run, show what would be built); returns an exit code */
+int build_run(const char *root, struct build_opts *o);
+/* per target: up to date, stale (and why), failed, never built, edited */
+int build_status(const char *root, char **targets, size_t n);
+/* which inputs of target changed since its last build */
+int build_explain(const char *root, const char *target);
+/* remove generated, unedited outputs of the targets (all when n == 0) */
+int build_clean(const char *root, char **targets, size_t n);
+/* record the current key and output hashes of the targets without a call:
+ * accept (edited outputs become the recorded ones) or touch (make -t) */
+int build_mark(const char *root, char **targets, size_t n, int touch);
+
+#endif

@@ -1,0 +1,236 @@
+/* lockfile.c: mpbuild.lock.  One field per line, targets sorted, so commits
+ * that touch different targets merge cleanly. */
+#include "lockfile.h"
+#include "yaml.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int rec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct record *)a)->target, ((const struct record *)b)->target);
+}
+
+static int rule_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct lock_rule *)a)->name, ((const struct lock_rule *)b)->name);
+}
+
+static const char *scalar(const char *file, struct ynode *n, const char *what)
+{
+	if (!n || n->kind != Y_SCALAR) {
+		yerror(file, n, "%s must be a string", what);
+		return NULL;
+	}
+	return yis_null(n) ? NULL : n->str;
+}
+
+static void want_hash(const char *file, struct ynode *n, const char *s, char out[HASH_HEX])
+{
+	if (!s || !hash_valid(s)) {
+		yerror(file, n, "expected a hash like sha256:<64 hex digits>");
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, s, 72 > strlen(s) + 1 ? strlen(s) + 1 : 72);
+}
+
+int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX])
+{
+	static const char file[] = "mpbuild.lock";
+	char *path = path_join(root, file);
+	struct buffer b = {0};
+	struct ydoc *d;
+	struct ynode *r, *t, *v;
+	int before = yaml_errors;
+	size_t i, j;
+
+	memset(lk, 0, sizeof(*lk));
+	if (hash_out)
+		hash_out[0] = '\0';
+	if (read_file(path, &b, YAML_MAX_FILE) < 0) {
+		int e = errno;
+
+		free(path);
+		buf_free(&b);
+		if (e == ENOENT)
+			return 1;
+		return error("cannot read %s: %s", file, strerror(e));
+	}
+	free(path);
+	if (hash_out)
+		sha256_hex(b.data ? b.data : "", b.len, hash_out);
+	d = ydoc_parse(file, b.data ? b.data : "", b.len);
+	buf_free(&b);
+	if (!d)
+		return -1;
+	r = d->root;
+	if (!r || r->kind != Y_MAP) {
+		yerror(file, r, "the lock must be a mapping");
+		goto out;
+	}
+	for (i = 0; i < r->n; i += 2) {
+		const char *k = r->kids[i]->str;
+
+		if (strcmp(k, "version") && strcmp(k, "targets") && strcmp(k, "approved_checks") && strcmp(k, "rules"))
+			yerror(file, r->kids[i], "unknown key '%s' in mpbuild.lock", k);
+	}
+	v = ymap_get(r, "version");
+	if (!v || v->kind != Y_SCALAR || strcmp(v->str, "1") != 0)
+		yerror(file, v ? v : r, "unsupported lock version (this mpbuild reads version 1)");
+	v = ymap_get(r, "approved_checks");
+	if (v && !yis_null(v)) {
+		const char *s = scalar(file, v, "approved_checks");
+
+		if (s)
+			lk->approved_checks = xstrdup(s);
+	}
+	t = ymap_get(r, "targets");
+	if (t && !yis_null(t)) {
+		if (t->kind != Y_MAP) {
+			yerror(file, t, "'targets' must be a mapping");
+			goto out;
+		}
+		lk->targets = xcalloc(t->n / 2 + 1, sizeof(*lk->targets));
+		for (i = 0; i < t->n; i += 2) {
+			struct ynode *e = t->kids[i + 1], *o;
+			struct record *rec = &lk->targets[lk->ntargets++];
+			const char *s;
+
+			rec->target = xstrdup(t->kids[i]->str);
+			rec->generated = 1;
+			if (e->kind != Y_MAP) {
+				yerror(file, e, "target %s must be a mapping", rec->target);
+				continue;
+			}
+			s = scalar(file, ymap_get(e, "key"), "key");
+			want_hash(file, ymap_get(e, "key") ? ymap_get(e, "key") : e, s, rec->key);
+			s = ymap_get(e, "model") ? scalar(file, ymap_get(e, "model"), "model") : NULL;
+			rec->model = xstrdup(s ? s : "");
+			v = ymap_get(e, "generated");
+			if (v && v->kind == Y_SCALAR)
+				rec->generated = strcmp(v->str, "false") != 0;
+			o = ymap_get(e, "outputs");
+			if (!o || yis_null(o))
+				continue;
+			if (o->kind != Y_MAP) {
+				yerror(file, o, "outputs of %s must be a mapping of path to hash", rec->target);
+				continue;
+			}
+			rec->paths = xcalloc(o->n / 2 + 1, sizeof(*rec->paths));
+			rec->hashes = xcalloc(o->n / 2 + 1, sizeof(*rec->hashes));
+			for (j = 0; j < o->n; j += 2) {
+				rec->paths[rec->n] = xstrdup(o->kids[j]->str);
+				want_hash(file, o->kids[j + 1], scalar(file, o->kids[j + 1], "an output hash"),
+					  rec->hashes[rec->n]);
+				rec->n++;
+			}
+		}
+		qsort(lk->targets, lk->ntargets, sizeof(*lk->targets), rec_cmp);
+	}
+	t = ymap_get(r, "rules");
+	if (t && !yis_null(t) && t->kind == Y_MAP) {
+		lk->rules = xcalloc(t->n / 2 + 1, sizeof(*lk->rules));
+		for (i = 0; i < t->n; i += 2) {
+			struct ynode *e = t->kids[i + 1], *ex;
+			struct lock_rule *lr = &lk->rules[lk->nrules++];
+
+			lr->name = xstrdup(t->kids[i]->str);
+			if (e->kind != Y_MAP)
+				continue;
+			want_hash(file, ymap_get(e, "hash") ? ymap_get(e, "hash") : e,
+				  scalar(file, ymap_get(e, "hash"), "hash"), lr->hash);
+			ex = ymap_get(e, "examples");
+			if (ex && ex->kind == Y_SEQ) {
+				lr->examples = xcalloc(ex->n + 1, sizeof(*lr->examples));
+				for (j = 0; j < ex->n; j++)
+					if (ex->kids[j]->kind == Y_SCALAR)
+						lr->examples[lr->nexamples++] = xstrdup(ex->kids[j]->str);
+			}
+		}
+		qsort(lk->rules, lk->nrules, sizeof(*lk->rules), rule_cmp);
+	}
+out:
+	ydoc_free(d);
+	if (yaml_errors != before) {
+		lockfile_free(lk);
+		return -1;
+	}
+	return 0;
+}
+
+void lockfile_render(const struct lockfile *lk, struct buffer *b)
+{
+	size_t i, j;
+
+	buf_puts(b, "version: 1\ntargets:");
+	buf_puts(b, lk->ntargets ? "\n" : " {}\n");
+	for (i = 0; i < lk->ntargets; i++) {
+		const struct record *r = &lk->targets[i];
+
+		buf_puts(b, "  ");
+		yemit_scalar(b, r->target);
+		buf_printf(b, ":\n    key: %s\n    model: ", r->key);
+		yemit_scalar(b, r->model && *r->model ? r->model : "none");
+		buf_printf(b, "\n    generated: %s\n    outputs:", r->generated ? "true" : "false");
+		buf_puts(b, r->n ? "\n" : " {}\n");
+		for (j = 0; j < r->n; j++) {
+			buf_puts(b, "      ");
+			yemit_scalar(b, r->paths[j]);
+			buf_printf(b, ": %s\n", r->hashes[j]);
+		}
+	}
+	buf_printf(b, "approved_checks: %s\n", lk->approved_checks ? lk->approved_checks : "null");
+	buf_puts(b, "rules:");
+	buf_puts(b, lk->nrules ? "\n" : " {}\n");
+	for (i = 0; i < lk->nrules; i++) {
+		const struct lock_rule *lr = &lk->rules[i];
+
+		buf_puts(b, "  ");
+		yemit_scalar(b, lr->name);
+		buf_printf(b, ":\n    hash: %s\n    examples:", lr->hash);
+		buf_puts(b, lr->nexamples ? "\n" : " []\n");
+		for (j = 0; j < lr->nexamples; j++) {
+			buf_puts(b, "      - ");
+			yemit_scalar(b, lr->examples[j]);
+			buf_putc(b, '\n');
+		}
+	}
+}
+
+int lockfile_write(const char *root, const struct buffer *b, char hash_out[HASH_HEX])
+{
+	char *path = path_join(root, "mpbuild.lock");
+	struct buffer old = {0};
+	int rc = 0;
+
+	sha256_hex(b->data ? b->data : "", b->len, hash_out);
+	if (read_file(path, &old, YAML_MAX_FILE) == 0 && old.len == b->len &&
+	    (b->len == 0 || memcmp(old.data, b->data, b->len) == 0)) {
+		free(path);
+		buf_free(&old);
+		return 0;
+	}
+	buf_free(&old);
+	if (write_file_atomic(path, b->data ? b->data : "", b->len) < 0)
+		rc = error("cannot write %s:", path);
+	free(path);
+	return rc;
+}
+
+void lockfile_free(struct lockfile *lk)
+{
+	size_t i, j;
+
+	record_free_all(lk->targets, lk->ntargets);
+	for (i = 0; i < lk->nrules; i++) {
+		free(lk->rules[i].name);
+		for (j = 0; j < lk->rules[i].nexamples; j++)
+			free(lk->rules[i].examples[j]);
+		free(lk->rules[i].examples);
+	}
+	free(lk->rules);
+	free(lk->approved_checks);
+	memset(lk, 0, sizeof(*lk));
+}

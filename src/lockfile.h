@@ -1,0 +1,35 @@
+/* lockfile.h: mpbuild.lock, read and written (SPEC 3 and 10.8).  The lock is
+ * regenerated from state.db; its bytes depend only on its contents. */
+#ifndef MPBUILD_LOCKFILE_H
+#define MPBUILD_LOCKFILE_H
+
+#include "state.h"
+
+struct lock_rule {
+	char *name;
+	char hash[HASH_HEX];
+	char **examples;        /* pinned example paths ("path sha256:..." pairs later) */
+	size_t nexamples;
+};
+
+struct lockfile {
+	struct record *targets; /* sorted by target */
+	size_t ntargets;
+	char *approved_checks;  /* sha256 of the approved check set, or NULL */
+	struct lock_rule *rules;/* sorted by name */
+	size_t nrules;
+};
+
+/* read root/mpbuild.lock into lk (zeroed); 1 if it does not exist, 0 when read,
+ * -1 after printing file:line:col errors.  hash_out (may be NULL) gets the hash
+ * of the file's bytes. */
+int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX]);
+/* render lk as the lock's bytes (deterministic) */
+void lockfile_render(const struct lockfile *lk, struct buffer *b);
+/* write the bytes atomically unless the file already holds them; the hash of
+ * what is on disk afterwards goes to hash_out */
+int lockfile_write(const char *root, const struct buffer *b, char hash_out[HASH_HEX]);
+/* free what lk owns */
+void lockfile_free(struct lockfile *lk);
+
+#endif

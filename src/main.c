@@ -1,0 +1,395 @@
+/* main.c: the command line: options, verbs, finding the project, and the
+ * exit codes of SPEC section 7. */
+#include "build.h"
+#include "graph.h"
+#include "models.h"
+#include "plan.h"
+#include "state.h"
+#include "util.h"
+#include "yaml.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VERSION "0.1.0"
+
+static const char usage_text[] =
+	"usage: mpbuild [OPTIONS] [TARGET...]      build (default target: all)\n"
+	"       mpbuild init [DIR] [REQUEST]       start a project\n"
+	"       mpbuild check                      validate plans, rules and settings; no model call\n"
+	"       mpbuild status [TARGET...]         per target: up to date, stale (and why), failed, never built\n"
+	"       mpbuild explain TARGET             which inputs changed since its last build\n"
+	"       mpbuild graph [TARGET...]          the plan as Graphviz dot\n"
+	"       mpbuild cost [--by run|target|model]  tokens and money from the ledger\n"
+	"       mpbuild clean [TARGET...]          remove generated, unedited outputs\n"
+	"       mpbuild accept TARGET...           record hand-edited outputs as the target's own\n"
+	"       mpbuild touch TARGET...            mark targets up to date without a call (make -t)\n"
+	"\n"
+	"options:\n"
+	"  -C DIR              run in DIR\n"
+	"  -n                  dry run: list the calls a build would make, with estimated cost\n"
+	"      --json          with -n: one JSON object per target on stdout\n"
+	"  -B                  regenerate the named targets (a person's version is saved as FILE.orig.N)\n"
+	"  -k / --stop         keep going after a failure (the default) / stop at the first failure\n"
+	"  -j N                parallel model calls\n"
+	"      --provider P    anthropic | openai | replay\n"
+	"      --replay C      answer from cassette C (offline)\n"
+	"      --record C      write each request and answer to cassette C\n"
+	"      --budget USD    hard cap on what this invocation spends\n"
+	"      --no-cache      do not restore from the content store\n"
+	"      --progress M    auto | plain | json\n"
+	"  -v, -q              more, less output\n"
+	"      --version, --help\n"
+	"\n"
+	"exit codes: 0 success, 1 a target failed, 2 bad input, 3 budget reached,\n"
+	"4 provider unusable, 130 interrupted\n";
+
+static NORETURN void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", argv0);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see mpbuild --help)\n");
+	exit(EXIT_BADINPUT);
+}
+
+/* the project root: -C DIR, else the nearest directory up holding mpbuild.yaml or plans/ */
+static void find_root(const char *dir, int create)
+{
+	char cwd[4096];
+
+	if (dir && chdir(dir) < 0) {
+		if (create && errno == ENOENT && mkdirs(dir) == 0 && chdir(dir) == 0)
+			return;
+		fatal("cannot change to %s:", dir);
+	}
+	if (create)
+		return;
+	if (!getcwd(cwd, sizeof(cwd)))
+		fatal("cannot read the current directory:");
+	for (;;) {
+		struct stat sb;
+
+		if (stat("mpbuild.yaml", &sb) == 0 || (stat("plans", &sb) == 0 && S_ISDIR(sb.st_mode)))
+			return;
+		if (strcmp(cwd, "/") == 0 || chdir("..") < 0 || !getcwd(cwd, sizeof(cwd)))
+			break;
+	}
+	fatal("not an mpbuild project (no mpbuild.yaml or plans/ here or in any parent); start one with mpbuild init");
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	struct buffer b = {0};
+	int rc = -1;
+
+	if (read_file(from, &b, 16u << 20) == 0)
+		rc = write_file_atomic(to, b.data ? b.data : "", b.len);
+	buf_free(&b);
+	return rc;
+}
+
+static int cmd_init(char **args, size_t n)
+{
+	const char *dir = NULL, *request = NULL;
+	const char *rules = plan_builtin_rules();
+	struct dirent **ents;
+	int i, m;
+
+	if (n > 2)
+		usage_error("init takes at most a directory and a request, got %s more", "more arguments");
+	if (n == 2)
+		dir = args[0], request = args[1];
+	else if (n == 1 && strpbrk(args[0], " \t"))
+		request = args[0];
+	else if (n == 1)
+		dir = args[0];
+	if (dir) {
+		if (mkdirs(dir) < 0)
+			fatal("cannot create %s:", dir);
+		if (chdir(dir) < 0)
+			fatal("cannot change to %s:", dir);
+	}
+	if (path_exists("mpbuild.yaml"))
+		fatal("%s/mpbuild.yaml exists already: this is a project", dir ? dir : ".");
+	if (write_file_atomic("mpbuild.yaml",
+			      "version: 1\n"
+			      "# every key has a default; see docs/formats.md\n"
+			      "provider: anthropic\n"
+			      "models:\n"
+			      "  discovery: claude-sonnet-5-5\n"
+			      "  masterplan: claude-sonnet-5-5\n"
+			      "  low: claude-haiku-5-5\n"
+			      "  medium: claude-haiku-5-5\n"
+			      "  high: claude-sonnet-5-5\n"
+			      "  escalate: null\n"
+			      "retries: 1\n",
+			      strlen("version: 1\n# every key has a default; see docs/formats.md\nprovider: anthropic\n"
+				     "models:\n  discovery: claude-sonnet-5-5\n  masterplan: claude-sonnet-5-5\n"
+				     "  low: claude-haiku-5-5\n  medium: claude-haiku-5-5\n  high: claude-sonnet-5-5\n"
+				     "  escalate: null\nretries: 1\n")) < 0)
+		fatal("cannot write mpbuild.yaml:");
+	if (mkdirs("plans") < 0 || mkdirs("rules") < 0)
+		fatal("cannot create plans/ and rules/:");
+	if (!path_exists("plans/request.md")) {
+		char *text = xasprintf("%s\n", request ? request : "Describe here what you want built.");
+
+		if (write_file_atomic("plans/request.md", text, strlen(text)) < 0)
+			fatal("cannot write plans/request.md:");
+		free(text);
+	}
+	if (write_file_atomic("cache/.gitignore", "*\n!.gitignore\n", 14) < 0)
+		fatal("cannot write cache/.gitignore:");
+	/* the built-in rules are copied so that rule text is committed with the project (SPEC 10.3) */
+	m = scandir(rules, &ents, NULL, alphasort);
+	for (i = 0; i < m; i++) {
+		size_t len = strlen(ents[i]->d_name);
+
+		if (len > 5 && strcmp(ents[i]->d_name + len - 5, ".yaml") == 0) {
+			char *from = path_join(rules, ents[i]->d_name), *to = path_join("rules", ents[i]->d_name);
+
+			if (!path_exists(to) && copy_file(from, to) < 0)
+				warn("cannot copy %s to %s:", from, to);
+			free(from);
+			free(to);
+		}
+		free(ents[i]);
+	}
+	if (m >= 0)
+		free(ents);
+	else
+		warn("no built-in rules found in %s (set MPBUILD_RULES)", rules);
+	printf("mpbuild: started a project in %s\n", dir ? dir : ".");
+	return 0;
+}
+
+static int cmd_check(void)
+{
+	struct plan *p = plan_load(".");
+	size_t i;
+	int bad = 0;
+
+	if (!p)
+		return EXIT_BADINPUT;
+	/* with a budget, every model that may be called needs a price (SPEC 10.12) */
+	if (p->settings.budget_usd >= 0) {
+		const char *models[6] = {p->settings.low.model, p->settings.medium.model, p->settings.high.model,
+					 p->settings.escalate.model, NULL, NULL};
+
+		for (i = 0; i < p->ntasks + LEN(models); i++) {
+			const char *m = i < LEN(models) ? models[i] : plan_task_model(p, &p->tasks[i - LEN(models)]).model;
+
+			if (m && !model_lookup(&p->settings, m)->priced) {
+				error("mpbuild.yaml: model %s has no known price and a budget is set; add it under prices: "
+				      "(prices: {%s: {input: ..., output: ...}})", m, m);
+				bad = 1;
+				break;
+			}
+		}
+	}
+	if (!bad)
+		printf("mpbuild: the plan is valid: %zu tasks, %zu milestones, %zu phases, %zu rules%s\n", p->ntasks,
+		       p->nmilestones, p->nphases, p->nrules, p->warnings ? " (see the warnings above)" : "");
+	plan_free(p);
+	return bad ? EXIT_BADINPUT : 0;
+}
+
+static int cmd_graph(char **args, size_t n)
+{
+	struct plan *p = plan_load(".");
+	unsigned char *sel;
+	unsigned pipe;
+	int rc = 0;
+
+	if (!p)
+		return EXIT_BADINPUT;
+	sel = xcalloc(p->ntasks + 1, 1);
+	if (graph_select(p, args, n, sel, &pipe) < 0)
+		rc = EXIT_BADINPUT;
+	else
+		graph_dot(p, sel, stdout);
+	free(sel);
+	plan_free(p);
+	return rc;
+}
+
+struct cost_ctx {
+	int rows;
+	long calls, input, cw, cr, output;
+	double cost;
+	int unknown;
+};
+
+static void cost_row(void *arg, const char *group, long calls, long input, long cw, long cr, long output, double cost,
+		     int unknown)
+{
+	struct cost_ctx *c = arg;
+	long in_side = input + cw + cr;
+
+	if (!c->rows++)
+		printf("%-24s %6s %12s %12s %12s %12s %10s %6s\n", "group", "calls", "input", "cache write", "cache read",
+		       "output", "cost", "read%");
+	printf("%-24s %6ld %12ld %12ld %12ld %12ld %10.4f%s %5.0f%%\n", group, calls, input, cw, cr, output, cost,
+	       unknown ? "+?" : "", in_side ? 100.0 * (double)cr / (double)in_side : 0.0);
+	c->calls += calls;
+	c->input += input;
+	c->cw += cw;
+	c->cr += cr;
+	c->output += output;
+	c->cost += cost;
+	c->unknown |= unknown;
+}
+
+static int cmd_cost(const char *by)
+{
+	struct state *st = state_open("cache", 1);
+	struct cost_ctx c = {0};
+
+	if (by && strcmp(by, "run") && strcmp(by, "target") && strcmp(by, "model"))
+		usage_error("--by takes run, target or model, not %s", by);
+	if (!st) {
+		printf("mpbuild: no calls recorded yet\n");
+		return 0;
+	}
+	state_ledger_sum(st, by ? by : "model", 0, cost_row, &c);
+	if (!c.rows)
+		printf("mpbuild: no calls recorded yet\n");
+	else
+		printf("total: %ld calls, $%.4f%s; cache read share of input-side tokens %.0f%%\n", c.calls, c.cost,
+		       c.unknown ? " plus calls of unknown price" : "",
+		       c.input + c.cw + c.cr ? 100.0 * (double)c.cr / (double)(c.input + c.cw + c.cr) : 0.0);
+	state_close(st);
+	return 0;
+}
+
+static const char *need_arg(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		usage_error("option %s needs a value", argv[*i]);
+	return argv[++*i];
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const verbs[] = {"init", "check", "status", "explain", "graph", "cost", "clean",
+					    "accept", "touch", "build"};
+	struct build_opts o = {0};
+	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
+	const char *dir = NULL, *verb = NULL, *by = NULL;
+	size_t nargs = 0, k;
+	int i, rc, dashdash = 0;
+
+	plan_set_exe(argv[0]);
+	o.budget = -1;
+	o.progress = "auto";
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (dashdash || a[0] != '-' || !a[1]) {
+			int is_verb = 0;
+
+			if (!verb && nargs == 0 && !dashdash)
+				for (k = 0; k < LEN(verbs); k++)
+					if (strcmp(a, verbs[k]) == 0)
+						verb = verbs[k], is_verb = 1;
+			if (!is_verb)
+				args[nargs++] = argv[i];
+		} else if (!strcmp(a, "--")) {
+			dashdash = 1;
+		} else if (!strcmp(a, "-C")) {
+			dir = need_arg(argc, argv, &i);
+		} else if (!strncmp(a, "-C", 2)) {
+			dir = a + 2;
+		} else if (!strcmp(a, "-n") || !strcmp(a, "--dry-run")) {
+			o.dry_run = 1;
+		} else if (!strcmp(a, "--json")) {
+			o.json = 1;
+		} else if (!strcmp(a, "-B")) {
+			o.force = 1;
+		} else if (!strcmp(a, "-k")) {
+			o.stop = 0;
+		} else if (!strcmp(a, "--stop")) {
+			o.stop = 1;
+		} else if (!strcmp(a, "-j")) {
+			o.jobs = atoi(need_arg(argc, argv, &i));
+			if (o.jobs < 1)
+				usage_error("-j takes a number of at least 1, not %s", argv[i]);
+		} else if (!strcmp(a, "--provider")) {
+			o.provider = need_arg(argc, argv, &i);
+			if (strcmp(o.provider, "anthropic") && strcmp(o.provider, "openai") && strcmp(o.provider, "replay"))
+				usage_error("--provider takes anthropic, openai or replay, not %s", o.provider);
+		} else if (!strcmp(a, "--replay")) {
+			o.replay = need_arg(argc, argv, &i);
+		} else if (!strcmp(a, "--record")) {
+			o.record = need_arg(argc, argv, &i);
+		} else if (!strcmp(a, "--budget")) {
+			char *end;
+
+			o.budget = strtod(need_arg(argc, argv, &i), &end);
+			if (*end || o.budget < 0)
+				usage_error("--budget takes an amount in USD, not %s", argv[i]);
+		} else if (!strcmp(a, "--no-cache")) {
+			o.no_cache = 1;
+		} else if (!strcmp(a, "--progress")) {
+			o.progress = need_arg(argc, argv, &i);
+			if (strcmp(o.progress, "auto") && strcmp(o.progress, "plain") && strcmp(o.progress, "json"))
+				usage_error("--progress takes auto, plain or json, not %s", o.progress);
+		} else if (!strncmp(a, "--progress=", 11)) {
+			o.progress = a + 11;
+		} else if (!strcmp(a, "--by")) {
+			by = need_arg(argc, argv, &i);
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			o.verbose = 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			o.quiet = 1;
+		} else if (!strcmp(a, "--version")) {
+			printf("mpbuild %s\n", VERSION);
+			return 0;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else {
+			usage_error("unknown option %s", a);
+		}
+	}
+	if (o.replay && o.record)
+		usage_error("--replay and --record do not go together%s", "");
+	if (!verb)
+		verb = "build";
+	if (strcmp(verb, "init") == 0) {
+		if (dir && chdir(dir) < 0 && (mkdirs(dir) < 0 || chdir(dir) < 0))
+			fatal("cannot change to %s:", dir);
+		rc = cmd_init(args, nargs);
+		free(args);
+		return rc;
+	}
+	find_root(dir, 0);
+	o.targets = args;
+	o.ntargets = nargs;
+	if (!strcmp(verb, "check"))
+		rc = cmd_check();
+	else if (!strcmp(verb, "status"))
+		rc = build_status(".", args, nargs);
+	else if (!strcmp(verb, "explain")) {
+		if (nargs != 1)
+			usage_error("explain takes one target%s", "");
+		rc = build_explain(".", args[0]);
+	} else if (!strcmp(verb, "graph"))
+		rc = cmd_graph(args, nargs);
+	else if (!strcmp(verb, "cost"))
+		rc = cmd_cost(by);
+	else if (!strcmp(verb, "clean"))
+		rc = build_clean(".", args, nargs);
+	else if (!strcmp(verb, "accept"))
+		rc = build_mark(".", args, nargs, 0);
+	else if (!strcmp(verb, "touch"))
+		rc = build_mark(".", args, nargs, 1);
+	else
+		rc = build_run(".", &o);
+	free(args);
+	return rc;
+}

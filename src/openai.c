@@ -1,0 +1,341 @@
+/* openai.c: OpenAI Chat Completions (POST {base}/chat/completions), which
+ * llama.cpp's server, vLLM and Ollama also speak.  Layers 1-3 are joined into
+ * one system message (several system messages break the chat templates of
+ * many local models, and OpenAI's automatic prefix caching needs no
+ * boundaries); layer 4 and a retry's feedback are the user message.  A local
+ * server on 127.0.0.1 or localhost needs no key. */
+#include "provider.h"
+#include "http.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char tool_description[] =
+	"Write the files of the answer: every declared output, each with its full content.";
+
+struct openai {
+	const struct settings *s;
+	char *url;              /* {base}/chat/completions */
+	char *auth_header;      /* "Authorization: Bearer ..." or NULL for a keyless local server */
+	int official;           /* api.openai.com: no max_tokens beside max_completion_tokens */
+	long stall;
+	struct pacer pace;
+};
+
+char *openai_body(const struct request *req, const struct model_info *m, int official)
+{
+	json_t *o = json_object(), *msgs = json_array(), *sysm, *user = json_object(), *schema = NULL;
+	const char *tool = req->tool_name ? req->tool_name : "write_files";
+	struct buffer sys = {0}, u = {0};
+	char *s;
+	int i;
+
+	(void)m;
+	if (req->format != FMT_TEXT) {
+		schema = req->schema ? json_loads(req->schema, 0, NULL) : json_object();
+		if (!schema)
+			fatal("the answer schema is not valid JSON");
+	}
+	for (i = 0; i < 3; i++)
+		if (req->layer[i])
+			buf_add(&sys, req->layer[i], req->layer_len[i]);
+	json_object_set_new(o, "model", json_string(req->model));
+	if (sys.len) {
+		sysm = json_object();
+		json_object_set_new(sysm, "role", json_string("system"));
+		json_object_set_new(sysm, "content", provider_json_string(sys.data, sys.len));
+		json_array_append_new(msgs, sysm);
+	}
+	if (req->layer[3])
+		buf_add(&u, req->layer[3], req->layer_len[3]);
+	if (req->feedback && *req->feedback) {
+		buf_puts(&u, "\n\n");
+		buf_puts(&u, req->feedback);
+	}
+	json_object_set_new(user, "role", json_string("user"));
+	json_object_set_new(user, "content", provider_json_string(u.data ? u.data : "", u.len));
+	json_array_append_new(msgs, user);
+	json_object_set_new(o, "messages", msgs);
+	json_object_set_new(o, "max_completion_tokens", json_integer(req->max_tokens));
+	if (!official)
+		json_object_set_new(o, "max_tokens", json_integer(req->max_tokens));
+	if (req->effort && *req->effort)
+		json_object_set_new(o, "reasoning_effort",
+				    json_string(strcmp(req->effort, "max") == 0 ? "xhigh" : req->effort));
+	if (req->format == FMT_JSON_SCHEMA) {
+		json_t *rf = json_object(), *js = json_object();
+
+		json_object_set_new(js, "name", json_string(tool));
+		json_object_set_new(js, "strict", json_true());
+		json_object_set_new(js, "schema", schema);
+		json_object_set_new(rf, "type", json_string("json_schema"));
+		json_object_set_new(rf, "json_schema", js);
+		json_object_set_new(o, "response_format", rf);
+	} else if (req->format == FMT_TOOL) {
+		json_t *tools = json_array(), *t = json_object(), *fn = json_object();
+		json_t *tc = json_object(), *tcf = json_object();
+
+		json_object_set_new(fn, "name", json_string(tool));
+		json_object_set_new(fn, "description", json_string(tool_description));
+		json_object_set_new(fn, "parameters", schema);
+		json_object_set_new(fn, "strict", json_true());
+		json_object_set_new(t, "type", json_string("function"));
+		json_object_set_new(t, "function", fn);
+		json_array_append_new(tools, t);
+		json_object_set_new(o, "tools", tools);
+		json_object_set_new(tcf, "name", json_string(tool));
+		json_object_set_new(tc, "type", json_string("function"));
+		json_object_set_new(tc, "function", tcf);
+		json_object_set_new(o, "tool_choice", tc);
+	}
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	buf_free(&sys);
+	buf_free(&u);
+	if (!s)
+		fatal("jansson: out of memory");
+	return s;
+}
+
+static long field(json_t *o, const char *name)
+{
+	json_t *v = json_object_get(o, name);
+
+	return json_is_integer(v) ? (long)json_integer_value(v) : 0;
+}
+
+/* the message of an error body: OpenAI's {"error":{"message":..}}, or the
+ * shapes local servers use ({"error":"..."}, {"message":..}, {"detail":..}) */
+static char *error_message(const struct http_response *hr)
+{
+	json_t *o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
+	json_t *e = json_object_get(o, "error");
+	const char *m = json_string_value(json_object_get(e, "message"));
+	char *s;
+
+	if (!m)
+		m = json_string_value(e);
+	if (!m)
+		m = json_string_value(json_object_get(o, "message"));
+	if (!m)
+		m = json_string_value(json_object_get(o, "detail"));
+	s = m ? provider_excerpt(m, strlen(m)) : provider_excerpt(hr->body.data, hr->body.len);
+	json_decref(o);
+	return s;
+}
+
+void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	json_t *o, *choice, *msg, *u, *calls, *refusal;
+	const char *fr, *content, *args = NULL;
+	char *why = NULL;
+	long cached;
+
+	res->retry_after = provider_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
+	res->http_status = (int)hr->status;
+	if (hr->error) {
+		res->status = CALL_RETRY;
+		res->error = xasprintf("connection failed: %s", hr->error);
+		return;
+	}
+	res->status = provider_http_class(hr->status, http_header(hr, "x-should-retry"));
+	if (res->status != CALL_OK) {
+		char *m = error_message(hr);
+
+		if (res->status == CALL_AUTH)
+			res->error = xasprintf("authentication failed (%ld): %s; check OPENAI_API_KEY", hr->status, m);
+		else
+			res->error = xasprintf("provider answered %ld: %s", hr->status, m);
+		free(m);
+		return;
+	}
+	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
+	choice = json_array_get(json_object_get(o, "choices"), 0);
+	msg = json_object_get(choice, "message");
+	if (!json_is_object(msg)) {
+		char *m = provider_excerpt(hr->body.data, hr->body.len);
+
+		res->status = CALL_RETRY;
+		res->error = xasprintf("provider answer is not a chat completion (HTTP %ld): %s", hr->status, m);
+		free(m);
+		json_decref(o);
+		return;
+	}
+	u = json_object_get(o, "usage");
+	cached = field(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
+	res->usage.input = field(u, "prompt_tokens") - cached;
+	res->usage.cache_read = cached;
+	res->usage.output = field(u, "completion_tokens");
+	fr = json_string_value(json_object_get(choice, "finish_reason"));
+	if (fr)
+		res->stop_reason = xstrdup(fr);
+	if (fr && strcmp(fr, "length") == 0) {
+		res->status = CALL_FAIL;
+		res->error = xasprintf("answer cut off at max_tokens (%d)", max_tokens);
+		json_decref(o);
+		return;
+	}
+	refusal = json_object_get(msg, "refusal");
+	if (json_is_string(refusal) && json_string_length(refusal)) {
+		char *m = provider_excerpt(json_string_value(refusal), json_string_length(refusal));
+
+		res->status = CALL_FAIL;
+		res->error = xasprintf("the model refused to answer: %s", m);
+		free(m);
+		json_decref(o);
+		return;
+	}
+	if (fr && strcmp(fr, "content_filter") == 0) {
+		res->status = CALL_FAIL;
+		res->error = xstrdup("the answer was withheld by the content filter (finish_reason content_filter)");
+		json_decref(o);
+		return;
+	}
+	/* reasoning_content (llama.cpp, vLLM, DeepSeek) is thinking, never the answer */
+	calls = json_object_get(msg, "tool_calls");
+	if (json_array_size(calls))
+		args = json_string_value(json_object_get(json_object_get(json_array_get(calls, 0), "function"),
+							 "arguments"));
+	content = json_string_value(json_object_get(msg, "content"));
+	if (args)
+		res->answer = provider_answer_json(args, strlen(args), 0, &why);
+	else if (content && *content)
+		res->answer = provider_answer_json(content, json_string_length(json_object_get(msg, "content")), 1, &why);
+	else
+		why = xasprintf("answer holds no content and no tool call (finish_reason %s)", fr ? fr : "none");
+	if (!res->answer) {
+		res->status = CALL_FAIL;
+		res->error = why;
+	}
+	json_decref(o);
+}
+
+/* "1s", "6m0s", "20ms", "1h2m3.5s" as seconds; -1 when it does not parse */
+static double duration(const char *s)
+{
+	double total = 0;
+	char *end;
+
+	if (!s || !*s)
+		return -1;
+	while (*s) {
+		double v = strtod(s, &end);
+
+		if (end == s)
+			return -1;
+		s = end;
+		if (strncmp(s, "ms", 2) == 0)
+			total += v / 1000, s += 2;
+		else if (*s == 'h')
+			total += v * 3600, s++;
+		else if (*s == 'm')
+			total += v * 60, s++;
+		else if (*s == 's')
+			total += v, s++;
+		else
+			return -1;
+	}
+	return total;
+}
+
+/* OpenAI's x-ratelimit-* headers: requests and tokens (input and output together) */
+static void note_limits(struct openai *a, const struct http_response *hr)
+{
+	static const char *const kinds[] = {"requests", "tokens"};
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		char name[64];
+		const char *rem, *reset;
+		char *end;
+		double d;
+		long n;
+
+		snprintf(name, sizeof(name), "x-ratelimit-remaining-%s", kinds[k]);
+		rem = http_header(hr, name);
+		snprintf(name, sizeof(name), "x-ratelimit-reset-%s", kinds[k]);
+		reset = http_header(hr, name);
+		if (!rem || !reset)
+			continue;
+		n = strtol(rem, &end, 10);
+		d = duration(reset);
+		if (end == rem || *end || d < 0)
+			continue;
+		pacer_note(&a->pace, k == 0 ? PACE_REQUESTS : PACE_INPUT, n, (double)time(NULL) + d);
+	}
+}
+
+static void call(struct provider *pv, const struct request *req, struct call_result *res)
+{
+	struct openai *a = pv->priv;
+	const struct model_info *m = model_lookup(a->s, req->model);
+	const char *headers[] = {"content-type: application/json", "accept: application/json", a->auth_header, NULL};
+	struct http_response hr = {0};
+	char *body = openai_body(req, m, a->official);
+	long need[PACE_KINDS] = {1, (long)(req->layer_len[3] / 4) + req->max_tokens, 0};
+	double start;
+
+	pacer_wait(&a->pace, need);
+	start = now();
+	http_post(a->url, headers, body, strlen(body), a->stall, &hr);
+	res->latency = now() - start;
+	note_limits(a, &hr);
+	openai_decode(&hr, req->max_tokens, res);
+	http_response_free(&hr);
+	free(body);
+}
+
+static void close_provider(struct provider *pv)
+{
+	struct openai *a = pv->priv;
+
+	if (a->auth_header) {
+		explicit_bzero(a->auth_header, strlen(a->auth_header));
+		free(a->auth_header);
+	}
+	free(a->url);
+	pacer_free(&a->pace);
+	free(a);
+	free(pv);
+}
+
+struct provider *openai_open(const struct settings *s, int *exit_code)
+{
+	const char *key = getenv("OPENAI_API_KEY"), *base = s ? s->base_url : NULL;
+	struct provider *pv;
+	struct openai *a;
+	size_t n;
+
+	*exit_code = 0;
+	if (!base || !*base)
+		base = getenv("OPENAI_BASE_URL");
+	if (!base || !*base)
+		base = "https://api.openai.com/v1";
+	if ((!key || !*key) && !http_is_local(base)) {
+		error("OPENAI_API_KEY is not set (export it, point base_url at a local server, or use --replay CASSETTE)");
+		*exit_code = EXIT_PROVIDER;
+		return NULL;
+	}
+	http_global_init();
+	a = xcalloc(1, sizeof(*a));
+	a->s = s;
+	n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	a->url = xasprintf("%.*s/chat/completions", (int)n, base);
+	a->official = strncmp(base, "https://api.openai.com", 22) == 0;
+	if (key && *key)
+		a->auth_header = xasprintf("Authorization: Bearer %s", key);
+	a->stall = provider_stall();
+	pacer_init(&a->pace);
+	pv = xcalloc(1, sizeof(*pv));
+	pv->name = "openai";
+	pv->family = "openai";
+	pv->call = call;
+	pv->close = close_provider;
+	pv->priv = a;
+	return pv;
+}

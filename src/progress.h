@@ -1,0 +1,37 @@
+/* progress.h: what a build shows while it runs: a ninja-style status line on a
+ * terminal, a line per finished target otherwise, or JSON events for front ends. */
+#ifndef MPBUILD_PROGRESS_H
+#define MPBUILD_PROGRESS_H
+
+#include "provider.h"
+
+enum progress_mode { PROGRESS_TERM, PROGRESS_PLAIN, PROGRESS_JSON };
+
+struct progress {
+	enum progress_mode mode;
+	int total;              /* targets this run considers */
+	int done;               /* finished so far */
+	double cost;            /* USD spent so far this run */
+	int quiet, verbose;
+	int color;              /* colour on (a terminal, NO_COLOR unset) */
+	int line_open;          /* a status line is on the screen */
+};
+
+/* choose the mode from "auto", "plain" or "json"; -1 for an unknown name */
+int progress_init(struct progress *pr, const char *mode, int quiet, int verbose);
+/* a target starts */
+void progress_start(struct progress *pr, const char *target, const char *title, const char *model);
+/* a target ends with status ("built", "up to date", "failed", ...) and an optional detail */
+void progress_finish(struct progress *pr, const char *target, const char *title, const char *status,
+		     const char *model, double cost, const char *detail);
+/* one model call ended (a JSON event; nothing in the other modes) */
+void progress_call(struct progress *pr, const char *target, const char *model, int attempt,
+		   const struct usage *u, double cost, double latency, const char *outcome);
+/* a line of text for the person, kept clear of the status line */
+void progress_say(struct progress *pr, const char *fmt, ...) PRINTF(2, 3);
+/* the run ends: the JSON event with the counts (other modes print the summary themselves) */
+void progress_end(struct progress *pr, const char *json_counts);
+/* a short model name for the status line: claude-haiku-5-5 -> haiku */
+const char *progress_short_model(const char *model, char *buf, size_t n);
+
+#endif

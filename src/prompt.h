@@ -1,0 +1,60 @@
+/* prompt.h: the provider-neutral request of a target, built in the four layers
+ * of SPEC section 5 (phase instructions and schema, project, rule, task), and
+ * the key-side hashes of those layers (SPEC 10.1).  Every byte is
+ * deterministic: no times, no ids, no unordered maps. */
+#ifndef MPBUILD_PROMPT_H
+#define MPBUILD_PROMPT_H
+
+#include "hash.h"
+#include "plan.h"
+
+enum answer_format { FMT_JSON_SCHEMA, FMT_TOOL, FMT_TEXT };
+
+#define NLAYERS 4
+
+/* a request as every provider receives it; providers turn it into their wire format */
+struct request {
+	const char *target;             /* target name, for messages and cassettes */
+	const char *key;                /* the target's key (sha256:...) */
+	int attempt;                    /* 1 for the first call, 2 for the first retry, ... */
+	const char *model;              /* model id */
+	const char *effort;             /* NULL or low|medium|high|xhigh|max */
+	int max_tokens;
+	enum answer_format format;      /* how the answer is asked for */
+	const char *tool_name;          /* "write_files" (the tool name for FMT_TOOL) */
+	const char *schema;             /* the answer's JSON schema, wire dialect (SPEC 10.11) */
+	const char *layer[NLAYERS];     /* layer texts: 0-2 are system blocks, 3 is the user message */
+	size_t layer_len[NLAYERS];
+	const char *feedback;           /* a retry's error, appended to layer 4; NULL on attempt 1 */
+	int ttl_1h;                     /* breakpoints with a one-hour TTL */
+};
+
+/* everything shared by the requests of one run: layers 1-3 rendered once */
+struct prompt_ctx;
+
+/* start the context for plan p (reads rules/phases/task.md, renders layer 2) */
+struct prompt_ctx *prompt_open(const struct plan *p);
+/* free it */
+void prompt_close(struct prompt_ctx *c);
+/* the hash of the answer format and schema for format f */
+const char *prompt_schema_hash(struct prompt_ctx *c, enum answer_format f);
+/* layer hashes 1-3 for task t with answer format f (cached); out[i] point into the context */
+void prompt_shared_hashes(struct prompt_ctx *c, const struct task *t, enum answer_format f, const char *out[3]);
+/* the key-side hash of layer 4 without dependency outputs: the task entry, its
+ * bounded contexts and relationships (dependency outputs enter the key by
+ * content hash, beside it) */
+void prompt_task_hash(struct prompt_ctx *c, const struct task *t, char out[HASH_HEX]);
+/* fill req for task t: layer texts (layer 4 with dependency outputs read from
+ * disk), schema, format; strings live in the context until the next call. -1
+ * with a message when a dependency output cannot be read */
+int prompt_task_request(struct prompt_ctx *c, const struct task *t, struct request *req);
+/* the neutral request as JSON text (for cassettes, logs and `-n --json`); caller frees */
+char *prompt_request_json(const struct request *req);
+/* the write_files answer schema (SPEC section 6) in the wire dialect */
+extern const char prompt_files_schema[];
+/* the answer format named s ("json_schema", "tool", "text") */
+enum answer_format prompt_format(const char *s);
+/* the name of format f */
+const char *prompt_format_name(enum answer_format f);
+
+#endif

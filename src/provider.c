@@ -1,0 +1,443 @@
+/* provider.c: choosing a provider from the settings, and what all providers
+ * share: error classes, the retry loop, the backoff sleep (scaled for tests),
+ * rate-limit pacing and the normalised answer text. */
+#include "provider.h"
+#include "http.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define TRIES 5                 /* tries in all, the first included */
+#define BACKOFF_CAP 60.0        /* seconds */
+#define RETRY_AFTER_MAX 600.0   /* a longer retry-after is taken as bogus */
+#define PACE_MAX 60.0           /* the longest single pacing wait */
+
+static volatile sig_atomic_t interrupted;
+
+void call_result_clear(struct call_result *r)
+{
+	free(r->answer);
+	free(r->error);
+	free(r->stop_reason);
+	memset(r, 0, sizeof(*r));
+	r->retry_after = -1;
+}
+
+struct provider *provider_open(const struct settings *s, const char *name, const char *replay, int *exit_code)
+{
+	const char *family = strcmp(s->provider, "openai") == 0 ? "openai" : "anthropic";
+
+	*exit_code = 0;
+	if (!name)
+		name = s->provider;
+	if (replay)
+		return replay_open(replay, family);
+	if (strcmp(name, "replay") == 0) {
+		const char *c = getenv("MPBUILD_CASSETTE");
+
+		if (!c || !*c) {
+			error("provider replay needs a cassette: --replay CASSETTE (or MPBUILD_CASSETTE)");
+			*exit_code = EXIT_BADINPUT;
+			return NULL;
+		}
+		return replay_open(c, family);
+	}
+	if (strcmp(name, "anthropic") == 0)
+		return anthropic_open(s, exit_code);
+	if (strcmp(name, "openai") == 0)
+		return openai_open(s, exit_code);
+	error("unknown provider %s (expected anthropic, openai or replay)", name);
+	*exit_code = EXIT_BADINPUT;
+	return NULL;
+}
+
+void provider_interrupt(int level)
+{
+	interrupted = 1;
+	if (level > 1)
+		http_abort();
+}
+
+int provider_interrupted(void)
+{
+	return interrupted != 0;
+}
+
+long provider_stall(void)
+{
+	const char *e = getenv("MPBUILD_STALL_TIMEOUT");
+	char *end;
+	long v;
+
+	if (!e || !*e)
+		return HTTP_STALL_DEFAULT;
+	v = strtol(e, &end, 10);
+	return *end || v <= 0 ? HTTP_STALL_DEFAULT : v;
+}
+
+static double backoff_scale(void)
+{
+	const char *e = getenv("MPBUILD_BACKOFF_SCALE");
+	char *end;
+	double f;
+
+	if (!e || !*e)
+		return 1;
+	f = strtod(e, &end);
+	if (*end || f < 0 || f != f)
+		return 1;
+	return f;
+}
+
+int provider_sleep(double seconds)
+{
+	double until = now() + seconds * backoff_scale();
+
+	for (;;) {
+		double left = until - now();
+		struct timespec ts;
+
+		if (interrupted)
+			return -1;
+		if (left <= 0)
+			return 0;
+		if (left > 0.1)
+			left = 0.1;
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* a jitter source that needs no shared state: the clock's low bits, mixed */
+static double jitter(void)
+{
+	struct timespec ts;
+	uint64_t x;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec;
+	x ^= x >> 31;
+	x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 27;
+	return (double)(x >> 11) / 9007199254740992.0;
+}
+
+double provider_backoff(int try_no, double retry_after)
+{
+	double d = 1;
+	int i;
+
+	if (retry_after >= 0 && retry_after <= RETRY_AFTER_MAX)
+		return retry_after;
+	for (i = 1; i < try_no && d < BACKOFF_CAP; i++)
+		d *= 2;
+	if (d > BACKOFF_CAP)
+		d = BACKOFF_CAP;
+	/* the SDKs' jitter: up to a quarter less, so parallel clients spread out */
+	return d * (1 - 0.25 * jitter());
+}
+
+void provider_call_retrying(struct provider *pv, const struct request *req, struct call_result *res,
+			    void (*on_try)(void *arg, const struct call_result *r, int try_no), void *arg)
+{
+	int try_no;
+
+	for (try_no = 1;; try_no++) {
+		call_result_clear(res);
+		pv->call(pv, req, res);
+		if (on_try)
+			on_try(arg, res, try_no);
+		if (res->status != CALL_RETRY)
+			return;
+		if (try_no == TRIES) {
+			char *e = xasprintf("%s (gave up after %d tries)", res->error ? res->error : "transient error", TRIES);
+
+			free(res->error);
+			res->error = e;
+			return;
+		}
+		if (interrupted || provider_sleep(provider_backoff(try_no, res->retry_after)) < 0) {
+			char *e = xasprintf("%s (not retried: interrupted)", res->error ? res->error : "transient error");
+
+			free(res->error);
+			res->error = e;
+			return;
+		}
+	}
+}
+
+enum call_status provider_http_class(long status, const char *should_retry)
+{
+	if (status == 401 || status == 403)
+		return CALL_AUTH;
+	if (status >= 200 && status < 300)
+		return CALL_OK;
+	if (should_retry && strcmp(should_retry, "true") == 0)
+		return CALL_RETRY;
+	if (should_retry && strcmp(should_retry, "false") == 0)
+		return CALL_FAIL;
+	if (status == 408 || status == 409 || status == 429 || status >= 500)
+		return CALL_RETRY;
+	return CALL_FAIL;
+}
+
+double provider_retry_after(const char *ms, const char *secs)
+{
+	char *end;
+	double v;
+
+	if (ms && *ms) {
+		v = strtod(ms, &end);
+		if (end != ms && *end == '\0' && v >= 0)
+			return v / 1000;
+	}
+	if (secs && *secs) {
+		struct tm tm = {0};
+		const char *p;
+
+		v = strtod(secs, &end);
+		if (end != secs && *end == '\0' && v >= 0)
+			return v;
+		/* an HTTP date: "Wed, 21 Oct 2015 07:28:00 GMT" */
+		p = strptime(secs, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		if (p && *p == '\0') {
+			double d = (double)timegm(&tm) - (double)time(NULL);
+
+			return d > 0 ? d : 0;
+		}
+	}
+	return -1;
+}
+
+/* the bytes of s that are a valid UTF-8 sequence at p, or 0 */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len, i;
+	unsigned long cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2, cp = c & 0x1F;
+	else if (c >= 0xE0 && c <= 0xEF)
+		len = 3, cp = c & 0x0F;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3F);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+json_t *provider_json_string(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct buffer b = {0};
+	json_t *j;
+	size_t i, l;
+
+	if (!s)
+		return json_string("");
+	j = json_stringn(s, n);
+	if (j)
+		return j;
+	for (i = 0; i < n; i += l) {
+		l = utf8_len(p + i, n - i);
+		if (l) {
+			buf_add(&b, p + i, l);
+		} else {
+			buf_puts(&b, "\xEF\xBF\xBD");
+			l = 1;
+		}
+	}
+	j = json_stringn(b.data ? b.data : "", b.len);
+	buf_free(&b);
+	if (!j)
+		fatal("jansson: out of memory");
+	return j;
+}
+
+char *provider_excerpt(const char *s, size_t n)
+{
+	struct buffer b = {0};
+	size_t i;
+	int space = 0;
+
+	for (i = 0; s && i < n && b.len < 200; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+			space = b.len > 0;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7F)
+			continue;
+		if (space)
+			buf_putc(&b, ' ');
+		space = 0;
+		buf_putc(&b, c);
+	}
+	if (i < n && s)
+		buf_puts(&b, "...");
+	if (!b.len)
+		buf_puts(&b, "(empty body)");
+	return buf_take(&b);
+}
+
+char *provider_answer_json(const char *text, size_t len, int lenient, char **why)
+{
+	json_error_t err;
+	json_t *o = json_loadb(text, len, JSON_ALLOW_NUL, &err);
+	char *s;
+
+	*why = NULL;
+	if (!o && lenient) {
+		/* prose or a ```json fence around the object: take the outermost braces */
+		const char *a = memchr(text, '{', len), *b = NULL, *p;
+
+		for (p = text + len; a && p > a; p--)
+			if (p[-1] == '}') {
+				b = p;
+				break;
+			}
+		if (a && b)
+			o = json_loadb(a, (size_t)(b - a), JSON_ALLOW_NUL, &err);
+	}
+	if (!o) {
+		*why = xasprintf("answer is not valid JSON: %s at line %d column %d", err.text, err.line, err.column);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		*why = xstrdup("answer is JSON but not an object");
+		return NULL;
+	}
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!s)
+		fatal("jansson: out of memory");
+	return s;
+}
+
+void pacer_init(struct pacer *p)
+{
+	pthread_mutex_t *mu = xmalloc(sizeof(*mu));
+	int i;
+
+	pthread_mutex_init(mu, NULL);
+	p->mu = mu;
+	for (i = 0; i < PACE_KINDS; i++) {
+		p->remaining[i] = -1;
+		p->reset[i] = 0;
+	}
+}
+
+void pacer_free(struct pacer *p)
+{
+	if (!p->mu)
+		return;
+	pthread_mutex_destroy(p->mu);
+	free(p->mu);
+	p->mu = NULL;
+}
+
+void pacer_note(struct pacer *p, int kind, long remaining, double reset)
+{
+	pthread_mutex_lock(p->mu);
+	p->remaining[kind] = reset > 0 ? remaining : -1;
+	p->reset[kind] = reset;
+	pthread_mutex_unlock(p->mu);
+}
+
+void pacer_wait(struct pacer *p, const long need[PACE_KINDS])
+{
+	for (;;) {
+		double wait = 0, wall = (double)time(NULL);
+		int i, k = -1;
+
+		pthread_mutex_lock(p->mu);
+		for (i = 0; i < PACE_KINDS; i++) {
+			long want = i == PACE_REQUESTS ? 1 : need[i] > 0 ? need[i] : 0;
+
+			if (p->remaining[i] < 0)
+				continue;
+			if (p->reset[i] <= wall) {
+				/* the window has passed: what the server said is stale */
+				p->remaining[i] = -1;
+				continue;
+			}
+			if (p->remaining[i] > 0 && p->remaining[i] >= want)
+				continue;
+			if (p->reset[i] - wall > wait)
+				wait = p->reset[i] - wall, k = i;
+		}
+		if (k < 0) {
+			/* count this call so parallel calls pace too */
+			for (i = 0; i < PACE_KINDS; i++)
+				if (p->remaining[i] >= 0) {
+					p->remaining[i] -= i == PACE_REQUESTS ? 1 : need[i];
+					if (p->remaining[i] < 0)
+						p->remaining[i] = 0;
+				}
+			pthread_mutex_unlock(p->mu);
+			return;
+		}
+		pthread_mutex_unlock(p->mu);
+		if (wait > PACE_MAX)
+			wait = PACE_MAX;
+		if (provider_sleep(wait) < 0)
+			return;
+		pthread_mutex_lock(p->mu);
+		/* after waiting out a window, trust the next answer's headers */
+		if (p->reset[k] <= (double)time(NULL) || wait >= PACE_MAX)
+			p->remaining[k] = -1;
+		pthread_mutex_unlock(p->mu);
+	}
+}
+
+double pacer_time(const char *s)
+{
+	int y, mo, d, h, mi, n = 0;
+	double sec;
+	struct tm tm = {0};
+	double t;
+	const char *p;
+
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = 0;
+	t = (double)timegm(&tm) + sec;
+	p = s + n;
+	if (*p == 'Z' || *p == 'z')
+		return p[1] ? -1 : t;
+	if (*p == '+' || *p == '-') {
+		int oh, om;
+
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+			return -1;
+		return *p == '+' ? t - oh * 3600 - om * 60 : t + oh * 3600 + om * 60;
+	}
+	return *p ? -1 : t;
+}

@@ -1,0 +1,649 @@
+/* state.c: cache/state.db.  Every other module goes through these wrappers;
+ * nothing else includes sqlite3.h.  WAL mode and a busy timeout let read-only
+ * commands run beside a build; each finished target is one small transaction
+ * so that a kill -9 loses nothing that was reported as done. */
+#include "state.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct state {
+	sqlite3 *db;
+	char *path;
+	int in_txn;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS stat(path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,"
+	" mtime_ns INTEGER, ctime_ns INTEGER, written_ns INTEGER, hash TEXT) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS record(target TEXT PRIMARY KEY, key TEXT, model TEXT, generated INTEGER,"
+	" manifest TEXT);"
+	"CREATE TABLE IF NOT EXISTS output(target TEXT, path TEXT, hash TEXT, PRIMARY KEY(target, path));"
+	"CREATE TABLE IF NOT EXISTS intent(target TEXT PRIMARY KEY, json TEXT);"
+	"CREATE TABLE IF NOT EXISTS failure(target TEXT PRIMARY KEY, run INTEGER, reason TEXT);"
+	"CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE IF NOT EXISTS run(id INTEGER PRIMARY KEY, started TEXT, argv TEXT, built INTEGER,"
+	" restored INTEGER, uptodate INTEGER, failed INTEGER, skipped INTEGER, seconds REAL);"
+	"CREATE TABLE IF NOT EXISTS ledger(id INTEGER PRIMARY KEY, run INTEGER, target TEXT, attempt INTEGER,"
+	" try INTEGER, model TEXT, input INTEGER, cache_write INTEGER, cache_write_1h INTEGER,"
+	" cache_read INTEGER, output INTEGER, cost REAL, latency REAL, outcome TEXT);";
+
+static int dberr(struct state *st, const char *what)
+{
+	return error("%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+static int exec(struct state *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		error("%s: %s", st->path, msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static sqlite3_stmt *prep(struct state *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		dberr(st, "prepare");
+		return NULL;
+	}
+	return s;
+}
+
+static int try_open(struct state *st, int readonly)
+{
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
+	if (sqlite3_open_v2(st->path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(st->db, 5000);
+	if (readonly)
+		return 0;
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_exec(st->db, "SELECT count(*) FROM record", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+struct state *state_open(const char *cachedir, int readonly)
+{
+	struct state *st = xcalloc(1, sizeof(*st));
+
+	st->path = path_join(cachedir, "state.db");
+	if (readonly && !path_exists(st->path)) {
+		free(st->path);
+		free(st);
+		return NULL;
+	}
+	if (!readonly && mkdirs(cachedir) < 0) {
+		error("cannot create %s:", cachedir);
+		goto fail;
+	}
+	if (try_open(st, readonly) == 0)
+		return st;
+	if (readonly) {
+		dberr(st, "cannot open");
+		goto fail;
+	}
+	/* a corrupt state file is a warning and a fresh start, never a crash */
+	warn("%s is unusable (%s); moving it aside and starting a new one", st->path,
+	     st->db ? sqlite3_errmsg(st->db) : "cannot open");
+	sqlite3_close(st->db);
+	st->db = NULL;
+	{
+		char *aside = xasprintf("%s.corrupt", st->path);
+		char *wal = xasprintf("%s-wal", st->path), *shm = xasprintf("%s-shm", st->path);
+
+		rename(st->path, aside);
+		unlink(wal);
+		unlink(shm);
+		free(aside);
+		free(wal);
+		free(shm);
+	}
+	if (try_open(st, 0) == 0)
+		return st;
+	dberr(st, "cannot open");
+fail:
+	if (st->db)
+		sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+	return NULL;
+}
+
+void state_close(struct state *st)
+{
+	if (!st)
+		return;
+	if (st->in_txn)
+		exec(st, "ROLLBACK");
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+int state_begin(struct state *st)
+{
+	if (exec(st, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	st->in_txn = 1;
+	return 0;
+}
+
+int state_commit(struct state *st)
+{
+	st->in_txn = 0;
+	return exec(st, "COMMIT");
+}
+
+/* run fn inside a transaction unless the caller holds one */
+#define TXN_BEGIN(st) int own_ = !(st)->in_txn; if (own_ && state_begin(st) < 0) return -1
+#define TXN_END(st, rc) do { if (own_) { if ((rc) == 0) rc = state_commit(st); else { exec(st, "ROLLBACK"); (st)->in_txn = 0; } } } while (0)
+
+int state_stat_load(struct state *st, struct htab *out)
+{
+	sqlite3_stmt *s = prep(st, "SELECT path, dev, ino, size, mtime_ns, ctime_ns, written_ns, hash FROM stat");
+
+	if (!s)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct stat_entry *e = xcalloc(1, sizeof(*e));
+		const char *h = (const char *)sqlite3_column_text(s, 7);
+
+		e->dev = (uint64_t)sqlite3_column_int64(s, 1);
+		e->ino = (uint64_t)sqlite3_column_int64(s, 2);
+		e->size = (uint64_t)sqlite3_column_int64(s, 3);
+		e->mtime_ns = sqlite3_column_int64(s, 4);
+		e->ctime_ns = sqlite3_column_int64(s, 5);
+		e->written_ns = sqlite3_column_int64(s, 6);
+		snprintf(e->hash, sizeof(e->hash), "%s", h ? h : "");
+		free(htab_put(out, xstrdup((const char *)sqlite3_column_text(s, 0)), e));
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int state_stat_flush(struct state *st, struct htab *t)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc = 0, any = 0;
+
+	for (i = 0; i < t->cap && !any; i++)
+		if (t->keys[i] && ((struct stat_entry *)t->vals[i])->dirty)
+			any = 1;
+	if (!any)
+		return 0;
+	{
+		TXN_BEGIN(st);
+		s = prep(st, "INSERT OR REPLACE INTO stat VALUES(?,?,?,?,?,?,?,?)");
+		if (!s)
+			rc = -1;
+		for (i = 0; s && i < t->cap; i++) {
+			struct stat_entry *e = t->vals[i];
+
+			if (!t->keys[i] || !e->dirty)
+				continue;
+			sqlite3_bind_text(s, 1, t->keys[i], -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 2, (sqlite3_int64)e->dev);
+			sqlite3_bind_int64(s, 3, (sqlite3_int64)e->ino);
+			sqlite3_bind_int64(s, 4, (sqlite3_int64)e->size);
+			sqlite3_bind_int64(s, 5, e->mtime_ns);
+			sqlite3_bind_int64(s, 6, e->ctime_ns);
+			sqlite3_bind_int64(s, 7, e->written_ns);
+			sqlite3_bind_text(s, 8, e->hash, -1, SQLITE_STATIC);
+			if (sqlite3_step(s) != SQLITE_DONE) {
+				rc = dberr(st, "stat cache");
+				break;
+			}
+			sqlite3_reset(s);
+			e->dirty = 0;
+		}
+		sqlite3_finalize(s);
+		TXN_END(st, rc);
+	}
+	return rc;
+}
+
+void state_stat_free(struct htab *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++) {
+		if (t->keys[i]) {
+			free((char *)t->keys[i]);
+			free(t->vals[i]);
+		}
+	}
+	htab_free(t);
+}
+
+void record_clear(struct record *r)
+{
+	size_t i;
+
+	free(r->target);
+	free(r->model);
+	free(r->manifest);
+	for (i = 0; i < r->n; i++)
+		free(r->paths[i]);
+	free(r->paths);
+	free(r->hashes);
+	memset(r, 0, sizeof(*r));
+}
+
+void record_free_all(struct record *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		record_clear(&r[i]);
+	free(r);
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+struct record *state_records(struct state *st, size_t *n)
+{
+	sqlite3_stmt *s = prep(st, "SELECT target, key, model, generated, manifest FROM record ORDER BY target");
+	sqlite3_stmt *o = prep(st, "SELECT target, path, hash FROM output ORDER BY target, path");
+	struct record *r = NULL;
+	size_t cap = 0, j = 0;
+
+	*n = 0;
+	if (!s || !o) {
+		sqlite3_finalize(s);
+		sqlite3_finalize(o);
+		return NULL;
+	}
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct record *e;
+		const char *k = (const char *)sqlite3_column_text(s, 1);
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			r = xreallocarray(r, cap, sizeof(*r));
+		}
+		e = &r[(*n)++];
+		memset(e, 0, sizeof(*e));
+		e->target = col_dup(s, 0);
+		snprintf(e->key, sizeof(e->key), "%s", k ? k : "");
+		e->model = col_dup(s, 2);
+		e->generated = sqlite3_column_int(s, 3);
+		e->manifest = col_dup(s, 4);
+	}
+	/* both queries are ordered by target: merge them in one pass */
+	while (sqlite3_step(o) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(o, 0);
+		struct record *e;
+		int c = 1;
+
+		while (j < *n && (c = strcmp(r[j].target, t)) < 0)
+			j++;
+		if (j >= *n || c != 0)
+			continue;
+		e = &r[j];
+		e->paths = xreallocarray(e->paths, e->n + 1, sizeof(*e->paths));
+		e->hashes = xreallocarray(e->hashes, e->n + 1, sizeof(*e->hashes));
+		e->paths[e->n] = col_dup(o, 1);
+		snprintf(e->hashes[e->n], HASH_HEX, "%s", (const char *)sqlite3_column_text(o, 2));
+		e->n++;
+	}
+	sqlite3_finalize(s);
+	sqlite3_finalize(o);
+	return r;
+}
+
+static int put_record(struct state *st, const struct record *r)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc = 0;
+
+	s = prep(st, "DELETE FROM output WHERE target=?");
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "record");
+	sqlite3_finalize(s);
+	s = prep(st, "INSERT OR REPLACE INTO record VALUES(?,?,?,?,?)");
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->model ? r->model : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, r->generated);
+	if (r->manifest)
+		sqlite3_bind_text(s, 5, r->manifest, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 5);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "record");
+	sqlite3_finalize(s);
+	s = prep(st, "INSERT OR REPLACE INTO output VALUES(?,?,?)");
+	if (!s)
+		return -1;
+	for (i = 0; i < r->n && rc == 0; i++) {
+		sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, r->paths[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, r->hashes[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = dberr(st, "record");
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_record_put(struct state *st, const struct record *r)
+{
+	int rc;
+	TXN_BEGIN(st);
+	rc = put_record(st, r);
+	TXN_END(st, rc);
+	return rc;
+}
+
+static int exec_target(struct state *st, const char *sql, const char *target)
+{
+	sqlite3_stmt *s = prep(st, sql);
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "update");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_record_delete(struct state *st, const char *target)
+{
+	int rc;
+	TXN_BEGIN(st);
+	rc = exec_target(st, "DELETE FROM record WHERE target=?", target);
+	if (rc == 0)
+		rc = exec_target(st, "DELETE FROM output WHERE target=?", target);
+	TXN_END(st, rc);
+	return rc;
+}
+
+int state_records_replace(struct state *st, const struct record *r, size_t n)
+{
+	size_t i;
+	int rc;
+	TXN_BEGIN(st);
+	rc = exec(st, "DELETE FROM record; DELETE FROM output;");
+	for (i = 0; i < n && rc == 0; i++)
+		rc = put_record(st, &r[i]);
+	TXN_END(st, rc);
+	return rc;
+}
+
+int state_intent_put(struct state *st, const char *target, const char *json)
+{
+	sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO intent VALUES(?,?)");
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "intent");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_intent_clear(struct state *st, const char *target)
+{
+	return exec_target(st, "DELETE FROM intent WHERE target=?", target);
+}
+
+int state_intents(struct state *st, char ***targets, char ***jsons, size_t *n)
+{
+	sqlite3_stmt *s = prep(st, "SELECT target, json FROM intent ORDER BY target");
+
+	*n = 0;
+	*targets = *jsons = NULL;
+	if (!s)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*targets = xreallocarray(*targets, *n + 1, sizeof(**targets));
+		*jsons = xreallocarray(*jsons, *n + 1, sizeof(**jsons));
+		(*targets)[*n] = col_dup(s, 0);
+		(*jsons)[*n] = col_dup(s, 1);
+		(*n)++;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int state_land_commit(struct state *st, const struct record *r)
+{
+	int rc;
+	TXN_BEGIN(st);
+	rc = put_record(st, r);
+	if (rc == 0)
+		rc = exec_target(st, "DELETE FROM intent WHERE target=?", r->target);
+	if (rc == 0)
+		rc = exec_target(st, "DELETE FROM failure WHERE target=?", r->target);
+	TXN_END(st, rc);
+	return rc;
+}
+
+int state_failure_put(struct state *st, const char *target, long run, const char *reason)
+{
+	sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO failure VALUES(?,?,?)");
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, run);
+	sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "failure");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_failure_clear(struct state *st, const char *target)
+{
+	return exec_target(st, "DELETE FROM failure WHERE target=?", target);
+}
+
+int state_failures(struct state *st, struct htab *out)
+{
+	sqlite3_stmt *s = prep(st, "SELECT target, run, reason FROM failure");
+
+	if (!s)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct failure *f = xcalloc(1, sizeof(*f));
+
+		f->target = col_dup(s, 0);
+		f->run = sqlite3_column_int64(s, 1);
+		f->reason = col_dup(s, 2);
+		if (!f->reason)
+			f->reason = xstrdup("");
+		htab_put(out, f->target, f);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+void state_failures_free(struct htab *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++) {
+		struct failure *f = t->vals[i];
+
+		if (!t->keys[i])
+			continue;
+		free(f->target);
+		free(f->reason);
+		free(f);
+	}
+	htab_free(t);
+}
+
+char *state_meta_get(struct state *st, const char *name)
+{
+	sqlite3_stmt *s = prep(st, "SELECT value FROM meta WHERE name=?");
+	char *v = NULL;
+
+	if (!s)
+		return NULL;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = col_dup(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int state_meta_set(struct state *st, const char *name, const char *value)
+{
+	sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO meta VALUES(?,?)");
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "meta");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+long state_run_start(struct state *st, const char *argv_joined)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO run(started, argv) VALUES(strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?)");
+	long id = 0;
+
+	if (!s)
+		return 0;
+	sqlite3_bind_text(s, 1, argv_joined, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_DONE)
+		id = (long)sqlite3_last_insert_rowid(st->db);
+	sqlite3_finalize(s);
+	return id;
+}
+
+int state_run_finish(struct state *st, long run, int built, int restored, int uptodate, int failed,
+		     int skipped, double seconds)
+{
+	sqlite3_stmt *s = prep(st, "UPDATE run SET built=?, restored=?, uptodate=?, failed=?, skipped=?, seconds=? WHERE id=?");
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_int(s, 1, built);
+	sqlite3_bind_int(s, 2, restored);
+	sqlite3_bind_int(s, 3, uptodate);
+	sqlite3_bind_int(s, 4, failed);
+	sqlite3_bind_int(s, 5, skipped);
+	sqlite3_bind_double(s, 6, seconds);
+	sqlite3_bind_int64(s, 7, run);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "run");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_ledger_add(struct state *st, const struct ledger_row *r)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO ledger(run, target, attempt, try, model, input, cache_write,"
+				   " cache_write_1h, cache_read, output, cost, latency, outcome)"
+				   " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, r->run);
+	sqlite3_bind_text(s, 2, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, r->attempt);
+	sqlite3_bind_int(s, 4, r->try_no);
+	sqlite3_bind_text(s, 5, r->model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, r->input);
+	sqlite3_bind_int64(s, 7, r->cache_write);
+	sqlite3_bind_int64(s, 8, r->cache_write_1h);
+	sqlite3_bind_int64(s, 9, r->cache_read);
+	sqlite3_bind_int64(s, 10, r->output);
+	if (r->cost < 0)
+		sqlite3_bind_null(s, 11);
+	else
+		sqlite3_bind_double(s, 11, r->cost);
+	sqlite3_bind_double(s, 12, r->latency);
+	sqlite3_bind_text(s, 13, r->outcome, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "ledger");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_ledger_sum(struct state *st, const char *by, long only_run,
+		     void (*fn)(void *arg, const char *group, long calls, long input, long cache_write,
+				long cache_read, long output, double cost, int unknown_cost),
+		     void *arg)
+{
+	const char *col = !by ? "'total'" : strcmp(by, "run") == 0 ? "run" : strcmp(by, "model") == 0 ? "model" : "target";
+	char *sql = xasprintf("SELECT CAST(%s AS TEXT), count(*), sum(input), sum(cache_write), sum(cache_read),"
+			      " sum(output), sum(coalesce(cost, 0)), sum(cost IS NULL) FROM ledger%s GROUP BY %s"
+			      " ORDER BY min(id)",
+			      col, only_run > 0 ? " WHERE run=?" : "", col);
+	sqlite3_stmt *s = prep(st, sql);
+
+	free(sql);
+	if (!s)
+		return -1;
+	if (only_run > 0)
+		sqlite3_bind_int64(s, 1, only_run);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (sqlite3_column_int64(s, 1) == 0)
+			continue;
+		fn(arg, (const char *)sqlite3_column_text(s, 0), (long)sqlite3_column_int64(s, 1),
+		   (long)sqlite3_column_int64(s, 2), (long)sqlite3_column_int64(s, 3),
+		   (long)sqlite3_column_int64(s, 4), (long)sqlite3_column_int64(s, 5),
+		   sqlite3_column_double(s, 6), sqlite3_column_int(s, 7) > 0);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+double state_mean_latency(struct state *st)
+{
+	sqlite3_stmt *s = prep(st, "SELECT avg(latency) FROM ledger WHERE outcome='ok'");
+	double v = -1;
+
+	if (!s)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		v = sqlite3_column_double(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}

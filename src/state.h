@@ -1,0 +1,118 @@
+/* state.h: cache/state.db, the only file that talks to SQLite.  It holds the
+ * stat cache, the record of every target build (what mpbuild.lock is made
+ * from), landing intents, failures, runs and the ledger of model calls. */
+#ifndef MPBUILD_STATE_H
+#define MPBUILD_STATE_H
+
+#include <stdint.h>
+#include "hash.h"
+#include "util.h"
+
+struct state;
+
+/* one stat-cache entry (SPEC 10.9) */
+struct stat_entry {
+	uint64_t dev, ino, size;
+	int64_t mtime_ns, ctime_ns;
+	int64_t written_ns;     /* wall-clock time the entry was written */
+	char hash[HASH_HEX];
+	int dirty;              /* changed this run, to be written back */
+};
+
+/* what one target was last built from and produced */
+struct record {
+	char *target;
+	char key[HASH_HEX];
+	char *model;
+	int generated;          /* outputs came from a model (0: accepted or touched by a person) */
+	char *manifest;         /* the key's manifest (JSON), for explain; may be NULL */
+	size_t n;               /* outputs */
+	char **paths;
+	char (*hashes)[HASH_HEX];
+};
+
+/* a target's last failure */
+struct failure {
+	char *target;
+	char *reason;           /* first line of the error */
+	long run;
+};
+
+/* open (creating) dir/state.db in WAL mode with a busy timeout; readonly opens
+ * without creating.  A corrupt file is moved aside with a warning and a new one
+ * made.  NULL (with a message) when it cannot be opened at all. */
+struct state *state_open(const char *cachedir, int readonly);
+/* close it */
+void state_close(struct state *st);
+/* begin / commit a transaction (nesting is not supported) */
+int state_begin(struct state *st);
+int state_commit(struct state *st);
+
+/* all stat-cache entries, as path -> struct stat_entry*; the table owns keys and values */
+int state_stat_load(struct state *st, struct htab *out);
+/* write back the dirty entries of the table in one transaction */
+int state_stat_flush(struct state *st, struct htab *t);
+/* free a table from state_stat_load */
+void state_stat_free(struct htab *t);
+
+/* every record, sorted by target; *n set; caller frees with record_free_all */
+struct record *state_records(struct state *st, size_t *n);
+/* insert or replace a record (its own transaction unless one is open) */
+int state_record_put(struct state *st, const struct record *r);
+/* drop target's record */
+int state_record_delete(struct state *st, const char *target);
+/* replace all records with these (lock import), in one transaction */
+int state_records_replace(struct state *st, const struct record *r, size_t n);
+/* free one record's contents / an array of n records */
+void record_clear(struct record *r);
+void record_free_all(struct record *r, size_t n);
+
+/* landing intents (SPEC 10.7): JSON text per target */
+int state_intent_put(struct state *st, const char *target, const char *json);
+int state_intent_clear(struct state *st, const char *target);
+/* open intents; *n set; returns arrays of targets and JSON texts, caller frees each */
+int state_intents(struct state *st, char ***targets, char ***jsons, size_t *n);
+/* a record put and the intent cleared in one transaction */
+int state_land_commit(struct state *st, const struct record *r);
+
+/* failures */
+int state_failure_put(struct state *st, const char *target, long run, const char *reason);
+int state_failure_clear(struct state *st, const char *target);
+/* all failures as target -> struct failure* (the table owns them); free with state_failures_free */
+int state_failures(struct state *st, struct htab *out);
+void state_failures_free(struct htab *t);
+
+/* small named values (the hash of the lock last written, ...) */
+char *state_meta_get(struct state *st, const char *name);
+int state_meta_set(struct state *st, const char *name, const char *value);
+
+/* start a run; returns its number */
+long state_run_start(struct state *st, const char *argv_joined);
+/* finish a run with its counts */
+int state_run_finish(struct state *st, long run, int built, int restored, int uptodate, int failed,
+		     int skipped, double seconds);
+
+/* one ledger row: one call (each retry its own row) */
+struct ledger_row {
+	long run;
+	const char *target;
+	int attempt;            /* judge attempt: 1, 2, ... */
+	int try_no;             /* transport try within the attempt: 1..5 */
+	const char *model;
+	long input, cache_write, cache_read, output;
+	long cache_write_1h;    /* part of cache_write at the 1-hour TTL */
+	double cost;            /* USD; < 0 unknown */
+	double latency;         /* seconds */
+	const char *outcome;    /* ok, retry, failed, auth, invalid */
+};
+int state_ledger_add(struct state *st, const struct ledger_row *r);
+/* ledger totals grouped by "run", "target" or "model" (or NULL: one total);
+ * calls fn for each group in order */
+int state_ledger_sum(struct state *st, const char *by, long only_run,
+		     void (*fn)(void *arg, const char *group, long calls, long input, long cache_write,
+				long cache_read, long output, double cost, int unknown_cost),
+		     void *arg);
+/* mean latency of successful calls (seconds), or -1 when none */
+double state_mean_latency(struct state *st);
+
+#endif

@@ -1,0 +1,106 @@
+/* util.h: memory, errors, byte buffers, a string hash table and file helpers
+ * shared by every module. */
+#ifndef MPBUILD_UTIL_H
+#define MPBUILD_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define NORETURN __attribute__((noreturn))
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* exit codes of SPEC section 7 */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,      /* a target failed */
+	EXIT_BADINPUT = 2,    /* plans, settings, command line */
+	EXIT_BUDGET = 3,      /* budget reached */
+	EXIT_PROVIDER = 4,    /* provider unusable */
+	EXIT_INTERRUPT = 130,
+};
+
+/* program name used as the prefix of messages */
+extern const char *argv0;
+
+/* print "mpbuild: warning: ..."; a format ending in ':' appends strerror(errno) */
+void warn(const char *fmt, ...) PRINTF(1, 2);
+/* print "mpbuild: ..." and exit with EXIT_BADINPUT; a trailing ':' appends strerror(errno) */
+NORETURN void fatal(const char *fmt, ...) PRINTF(1, 2);
+/* print "mpbuild: ..." and return -1, for library code that reports and goes on */
+int error(const char *fmt, ...) PRINTF(1, 2);
+
+/* allocation that dies on exhaustion */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
+
+/* a growable byte buffer; data is always NUL-terminated when len > 0 or after buf_str */
+struct buffer {
+	char *data;   /* bytes, owned */
+	size_t len;   /* bytes used */
+	size_t cap;   /* bytes allocated */
+};
+
+/* append n bytes */
+void buf_add(struct buffer *b, const void *p, size_t n);
+/* append a C string */
+void buf_puts(struct buffer *b, const char *s);
+/* append one byte */
+void buf_putc(struct buffer *b, int c);
+/* append formatted text */
+void buf_printf(struct buffer *b, const char *fmt, ...) PRINTF(2, 3);
+/* the contents as a NUL-terminated string (never NULL) */
+const char *buf_str(struct buffer *b);
+/* take ownership of the contents as a malloc'd string; the buffer is reset */
+char *buf_take(struct buffer *b);
+/* forget the contents, keep the memory */
+void buf_reset(struct buffer *b);
+/* free the memory */
+void buf_free(struct buffer *b);
+
+/* a string-keyed open-addressing hash table; keys are borrowed, not copied */
+struct htab {
+	const char **keys;  /* slot keys, NULL when empty */
+	void **vals;        /* slot values */
+	size_t cap;         /* slots, a power of two */
+	size_t n;           /* keys stored */
+};
+
+/* the value for key, or NULL */
+void *htab_get(const struct htab *h, const char *key);
+/* set key to val, returning the previous value or NULL; key must outlive the table */
+void *htab_put(struct htab *h, const char *key, void *val);
+/* free the slot arrays (not keys or values) */
+void htab_free(struct htab *h);
+/* FNV-1a hash of a string */
+uint64_t hash_str(const char *s);
+
+/* read a whole file into b (appending); -1 with errno set on failure, or
+ * with errno EFBIG when it is larger than max bytes */
+int read_file(const char *path, struct buffer *b, size_t max);
+/* write data to path atomically: temporary file in the same directory, fsync,
+ * rename, fsync of the directory; creates parent directories; -1 on error */
+int write_file_atomic(const char *path, const void *data, size_t len);
+/* create dir and its parents (mode 0777 & ~umask); -1 on error */
+int mkdirs(const char *dir);
+/* fsync the directory holding path; -1 on error */
+int fsync_parent(const char *path);
+/* 1 if path exists (lstat) */
+int path_exists(const char *path);
+/* path joined with name; malloc'd */
+char *path_join(const char *dir, const char *name);
+/* the smallest edit distance between a and b, capped at max+1 */
+size_t edit_distance(const char *a, const char *b, size_t max);
+/* the closest of n candidates to word within a small distance, or NULL */
+const char *closest(const char *word, const char *const *cands, size_t n);
+/* monotonic time in seconds */
+double now(void);
+/* 1 if the glob pattern matches name (fnmatch, no special flags) */
+int glob_match(const char *pat, const char *name);
+
+#endif

@@ -1,0 +1,549 @@
+/* yaml.c: libyaml events -> a node tree with positions, under limits that make
+ * hostile input fail fast, and a deterministic renderer for node trees.
+ * Aliases share the anchored node instead of copying it; each node carries its
+ * expanded weight so an alias bomb is caught before anyone walks it. */
+#include "yaml.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+int yaml_errors;
+
+static void vdiag(const char *kind, const char *file, int line, int col, const char *fmt, va_list ap)
+{
+	if (line > 0)
+		fprintf(stderr, "%s:%d:%d: %s: ", file, line, col, kind);
+	else
+		fprintf(stderr, "%s: %s: ", file, kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void yerror(const char *file, const struct ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag("error", file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+	va_end(ap);
+	yaml_errors++;
+}
+
+void ywarning(const char *file, const struct ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag("warning", file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+	va_end(ap);
+}
+
+static void perr(const char *file, int line, int col, const char *fmt, ...) PRINTF(4, 5);
+static void perr(const char *file, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag("error", file, line, col, fmt, ap);
+	va_end(ap);
+	yaml_errors++;
+}
+
+static struct ynode *newnode(struct ydoc *d, enum ykind k, const yaml_mark_t *m)
+{
+	struct ynode *n = xcalloc(1, sizeof(*n));
+
+	n->kind = k;
+	n->line = (int)m->line + 1;
+	n->col = (int)m->column + 1;
+	n->weight = 1;
+	if (d->nall == d->capall) {
+		d->capall = d->capall ? d->capall * 2 : 64;
+		d->all = xreallocarray(d->all, d->capall, sizeof(*d->all));
+	}
+	d->all[d->nall++] = n;
+	return n;
+}
+
+static void addkid(struct ynode *p, struct ynode *k)
+{
+	/* grow in powers of two: n is the count, capacity is implied */
+	if ((p->n & (p->n - 1)) == 0)
+		p->kids = xreallocarray(p->kids, p->n ? p->n * 2 : 1, sizeof(*p->kids));
+	p->kids[p->n++] = k;
+}
+
+void ydoc_free(struct ydoc *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->nall; i++) {
+		free(d->all[i]->str);
+		free(d->all[i]->kids);
+		free(d->all[i]);
+	}
+	free(d->all);
+	free(d->path);
+	free(d);
+}
+
+/* check the raw bytes: NUL and UTF-8, with a position for the first bad byte */
+static int check_bytes(const char *shown, const unsigned char *s, size_t len)
+{
+	int line = 1, col = 1;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t need, k;
+		unsigned long cp;
+
+		if (c == 0) {
+			perr(shown, line, col, "NUL byte in file (plan files are UTF-8 text)");
+			return -1;
+		}
+		if (c < 0x80) {
+			i++;
+			if (c == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, cp = c & 0x07;
+		else
+			goto bad;
+		for (k = 1; k <= need; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+				goto bad;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		i += need + 1;
+		col++;
+	}
+	return 0;
+bad:
+	perr(shown, line, col, "invalid UTF-8 byte 0x%02x (plan files are UTF-8 text)", s[i]);
+	return -1;
+}
+
+struct anchor {
+	char *name;
+	struct ynode *node;
+	int open;               /* still being parsed: an alias to it would be a cycle */
+};
+
+struct ydoc *ydoc_parse(const char *shown, const char *data, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	struct ydoc *d;
+	struct ynode *stack[YAML_MAX_DEPTH + 1];
+	struct anchor *anchors = NULL;
+	size_t nanchors = 0, total = 0, i;
+	int depth = 0, docs = 0, done = 0, failed = 0, startv = yaml_errors;
+
+	if (len > YAML_MAX_FILE) {
+		perr(shown, 0, 0, "file is larger than %u MiB", YAML_MAX_FILE >> 20);
+		return NULL;
+	}
+	if (check_bytes(shown, (const unsigned char *)data, len) < 0)
+		return NULL;
+	d = xcalloc(1, sizeof(*d));
+	d->path = xstrdup(shown);
+	if (!yaml_parser_initialize(&p))
+		fatal("libyaml: out of memory");
+	yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+	while (!done && !failed) {
+		struct ynode *n = NULL;
+		const char *anchor = NULL;
+
+		if (!yaml_parser_parse(&p, &ev)) {
+			perr(shown, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1, "%s%s%s",
+			     p.problem ? p.problem : "syntax error", p.context ? " " : "", p.context ? p.context : "");
+			failed = 1;
+			break;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1) {
+				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				     "more than one YAML document in the file");
+				failed = 1;
+			}
+			break;
+		case YAML_SCALAR_EVENT:
+			if (ev.data.scalar.length > YAML_MAX_SCALAR) {
+				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				     "scalar of %zu bytes is larger than the limit of %u MiB", ev.data.scalar.length,
+				     YAML_MAX_SCALAR >> 20);
+				failed = 1;
+				break;
+			}
+			n = newnode(d, Y_SCALAR, &ev.start_mark);
+			n->str = xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
+			n->len = ev.data.scalar.length;
+			n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+			anchor = (const char *)ev.data.scalar.anchor;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (depth >= YAML_MAX_DEPTH) {
+				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				     "nesting deeper than %d levels", YAML_MAX_DEPTH);
+				failed = 1;
+				break;
+			}
+			n = newnode(d, ev.type == YAML_MAPPING_START_EVENT ? Y_MAP : Y_SEQ, &ev.start_mark);
+			anchor = (const char *)(ev.type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.anchor
+										 : ev.data.sequence_start.anchor);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT: {
+			struct ynode *c = stack[--depth];
+
+			for (i = 0; i < c->n; i++) {
+				c->weight += c->kids[i]->weight;
+				if (c->weight > YAML_MAX_NODES)
+					c->weight = YAML_MAX_NODES + 1;
+			}
+			for (i = 0; i < nanchors; i++)
+				if (anchors[i].node == c)
+					anchors[i].open = 0;
+			if (c->kind == Y_MAP) {
+				struct htab seen = {0};
+
+				for (i = 0; i < c->n; i += 2) {
+					struct ynode *k = c->kids[i];
+
+					if (k->kind != Y_SCALAR) {
+						perr(shown, k->line, k->col, "mapping keys must be plain strings");
+						failed = 1;
+						break;
+					}
+					if (htab_put(&seen, k->str, k)) {
+						perr(shown, k->line, k->col, "duplicate key '%s'", k->str);
+						failed = 1;
+						break;
+					}
+				}
+				htab_free(&seen);
+			}
+			break;
+		}
+		case YAML_ALIAS_EVENT: {
+			const char *name = (const char *)ev.data.alias.anchor;
+
+			for (i = 0; i < nanchors; i++)
+				if (strcmp(anchors[i].name, name) == 0)
+					break;
+			if (i == nanchors) {
+				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				     "unknown alias '*%s'", name);
+				failed = 1;
+				break;
+			}
+			if (anchors[i].open) {
+				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				     "alias '*%s' refers to a node that contains it", name);
+				failed = 1;
+				break;
+			}
+			total += anchors[i].node->weight;
+			if (total > YAML_MAX_NODES) {
+				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				     "aliases expand to more than %u nodes (an alias bomb?)", YAML_MAX_NODES);
+				failed = 1;
+				break;
+			}
+			if (depth == 0) {
+				d->root = anchors[i].node;
+			} else {
+				addkid(stack[depth - 1], anchors[i].node);
+			}
+			break;
+		}
+		default:
+			break;
+		}
+		if (n && !failed) {
+			if (++total > YAML_MAX_NODES) {
+				perr(shown, n->line, n->col, "more than %u nodes", YAML_MAX_NODES);
+				failed = 1;
+			} else {
+				if (depth == 0)
+					d->root = n;
+				else
+					addkid(stack[depth - 1], n);
+				if (anchor) {
+					anchors = xreallocarray(anchors, nanchors + 1, sizeof(*anchors));
+					anchors[nanchors].name = xstrdup(anchor);
+					anchors[nanchors].node = n;
+					anchors[nanchors].open = n->kind != Y_SCALAR;
+					nanchors++;
+				}
+				if (n->kind != Y_SCALAR)
+					stack[depth++] = n;
+			}
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	for (i = 0; i < nanchors; i++)
+		free(anchors[i].name);
+	free(anchors);
+	if (failed || yaml_errors != startv) {
+		ydoc_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+struct ydoc *ydoc_load(const char *path, const char *shown)
+{
+	struct buffer b = {0};
+	struct ydoc *d;
+
+	if (read_file(path, &b, YAML_MAX_FILE) < 0) {
+		int e = errno;
+
+		buf_free(&b);
+		if (e == EFBIG)
+			perr(shown, 0, 0, "file is larger than %u MiB", YAML_MAX_FILE >> 20);
+		else if (e != ENOENT)
+			perr(shown, 0, 0, "cannot read: %s", strerror(e));
+		errno = e;
+		return NULL;
+	}
+	d = ydoc_parse(shown, b.data ? b.data : "", b.len);
+	buf_free(&b);
+	if (!d)
+		errno = EINVAL;
+	return d;
+}
+
+struct ynode *ymap_get(const struct ynode *m, const char *key)
+{
+	size_t i;
+
+	if (!m || m->kind != Y_MAP)
+		return NULL;
+	for (i = 0; i < m->n; i += 2)
+		if (strcmp(m->kids[i]->str, key) == 0)
+			return m->kids[i + 1];
+	return NULL;
+}
+
+int yis_null(const struct ynode *n)
+{
+	return !n || (n->kind == Y_SCALAR && n->plain &&
+		      (n->len == 0 || strcmp(n->str, "null") == 0 || strcmp(n->str, "~") == 0 ||
+		       strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0));
+}
+
+const char *ykind_name(const struct ynode *n)
+{
+	if (yis_null(n))
+		return "null";
+	switch (n->kind) {
+	case Y_MAP: return "a mapping";
+	case Y_SEQ: return "a list";
+	default: return "a scalar";
+	}
+}
+
+static void indent_to(struct buffer *b, int n)
+{
+	while (n-- > 0)
+		buf_putc(b, ' ');
+}
+
+/* can s be written as a plain scalar and read back as the same string? */
+static int plain_ok(const char *s, int was_plain)
+{
+	static const char *const special[] = {"null", "Null", "NULL", "~", "true", "True", "TRUE",
+					      "false", "False", "FALSE", "yes", "Yes", "YES", "no",
+					      "No", "NO", "on", "On", "ON", "off", "Off", "OFF"};
+	size_t len = strlen(s), i;
+	const char *p;
+
+	if (len == 0 || s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':')
+		return 0;
+	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) && !(s[0] == '-' && len > 1 && s[1] != ' ' && s[1] != '-'))
+		return 0;
+	for (p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if ((c == ':' && p[1] == ' ') || (c == ' ' && p[1] == '#'))
+			return 0;
+	}
+	if (!was_plain) {
+		char *end;
+
+		for (i = 0; i < LEN(special); i++)
+			if (strcmp(s, special[i]) == 0)
+				return 0;
+		strtod(s, &end);
+		if (*end == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+static int literal_ok(const char *s)
+{
+	const char *p;
+
+	if (!strchr(s, '\n') || s[0] == ' ' || s[0] == '\n')
+		return 0;
+	for (p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			return 0;
+		if (c == ' ' && p[1] == '\n')
+			return 0;
+	}
+	return 1;
+}
+
+static void emit_quoted(struct buffer *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		switch (c) {
+		case '"': buf_puts(b, "\\\""); break;
+		case '\\': buf_puts(b, "\\\\"); break;
+		case '\n': buf_puts(b, "\\n"); break;
+		case '\t': buf_puts(b, "\\t"); break;
+		case '\r': buf_puts(b, "\\r"); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				buf_printf(b, "\\x%02x", c);
+			else
+				buf_putc(b, c);
+		}
+	}
+	buf_putc(b, '"');
+}
+
+/* a scalar after "key:" or "- ": " value\n" or " |\n" and the block */
+static void emit_scalar_value(struct buffer *b, const char *s, int was_plain, int indent)
+{
+	size_t len = strlen(s);
+	const char *p, *e;
+
+	if (literal_ok(s)) {
+		buf_puts(b, len && s[len - 1] == '\n' ? (len > 1 && s[len - 2] == '\n' ? "|+\n" : "|\n") : "|-\n");
+		for (p = s; *p; p = e + 1) {
+			e = strchr(p, '\n');
+			if (!e)
+				e = s + len;
+			if (e > p) {
+				indent_to(b, indent);
+				buf_add(b, p, (size_t)(e - p));
+			}
+			buf_putc(b, '\n');
+			if (!*e)
+				break;
+			if (!e[1])
+				break;
+		}
+		return;
+	}
+	if (plain_ok(s, was_plain))
+		buf_puts(b, s);
+	else
+		emit_quoted(b, s);
+	buf_putc(b, '\n');
+}
+
+void yemit_scalar(struct buffer *b, const char *s)
+{
+	if (plain_ok(s, 0))
+		buf_puts(b, s);
+	else
+		emit_quoted(b, s);
+}
+
+static void emit_value(struct buffer *b, const struct ynode *v, int indent)
+{
+	if (v->kind == Y_SCALAR) {
+		buf_putc(b, ' ');
+		if (yis_null(v))
+			buf_puts(b, "null\n");
+		else
+			emit_scalar_value(b, v->str, v->plain, indent);
+	} else if (v->n == 0) {
+		buf_puts(b, v->kind == Y_MAP ? " {}\n" : " []\n");
+	} else {
+		buf_putc(b, '\n');
+		yemit(b, v, indent);
+	}
+}
+
+void yemit(struct buffer *b, const struct ynode *n, int indent)
+{
+	size_t i;
+
+	if (!n)
+		return;
+	switch (n->kind) {
+	case Y_SCALAR:
+		indent_to(b, indent);
+		if (yis_null(n))
+			buf_puts(b, "null\n");
+		else
+			emit_scalar_value(b, n->str, n->plain, indent + 2);
+		break;
+	case Y_MAP:
+		for (i = 0; i < n->n; i += 2) {
+			indent_to(b, indent);
+			yemit_scalar(b, n->kids[i]->str);
+			buf_putc(b, ':');
+			emit_value(b, n->kids[i + 1], indent + 2);
+		}
+		break;
+	case Y_SEQ:
+		for (i = 0; i < n->n; i++) {
+			const struct ynode *k = n->kids[i];
+
+			indent_to(b, indent);
+			buf_putc(b, '-');
+			if (k->kind == Y_SCALAR || k->n == 0) {
+				emit_value(b, k, indent + 2);
+			} else {
+				/* render the item two deeper, then drop its first indent: "- " stands there */
+				struct buffer t = {0};
+
+				yemit(&t, k, indent + 2);
+				buf_putc(b, ' ');
+				buf_add(b, t.data + indent + 2, t.len - (size_t)indent - 2);
+				buf_free(&t);
+			}
+		}
+		break;
+	}
+}
