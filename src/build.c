@@ -62,6 +62,10 @@ struct engine {
 	int unknown_cost;
 	int count[8];
 	int auth_failed;
+	int budget_hit;         /* the next call would pass the budget: start nothing new */
+	int bad_input;          /* a setting makes the run impossible (exit 2) */
+	double budget;          /* USD, < 0: none */
+	double ttl_remaining;   /* calls the rest of the run may make, for cache_ttl auto */
 	char *approved;         /* approved check set from the lock */
 };
 
@@ -225,27 +229,30 @@ static const char *rec_hash(const struct record *r, const char *path)
 	return NULL;
 }
 
-static int is_forced(struct engine *e, const struct task *t)
+/* is t one of the named targets (a task id, its milestone, its phase, or all)?
+ * Unlike selection, this does not take in dependencies. */
+static int is_named(const struct plan *p, const struct task *t, char **names, size_t n)
 {
 	size_t i, j;
 
-	if (!e->o || !e->o->force)
-		return 0;
-	if (e->o->ntargets == 0)
+	if (n == 0)
 		return 1;
-	for (i = 0; i < e->o->ntargets; i++) {
-		const char *n = e->o->targets[i];
-
-		if (strcmp(n, t->id) == 0 || strcmp(n, "all") == 0)
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], t->id) == 0 || strcmp(names[i], "all") == 0)
 			return 1;
-		if (t->milestone && strcmp(n, t->milestone) == 0)
+		if (t->milestone && strcmp(names[i], t->milestone) == 0)
 			return 1;
-		for (j = 0; j < e->p->nphases; j++)
-			if (strcmp(n, e->p->phases[j].id) == 0 && t->milestone_index != (size_t)-1 &&
-			    e->p->milestones[t->milestone_index].phase_index == j)
+		for (j = 0; j < p->nphases; j++)
+			if (strcmp(names[i], p->phases[j].id) == 0 && t->milestone_index != (size_t)-1 &&
+			    p->milestones[t->milestone_index].phase_index == j)
 				return 1;
 	}
 	return 0;
+}
+
+static int is_forced(struct engine *e, const struct task *t)
+{
+	return e->o && e->o->force && is_named(e->p, t, e->o->targets, e->o->ntargets);
 }
 
 /* decide what t needs; deps were evaluated (and built) before */
@@ -457,6 +464,44 @@ static void record_entry(struct engine *e, const struct request *req, const char
 	json_decref(o);
 }
 
+/* the worst case of one attempt (SPEC 10.12): request bytes (an upper bound on
+ * tokens) at the highest input-side price plus max_tokens at the highest output price */
+static double reservation(const struct model_info *m, const struct request *req)
+{
+	double in = m->input, out = m->output, bytes = 0;
+	const double p[] = {m->cache_write_5m, m->cache_write_1h, m->band_input, m->band_cache_write_5m,
+			    m->band_cache_write_1h};
+	size_t i;
+
+	for (i = 0; i < LEN(p); i++)
+		if (p[i] > in)
+			in = p[i];
+	if (m->band_output > out)
+		out = m->band_output;
+	for (i = 0; i < NLAYERS; i++)
+		bytes += (double)req->layer_len[i];
+	bytes += req->feedback ? (double)strlen(req->feedback) : 0;
+	bytes += strlen(req->schema);
+	return (bytes * in + (double)req->max_tokens * out) / 1e6;
+}
+
+/* cache_ttl auto: 1h when the rest of the run is expected to outlast five
+ * minutes, from the mean latency of earlier calls in the ledger */
+static int want_1h(struct engine *e)
+{
+	const char *ttl = e->p->settings.cache_ttl;
+	double lat;
+
+	if (strcmp(ttl, "1h") == 0)
+		return 1;
+	if (strcmp(ttl, "5m") == 0)
+		return 0;
+	lat = state_mean_latency(e->st);
+	if (lat < 0)
+		lat = 30;
+	return e->ttl_remaining * lat / (e->o->jobs > 0 ? e->o->jobs : e->p->settings.jobs) > 300;
+}
+
 /* first line of s, malloc'd */
 static char *first_line(const char *s)
 {
@@ -490,10 +535,30 @@ static void build_task(struct engine *e, struct task *t)
 		req.max_tokens = s->max_tokens;
 		req.format = attempt > 1 && s->escalate.model ? prompt_format(model_answer_format(s, model)) : ti->fmt;
 		req.feedback = feedback;
-		req.ttl_1h = strcmp(s->cache_ttl, "1h") == 0;
+		req.ttl_1h = want_1h(e);
 		if (prompt_task_request(e->pc, t, &req) < 0) {
 			buf_printf(&err, "cannot assemble the request");
 			break;
+		}
+		if (e->budget >= 0) {
+			const struct model_info *m = model_lookup(s, model);
+
+			if (!m->priced) {
+				error("%s: model %s has no known price and a budget is set; add it under prices: in mpbuild.yaml "
+				      "(prices: {%s: {input: ..., output: ...}})", t->id, model, model);
+				e->bad_input = 1;
+				buf_printf(&err, "model %s has no known price", model);
+				break;
+			}
+			if (e->cost + reservation(m, &req) > e->budget) {
+				e->budget_hit = 1;
+				buf_printf(&err, "not sent: the call could cost up to $%.4f and $%.4f of the $%.2f budget is spent",
+					   reservation(m, &req), e->cost, e->budget);
+				ti->s = S_SKIPPED;
+				set_why(ti, buf_take(&err));
+				free(feedback);
+				return;
+			}
 		}
 		res.retry_after = -1;
 		provider_call_retrying(e->pv, &req, &res, on_try, &tc);
@@ -833,6 +898,7 @@ int build_run(const char *root, struct build_opts *o)
 		return error("--progress must be auto, plain or json"), EXIT_BADINPUT;
 	}
 	e.pr.total = (int)n;
+	e.budget = o->budget >= 0 ? o->budget : e.p->settings.budget_usd;
 	e.run = state_run_start(e.st, "build");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigint;
@@ -841,8 +907,9 @@ int build_run(const char *root, struct build_opts *o)
 	for (i = 0; i < n; i++) {
 		struct task *t = order[i];
 		struct tinfo *ti = &e.ti[t->index];
-		if (interrupted || e.auth_failed)
+		if (interrupted || e.auth_failed || e.budget_hit || e.bad_input)
 			break;
+		e.ttl_remaining = (double)(n - i);
 		eval(&e, t);
 		if (ti->s == S_PENDING) {
 			if (!e.pv) {
@@ -883,7 +950,10 @@ int build_run(const char *root, struct build_opts *o)
 	summary(&e, now() - t0);
 	state_run_finish(e.st, e.run, e.count[S_BUILT], e.count[S_RESTORED], e.count[S_UPTODATE], e.count[S_FAILED],
 			 e.count[S_SKIPPED], now() - t0);
-	code = interrupted ? EXIT_INTERRUPT : e.auth_failed ? EXIT_PROVIDER : e.count[S_FAILED] ? EXIT_FAILED : EXIT_OK;
+	if (e.budget_hit)
+		error("budget of $%.2f reached: spent $%.4f; nothing more was started", e.budget, e.cost);
+	code = interrupted ? EXIT_INTERRUPT : e.bad_input ? EXIT_BADINPUT : e.auth_failed ? EXIT_PROVIDER
+	       : e.budget_hit ? EXIT_BUDGET : e.count[S_FAILED] ? EXIT_FAILED : EXIT_OK;
 	free(order);
 	engine_close(&e);
 	if (lockfd >= 0)
@@ -1062,6 +1132,8 @@ int build_clean(const char *root, char **targets, size_t n)
 		struct task *t = order[i];
 		const struct record *rec = htab_get(&e.rec_by, t->id);
 
+		if (!is_named(e.p, t, targets, n))
+			continue;
 		for (j = 0; j < t->noutputs; j++) {
 			const char *h = fscache_hash(&e.fc, t->outputs[j]), *rh = rec_hash(rec, t->outputs[j]);
 			char *path;
@@ -1109,14 +1181,9 @@ int build_mark(const char *root, char **targets, size_t n, int touch)
 		struct task *t = order[i];
 		struct tinfo *ti = &e.ti[t->index];
 		struct record r = {0};
-		size_t k;
-		int named = 0;
 
 		eval(&e, t);
-		for (k = 0; k < n; k++)
-			named |= strcmp(targets[k], t->id) == 0 || strcmp(targets[k], "all") == 0 ||
-				 (t->milestone && strcmp(targets[k], t->milestone) == 0);
-		if (!named && n)
+		if (!is_named(e.p, t, targets, n))
 			continue;
 		if (ti->s == S_UPTODATE || ti->s == S_SKIPPED || ti->s == S_WAIT) {
 			if (ti->s != S_UPTODATE)
