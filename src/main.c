@@ -348,9 +348,11 @@ int main(int argc, char **argv)
 			o.quiet = 1;
 		} else if (!strcmp(a, "--version")) {
 			printf("mpbuild %s\n", VERSION);
+			free(args);
 			return 0;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage_text, stdout);
+			free(args);
 			return 0;
 		} else {
 			usage_error("unknown option %s", a);
