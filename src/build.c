@@ -3,6 +3,8 @@
  * skipped (a dependency failed) or called, judged and landed.  Status,
  * explain, clean, accept and touch share the same evaluation. */
 #include "build.h"
+#include "check.h"
+#include "yaml.h"
 #include "graph.h"
 #include "judge.h"
 #include "key.h"
@@ -61,6 +63,10 @@ struct engine {
 	double cost;
 	int unknown_cost;
 	int count[8];
+	int first_ok, retry_ok;  /* landed at the first attempt / after a retry */
+	int plan_generated;     /* masterplan.yaml came from a model: its checks need approval */
+	char *check_hash;       /* hash of the plan's check set */
+	struct htab warned;     /* validator programs reported missing */
 	int auth_failed;
 	int budget_hit;         /* the next call would pass the budget: start nothing new */
 	int bad_input;          /* a setting makes the run impossible (exit 2) */
@@ -192,7 +198,11 @@ static void write_lock(struct engine *e)
 	all = state_records(e->st, &n);
 	lk.targets = xcalloc(n + 1, sizeof(*lk.targets));
 	for (i = 0; i < n; i++) {
-		if (plan_task(e->p, all[i].target)) {
+		int pipeline = 0;
+
+		for (j = 0; j < LEN(graph_pipeline); j++)
+			pipeline |= strcmp(all[i].target, graph_pipeline[j]) == 0;
+		if (pipeline || plan_task(e->p, all[i].target)) {
 			lk.targets[lk.ntargets++] = all[i];
 			memset(&all[i], 0, sizeof(all[i]));
 		}
@@ -502,6 +512,182 @@ static int want_1h(struct engine *e)
 	return e->ttl_remaining * lat / (e->o->jobs > 0 ? e->o->jobs : e->p->settings.jobs) > 300;
 }
 
+static int needs_approval(struct engine *e)
+{
+	return e->plan_generated && (!e->approved || strcmp(e->approved, e->check_hash) != 0);
+}
+
+/* undo a trial: the previous versions back, new files gone */
+static void trial_undo(struct engine *e, const struct task *t, const unsigned char *had)
+{
+	size_t i;
+
+	for (i = 0; i < t->noutputs; i++) {
+		char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
+
+		if (had[i]) {
+			if (rename(old, path) < 0)
+				warn("%s: cannot put back %s:", t->id, path);
+		} else {
+			unlink(path);
+		}
+		free(path);
+		free(old);
+	}
+	state_intent_clear(e->st, t->id);
+}
+
+/* layers 3 and 4 of judging: the files are put in place (previous versions
+ * kept as FILE.mpbuild-old under a trial intent), validated and checked; on
+ * failure the tree is put back byte for byte and -1 returned with err set */
+static int trial(struct engine *e, const struct task *t, const struct answer *a, struct buffer *err,
+		 unsigned char *had)
+{
+	const struct settings *s = &e->p->settings;
+	json_t *intent = json_object(), *files = json_array();
+	char *js;
+	size_t i, j;
+
+	for (i = 0; i < t->noutputs; i++) {
+		char *path = path_join(e->root, t->outputs[i]);
+		json_t *f = json_object();
+
+		had[i] = path_exists(path);
+		json_object_set_new(f, "path", json_string(t->outputs[i]));
+		json_object_set_new(f, "old", json_boolean(had[i]));
+		json_array_append_new(files, f);
+		free(path);
+	}
+	json_object_set_new(intent, "trial", json_true());
+	json_object_set_new(intent, "files", files);
+	js = json_dumps(intent, JSON_COMPACT);
+	json_decref(intent);
+	if (state_intent_put(e->st, t->id, js) < 0) {
+		free(js);
+		buf_puts(err, "cannot record the trial");
+		return -1;
+	}
+	free(js);
+	for (i = 0; i < t->noutputs; i++) {
+		char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
+		int bad = (had[i] && rename(path, old) < 0) ||
+			  write_file_atomic(path, a->files[i].content, a->files[i].len) < 0;
+
+		free(path);
+		free(old);
+		if (bad) {
+			buf_printf(err, "cannot put %s in place: %s", t->outputs[i], strerror(errno));
+			trial_undo(e, t, had);
+			return -1;
+		}
+	}
+	/* 3. syntax */
+	for (i = 0; i < t->noutputs; i++) {
+		const char *out = t->outputs[i], *base = strrchr(out, '/');
+		size_t len = strlen(out);
+
+		base = base ? base + 1 : out;
+		if (len > 5 && strcmp(out + len - 5, ".json") == 0) {
+			json_error_t je;
+			json_t *v = json_loadb(a->files[i].content, a->files[i].len, 0, &je);
+
+			if (!v) {
+				buf_printf(err, "syntax: %s:%d:%d: %s", out, je.line, je.column, je.text);
+				goto fail;
+			}
+			json_decref(v);
+			continue;
+		}
+		if ((len > 5 && strcmp(out + len - 5, ".yaml") == 0) || (len > 4 && strcmp(out + len - 4, ".yml") == 0)) {
+			struct ydoc *d = ydoc_parse(out, a->files[i].content, a->files[i].len);
+
+			if (!d) {
+				buf_printf(err, "syntax: %s is not valid YAML (the message above names the place)", out);
+				goto fail;
+			}
+			ydoc_free(d);
+			continue;
+		}
+		for (j = 0; t->r && j < t->r->nvalidate; j++) {
+			const struct validator *v = &t->r->validate[j];
+			struct buffer o = {0};
+			char **argv;
+			int rc;
+
+			if (!glob_match(v->glob, base) && !glob_match(v->glob, out))
+				continue;
+			argv = check_argv(&v->argv, out);
+			rc = check_run(argv, e->root, s->check_timeout, &o);
+			if (rc == RUN_NOTFOUND) {
+				if (!htab_get(&e->warned, v->argv.v[0])) {
+					htab_put(&e->warned, v->argv.v[0], (void *)1);
+					warn("validator %s is not installed; %s files are not syntax-checked", v->argv.v[0], v->glob);
+				}
+			} else if (rc != 0) {
+				buf_printf(err, "syntax: %s failed on %s (%s %d):\n%s", argv[0], out,
+					   rc == RUN_TIMEOUT ? "timed out after" : "exit status",
+					   rc == RUN_TIMEOUT ? s->check_timeout : rc, check_tail(buf_str(&o), 50));
+				check_argv_free(argv);
+				buf_free(&o);
+				goto fail;
+			}
+			check_argv_free(argv);
+			buf_free(&o);
+			break;
+		}
+	}
+	/* 4. checks */
+	if (t->ncheck && needs_approval(e)) {
+		progress_say(&e->pr, "%s: %zu check command%s not run: the plan was generated and its checks are not "
+			     "approved (mpbuild approve)", t->id, t->ncheck, t->ncheck == 1 ? "" : "s");
+		return 0;
+	}
+	for (i = 0; i < t->ncheck; i++) {
+		struct buffer o = {0};
+		char *logdir = xasprintf("%s/cache/logs/%ld", e->root, e->run), *log = xasprintf("%s/%s.log", logdir, t->id);
+		int rc;
+		size_t k;
+
+		buf_puts(&o, "$");
+		for (k = 0; k < t->check[i].c; k++)
+			buf_printf(&o, " %s", t->check[i].v[k]);
+		buf_putc(&o, '\n');
+		rc = check_run(t->check[i].v, e->root, s->check_timeout, &o);
+		buf_printf(&o, "[exit %d]\n", rc);
+		mkdirs(logdir);
+		{
+			struct buffer all = {0};
+
+			read_file(log, &all, 64u << 20);
+			buf_add(&all, o.data, o.len);
+			write_file_atomic(log, all.data, all.len);
+			buf_free(&all);
+		}
+		free(logdir);
+		if (rc != 0) {
+			buf_printf(err, "checks: `%s", t->check[i].v[0]);
+			for (k = 1; k < t->check[i].c; k++)
+				buf_printf(err, " %s", t->check[i].v[k]);
+			if (rc == RUN_TIMEOUT)
+				buf_printf(err, "` was killed after %d s (log: %s); its last lines:\n%s", s->check_timeout, log,
+					   check_tail(buf_str(&o), 50));
+			else if (rc == RUN_NOTFOUND)
+				buf_printf(err, "`: %s is not installed", t->check[i].v[0]);
+			else
+				buf_printf(err, "` exited %d (log: %s); its last lines:\n%s", rc, log, check_tail(buf_str(&o), 50));
+			free(log);
+			buf_free(&o);
+			goto fail;
+		}
+		free(log);
+		buf_free(&o);
+	}
+	return 0;
+fail:
+	trial_undo(e, t, had);
+	return -1;
+}
+
 /* first line of s, malloc'd */
 static char *first_line(const char *s)
 {
@@ -579,8 +765,6 @@ static void build_task(struct engine *e, struct task *t)
 			call_result_clear(&res);
 			continue;
 		}
-		if (e->o->record)
-			record_entry(e, &req, res.answer, &res.usage);
 		/* a person's version of a file that -B replaces is kept beside it */
 		for (i = 0; ti->forced && i < t->noutputs; i++) {
 			const struct record *rec = htab_get(&e->rec_by, t->id);
@@ -594,6 +778,39 @@ static void build_task(struct engine *e, struct task *t)
 				free(bak);
 			}
 		}
+		{
+			unsigned char *had = xcalloc(t->noutputs + 1, 1);
+
+			buf_reset(&err);
+			if (trial(e, t, &a, &err, had) < 0) {
+				free(had);
+				keep_failed(e, t, attempt, res.answer, buf_str(&err));
+				free(feedback);
+				feedback = xasprintf("Your previous answer was rejected. %s\nAnswer again with every file in full, "
+						     "fixing this.", buf_str(&err));
+				if (strlen(feedback) > 16000)
+					feedback[16000] = '\0';
+				answer_free(&a);
+				call_result_clear(&res);
+				continue;
+			}
+			for (i = 0; i < t->noutputs; i++) {
+				char *old = xasprintf("%s/%s.mpbuild-old", e->root, t->outputs[i]);
+
+				if (had[i]) {
+					char *path = path_join(e->root, t->outputs[i]);
+
+					/* -B keeps a person's version beside the file; the trial moved it aside */
+					rename(old, path);
+					free(path);
+				}
+				free(old);
+			}
+			free(had);
+			state_intent_clear(e->st, t->id);
+		}
+		if (e->o->record)
+			record_entry(e, &req, res.answer, &res.usage);
 		r.target = xstrdup(t->id);
 		memcpy(r.key, ti->key, HASH_HEX);
 		r.model = xstrdup(model);
@@ -617,6 +834,10 @@ static void build_task(struct engine *e, struct task *t)
 		call_result_clear(&res);
 		ti->s = S_BUILT;
 		set_why(ti, NULL);
+		if (attempt == 1)
+			e->first_ok++;
+		else
+			e->retry_ok++;
 		free(feedback);
 		buf_free(&err);
 		return;
@@ -664,6 +885,14 @@ static int engine_open(struct engine *e, const char *root, struct build_opts *o,
 	if (e->st)
 		state_failures(e->st, &e->failures);
 	e->ti = xcalloc(e->p->ntasks + 1, sizeof(*e->ti));
+	{
+		const struct record *mp = htab_get(&e->rec_by, "masterplan");
+		char h[HASH_HEX];
+
+		e->plan_generated = mp && mp->generated;
+		check_set_hash(e->p, h);
+		e->check_hash = xstrdup(h);
+	}
 	return 0;
 }
 
@@ -685,6 +914,8 @@ static void engine_close(struct engine *e)
 	record_free_all(e->recs, e->nrec);
 	htab_free(&e->rec_by);
 	free(e->approved);
+	free(e->check_hash);
+	htab_free(&e->warned);
 	state_close(e->st);
 	plan_free(e->p);
 }
@@ -846,6 +1077,9 @@ static void summary(struct engine *e, double secs)
 		       c[S_UPTODATE] == 1 ? "" : "s", secs);
 		return;
 	}
+	if (e->first_ok + e->retry_ok + c[S_FAILED])
+		printf("mpbuild: success: %d at the first attempt, %d after a retry, %d failed\n", e->first_ok,
+		       e->retry_ok, c[S_FAILED]);
 	printf("mpbuild: %d built, %d restored, %d up to date, %d failed, %d skipped, %d kept; "
 	       "tokens: %ld input, %ld cache write, %ld cache read, %ld output; $%.2f%s; cache read share %.0f%%; %.2fs\n",
 	       c[S_BUILT], c[S_RESTORED], c[S_UPTODATE], c[S_FAILED], c[S_SKIPPED], c[S_KEPT], e->total.input,
@@ -994,9 +1228,38 @@ int build_status(const char *root, char **targets, size_t n)
 		else
 			printf("%-12s %s %s%s%s\n", word, t->id, t->title, ti->why ? ": " : "", ti->why ? ti->why : "");
 	}
+	if (needs_approval(&e)) {
+		size_t nc = 0;
+
+		for (i = 0; i < e.p->ntasks; i++)
+			nc += e.p->tasks[i].ncheck;
+		if (nc)
+			printf("unapproved  %zu check command%s from the generated plan are not run until you review them "
+			       "and run mpbuild approve\n", nc, nc == 1 ? "" : "s");
+	}
 	free(order);
 	engine_close(&e);
 	return 0;
+}
+
+int build_approve(const char *root)
+{
+	struct engine e;
+	int rc, lockfd = take_lock(root);
+
+	if (lockfd < 0)
+		return EXIT_BADINPUT;
+	rc = engine_open(&e, root, NULL, 1);
+	if (rc == 0) {
+		free(e.approved);
+		e.approved = xstrdup(e.check_hash);
+		state_meta_set(e.st, "approved_checks", e.approved);
+		write_lock(&e);
+		printf("mpbuild: approved the check commands of the plan (%s)\n", e.approved);
+	}
+	engine_close(&e);
+	close(lockfd);
+	return rc;
 }
 
 static const char *const manifest_names[][2] = {

@@ -30,6 +30,8 @@ int build_status(const char *root, char **targets, size_t n);
 int build_explain(const char *root, const char *target);
 /* remove generated, unedited outputs of the targets (all when n == 0) */
 int build_clean(const char *root, char **targets, size_t n);
+/* approve the plan's check commands: their hash goes into the lock */
+int build_approve(const char *root);
 /* record the current key and output hashes of the targets without a call:
  * accept (edited outputs become the recorded ones) or touch (make -t) */
 int build_mark(const char *root, char **targets, size_t n, int touch);

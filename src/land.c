@@ -133,6 +133,29 @@ int land_recover(struct state *st, const char *root)
 		int complete = 1;
 
 		files = o ? json_object_get(o, "files") : NULL;
+		if (json_is_true(json_object_get(o, "trial")) && json_is_array(files)) {
+			/* a crash while a candidate was being checked: put the tree back */
+			json_array_foreach(files, j, f) {
+				const char *rel = json_string_value(json_object_get(f, "path"));
+				char *path, *old;
+
+				if (!rel)
+					continue;
+				path = path_join(root, rel);
+				old = xasprintf("%s.mpbuild-old", path);
+				if (json_is_true(json_object_get(f, "old"))) {
+					if (path_exists(old) && rename(old, path) < 0)
+						warn("%s: cannot put back %s:", targets[i], path);
+				} else {
+					unlink(path);
+				}
+				free(path);
+				free(old);
+			}
+			state_intent_clear(st, targets[i]);
+			json_decref(o);
+			continue;
+		}
 		if (!json_is_array(files)) {
 			warn("%s: unreadable landing record; it is dropped", targets[i]);
 			state_intent_clear(st, targets[i]);

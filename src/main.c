@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"       mpbuild clean [TARGET...]          remove generated, unedited outputs\n"
 	"       mpbuild accept TARGET...           record hand-edited outputs as the target's own\n"
 	"       mpbuild touch TARGET...            mark targets up to date without a call (make -t)\n"
+	"       mpbuild approve                    approve the check commands of a generated plan\n"
 	"\n"
 	"options:\n"
 	"  -C DIR              run in DIR\n"
@@ -276,7 +277,7 @@ static const char *need_arg(int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
 	static const char *const verbs[] = {"init", "check", "status", "explain", "graph", "cost", "clean",
-					    "accept", "touch", "build"};
+					    "accept", "touch", "approve", "build"};
 	struct build_opts o = {0};
 	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
 	const char *dir = NULL, *verb = NULL, *by = NULL;
@@ -388,6 +389,8 @@ int main(int argc, char **argv)
 		rc = build_clean(".", args, nargs);
 	else if (!strcmp(verb, "accept"))
 		rc = build_mark(".", args, nargs, 0);
+	else if (!strcmp(verb, "approve"))
+		rc = build_approve(".");
 	else if (!strcmp(verb, "touch"))
 		rc = build_mark(".", args, nargs, 1);
 	else

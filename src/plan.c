@@ -765,20 +765,30 @@ const struct rule *plan_rule(const struct plan *p, const char *name)
 	return NULL;
 }
 
+/* the rule for an output name: an exact file name (pyproject.toml) beats a
+ * pattern (*.toml); among equals the first rule by name; generic last */
 static const struct rule *rule_for_output(const struct plan *p, const char *out)
 {
 	const char *base = strrchr(out, '/');
 	size_t i, j;
+	int pass;
 
 	base = base ? base + 1 : out;
-	for (i = 0; i < p->nrules; i++) {
-		const struct rule *r = &p->rules[i];
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < p->nrules; i++) {
+			const struct rule *r = &p->rules[i];
 
-		if (strcmp(r->name, "generic") == 0)
-			continue;
-		for (j = 0; j < r->nmatch; j++)
-			if (glob_match(r->match[j], base) || glob_match(r->match[j], out))
-				return r;
+			if (strcmp(r->name, "generic") == 0)
+				continue;
+			for (j = 0; j < r->nmatch; j++) {
+				int exact = !strpbrk(r->match[j], "*?[");
+
+				if (exact != (pass == 0))
+					continue;
+				if (glob_match(r->match[j], base) || glob_match(r->match[j], out))
+					return r;
+			}
+		}
 	}
 	return plan_rule(p, "generic");
 }

@@ -29,15 +29,17 @@ def main():
                 shutil.copytree(os.path.join(a.project, d), os.path.join(work, d))
         if os.path.exists(os.path.join(a.project, "mpbuild.yaml")):
             shutil.copy(os.path.join(a.project, "mpbuild.yaml"), work)
+        written = set()
         for round_ in range(1000):
             r = subprocess.run([mp, "-C", work, "-n", "--json"], capture_output=True, text=True)
             if r.returncode != 0:
                 sys.exit("mkcassette: mpbuild -n failed:\n" + r.stderr)
             todo = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
-            stale = [t for t in todo if t["status"] == "stale"]
+            stale = [t for t in todo if t["status"] == "stale" and t["key"] not in written]
             if not stale:
                 break
             for t in stale:
+                written.add(t["key"])
                 attempt = 1
                 path = os.path.join(a.answers, t["target"] + ".json")
                 if not os.path.exists(path):
@@ -50,10 +52,19 @@ def main():
                 with open(os.path.join(out, name), "w") as f:
                     json.dump(entry, f, indent=1, sort_keys=False)
                     f.write("\n")
+                # answers to retries: TARGET.2.json, TARGET.3.json, ...
+                n = 2
+                while os.path.exists(os.path.join(a.answers, "%s.%d.json" % (t["target"], n))):
+                    with open(os.path.join(a.answers, "%s.%d.json" % (t["target"], n))) as f:
+                        retry = dict(entry, attempt=n, answer=json.load(f))
+                    with open(os.path.join(out, "%s-%d.json" % (t["key"][len("sha256:"):], n)), "w") as f:
+                        json.dump(retry, f, indent=1)
+                        f.write("\n")
+                    n += 1
             r = subprocess.run([mp, "-C", work, "--replay", out, "--progress", "plain", "-q"] +
                                [t["target"] for t in stale],
                                capture_output=True, text=True)
-            if r.returncode != 0:
+            if r.returncode != 0 and not os.environ.get("MKCASSETTE_KEEP_GOING"):
                 sys.exit("mkcassette: replay build failed:\n" + r.stdout + r.stderr)
         print("mkcassette: %d entries in %s" % (len([f for f in os.listdir(out) if f.endswith(".json")]), a.out))
     finally:
