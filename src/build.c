@@ -838,6 +838,7 @@ static void build_task(struct engine *e, struct task *t)
 			e->first_ok++;
 		else
 			e->retry_ok++;
+		state_outcome_add(e->st, e->run, t->id, attempt, 1);
 		free(feedback);
 		buf_free(&err);
 		return;
@@ -845,6 +846,7 @@ static void build_task(struct engine *e, struct task *t)
 	ti->s = S_FAILED;
 	set_why(ti, buf_take(&err));
 	free(feedback);
+	state_outcome_add(e->st, e->run, t->id, attempt > 1 + s->retries ? 1 + s->retries : attempt, 0);
 	{
 		char *line = first_line(ti->why);
 

@@ -257,6 +257,14 @@ static int cmd_cost(const char *by)
 		return 0;
 	}
 	state_ledger_sum(st, by ? by : "model", 0, cost_row, &c);
+	{
+		long first, retry, failed;
+
+		if (state_outcome_counts(st, &first, &retry, &failed) == 0 && first + retry + failed)
+			printf("success (compiles and its checks pass): %ld at the first attempt, %ld after a retry, "
+			       "%ld failed (%.0f%% first time)\n", first, retry, failed,
+			       100.0 * (double)first / (double)(first + retry + failed));
+	}
 	if (!c.rows)
 		printf("mpbuild: no calls recorded yet\n");
 	else

@@ -31,7 +31,9 @@ static const char schema[] =
 	" restored INTEGER, uptodate INTEGER, failed INTEGER, skipped INTEGER, seconds REAL);"
 	"CREATE TABLE IF NOT EXISTS ledger(id INTEGER PRIMARY KEY, run INTEGER, target TEXT, attempt INTEGER,"
 	" try INTEGER, model TEXT, input INTEGER, cache_write INTEGER, cache_write_1h INTEGER,"
-	" cache_read INTEGER, output INTEGER, cost REAL, latency REAL, outcome TEXT);";
+	" cache_read INTEGER, output INTEGER, cost REAL, latency REAL, outcome TEXT);"
+	"CREATE TABLE IF NOT EXISTS outcome(run INTEGER, target TEXT, attempts INTEGER, landed INTEGER,"
+	" PRIMARY KEY(run, target));";
 
 static int dberr(struct state *st, const char *what)
 {
@@ -646,4 +648,38 @@ double state_mean_latency(struct state *st)
 		v = sqlite3_column_double(s, 0);
 	sqlite3_finalize(s);
 	return v;
+}
+
+int state_outcome_add(struct state *st, long run, const char *target, int attempts, int landed)
+{
+	sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO outcome VALUES(?,?,?,?)");
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_text(s, 2, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, attempts);
+	sqlite3_bind_int(s, 4, landed);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "outcome");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_outcome_counts(struct state *st, long *first, long *retry, long *failed)
+{
+	sqlite3_stmt *s = prep(st, "SELECT sum(landed AND attempts = 1), sum(landed AND attempts > 1), sum(NOT landed)"
+				   " FROM outcome");
+
+	*first = *retry = *failed = 0;
+	if (!s)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*first = (long)sqlite3_column_int64(s, 0);
+		*retry = (long)sqlite3_column_int64(s, 1);
+		*failed = (long)sqlite3_column_int64(s, 2);
+	}
+	sqlite3_finalize(s);
+	return 0;
 }

@@ -112,6 +112,10 @@ int state_ledger_sum(struct state *st, const char *by, long only_run,
 		     void (*fn)(void *arg, const char *group, long calls, long input, long cache_write,
 				long cache_read, long output, double cost, int unknown_cost),
 		     void *arg);
+/* how a target's build ended in a run: attempts made and whether it landed */
+int state_outcome_add(struct state *st, long run, const char *target, int attempts, int landed);
+/* all time: targets landed at the first attempt, after a retry, and failed */
+int state_outcome_counts(struct state *st, long *first, long *retry, long *failed);
 /* mean latency of successful calls (seconds), or -1 when none */
 double state_mean_latency(struct state *st);
 

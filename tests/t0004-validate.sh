@@ -45,7 +45,8 @@ expect_success 'a syntax error is fed back and fixed on the retry' '
 	grep "success: 1 at the first attempt, 1 after a retry, 0 failed" ../out &&
 	grep "MAGIC" src/a.c &&
 	grep "syntax: cc failed on src/a.c" cache/failed/A/1/error.txt &&
-	grep "return 42 }" cache/failed/A/1/answer.json
+	grep "return 42 }" cache/failed/A/1/answer.json &&
+	mpbuild cost >../out && grep "success (compiles and its checks pass): 1 at the first attempt, 1 after a retry, 0 failed" ../out
 '
 
 expect_success 'a failing check is fed back and fixed on the retry; output goes to cache/logs' '
