@@ -110,8 +110,12 @@ void progress_finish(struct progress *pr, const char *target, const char *title,
 		return;
 	/* up-to-date targets are silent unless -v, as in make and ninja */
 	if (strcmp(status, "up to date") == 0 && !pr->verbose) {
-		if (pr->mode == PROGRESS_TERM)
-			progress_start(pr, target, title, model), pr->done--, pr->line_open = 1;
+		if (pr->mode == PROGRESS_TERM && !pr->quiet) {
+			clear_line(pr);
+			printf("[%d/%d] %s %s: up to date", pr->done, pr->total, target, title ? title : "");
+			fflush(stdout);
+			pr->line_open = 1;
+		}
 		return;
 	}
 	clear_line(pr);
