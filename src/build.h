@@ -17,6 +17,7 @@ struct build_opts {
 	const char *provider;   /* --provider */
 	const char *replay;     /* --replay CASSETTE */
 	const char *record;     /* --record CASSETTE */
+	const char *remote_cache; /* --remote-cache URL */
 	const char *progress;   /* auto | plain | json */
 	double budget;          /* --budget; < 0 when not given */
 	int jobs;               /* -j; 0 when not given */

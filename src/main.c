@@ -5,6 +5,7 @@
 #include "models.h"
 #include "plan.h"
 #include "state.h"
+#include "store.h"
 #include "util.h"
 #include "yaml.h"
 
@@ -30,6 +31,7 @@ static const char usage_text[] =
 	"       mpbuild accept TARGET...           record hand-edited outputs as the target's own\n"
 	"       mpbuild touch TARGET...            mark targets up to date without a call (make -t)\n"
 	"       mpbuild approve                    approve the check commands of a generated plan\n"
+	"       mpbuild cache stats|gc|verify|export|import   the content store\n"
 	"\n"
 	"options:\n"
 	"  -C DIR              run in DIR\n"
@@ -43,6 +45,7 @@ static const char usage_text[] =
 	"      --record C      write each request and answer to cassette C\n"
 	"      --budget USD    hard cap on what this invocation spends\n"
 	"      --no-cache      do not restore from the content store\n"
+	"      --remote-cache URL  share the content store over HTTP (Bazel layout)\n"
 	"      --progress M    auto | plain | json\n"
 	"  -v, -q              more, less output\n"
 	"      --version, --help\n"
@@ -285,7 +288,7 @@ static const char *need_arg(int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
 	static const char *const verbs[] = {"init", "check", "status", "explain", "graph", "cost", "clean",
-					    "accept", "touch", "approve", "build"};
+					    "accept", "touch", "approve", "cache", "build"};
 	struct build_opts o = {0};
 	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
 	const char *dir = NULL, *verb = NULL, *by = NULL;
@@ -333,6 +336,8 @@ int main(int argc, char **argv)
 				usage_error("--provider takes anthropic, openai or replay, not %s", o.provider);
 		} else if (!strcmp(a, "--replay")) {
 			o.replay = need_arg(argc, argv, &i);
+		} else if (!strcmp(a, "--remote-cache")) {
+			o.remote_cache = need_arg(argc, argv, &i);
 		} else if (!strcmp(a, "--record")) {
 			o.record = need_arg(argc, argv, &i);
 		} else if (!strcmp(a, "--budget")) {
@@ -397,6 +402,8 @@ int main(int argc, char **argv)
 		rc = build_clean(".", args, nargs);
 	else if (!strcmp(verb, "accept"))
 		rc = build_mark(".", args, nargs, 0);
+	else if (!strcmp(verb, "cache"))
+		rc = store_command("cache", args, nargs);
 	else if (!strcmp(verb, "approve"))
 		rc = build_approve(".");
 	else if (!strcmp(verb, "touch"))

@@ -33,7 +33,7 @@ struct provider *provider_open(const struct settings *s, const char *name, const
 {
 	const char *family = strcmp(s->provider, "openai") == 0 ? "openai" : "anthropic";
 
-	*exit_code = 0;
+	*exit_code = EXIT_BADINPUT;    /* for the replay cases below; the HTTP providers set their own */
 	if (!name)
 		name = s->provider;
 	if (replay)
@@ -43,7 +43,6 @@ struct provider *provider_open(const struct settings *s, const char *name, const
 
 		if (!c || !*c) {
 			error("provider replay needs a cassette: --replay CASSETTE (or MPBUILD_CASSETTE)");
-			*exit_code = EXIT_BADINPUT;
 			return NULL;
 		}
 		return replay_open(c, family);

@@ -2,6 +2,7 @@
  * {key, target, attempt, request, answer} named KEYHEX-ATTEMPT.json (SPEC
  * 10.10).  Nothing is ever invented: a request with no recording fails its
  * target, naming the nearest recording for it and the first layer that differs. */
+#include "archive.h"
 #include "provider.h"
 
 #include <dirent.h>
@@ -13,6 +14,7 @@
 
 struct replay {
 	char *dir;
+	int temp;               /* dir was extracted from a .tar.zst: remove it at the end */
 };
 
 static const char *const layer_names[NLAYERS] = {"layer 1 (instructions and schema)", "layer 2 (the project)",
@@ -130,6 +132,8 @@ static void replay_close(struct provider *pv)
 {
 	struct replay *r = pv->priv;
 
+	if (r->temp)
+		archive_remove_temp(r->dir);
 	free(r->dir);
 	free(r);
 	free(pv);
@@ -140,7 +144,19 @@ struct provider *replay_open(const char *cassette, const char *family)
 	struct provider *pv = xcalloc(1, sizeof(*pv));
 	struct replay *r = xcalloc(1, sizeof(*r));
 
-	r->dir = xstrdup(cassette);
+	size_t n = strlen(cassette);
+
+	if (n > 8 && strcmp(cassette + n - 8, ".tar.zst") == 0) {
+		r->dir = archive_extract_temp(cassette);
+		r->temp = 1;
+		if (!r->dir) {
+			free(r);
+			free(pv);
+			return NULL;
+		}
+	} else {
+		r->dir = xstrdup(cassette);
+	}
 	pv->name = "replay";
 	pv->family = family;
 	pv->call = replay_call;

@@ -93,8 +93,10 @@ expect_success '-B regenerates an edited file after saving it as FILE.orig.N' '
 expect_success 'deleting an output rebuilds its task' '
 	rm demo/src/counter.h &&
 	mpbuild status >../out && grep "^stale .*T-002.*counter.h is missing" ../out &&
-	mpbuild --replay ../c3 --progress plain >../out &&
-	grep "1 built, 0 restored, 4 up to date" ../out && test -f demo/src/counter.h
+	mpbuild --no-cache --replay ../c3 --progress plain >../out &&
+	grep "1 built, 0 restored, 4 up to date" ../out && test -f demo/src/counter.h &&
+	rm demo/src/counter.h && mpbuild --replay ../empty --progress plain >../out &&
+	grep "0 built, 1 restored, 4 up to date" ../out && test -f demo/src/counter.h
 '
 
 expect_success 'a missing recording fails only that target and its dependents (exit 1)' '
