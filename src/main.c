@@ -310,6 +310,8 @@ int main(int argc, char **argv)
 						verb = verbs[k], is_verb = 1;
 			if (!is_verb)
 				args[nargs++] = argv[i];
+			else if (strcmp(verb, "cache") == 0)
+				dashdash = 1;   /* the cache command parses its own options */
 		} else if (!strcmp(a, "--")) {
 			dashdash = 1;
 		} else if (!strcmp(a, "-C")) {

@@ -336,6 +336,17 @@ static void load_settings(struct plan *p)
 			load_model(&L, m, "medium", &s->medium);
 			load_model(&L, m, "high", &s->high);
 			load_model(&L, m, "escalate", &s->escalate);
+			for (i = 2; i < 5; i++) {
+				struct ynode *v = ymap_get(m, mkeys[i]);
+				const struct model_choice *mc = i == 2 ? &s->low : i == 3 ? &s->medium : &s->high;
+
+				if (v && !mc->model)
+					yerror(L.file, v, "models.%s must name a model (tasks of that complexity use it)", mkeys[i]);
+			}
+			if (ymap_get(m, "discovery") && !s->discovery.model)
+				yerror(L.file, ymap_get(m, "discovery"), "models.discovery must name a model");
+			if (ymap_get(m, "masterplan") && !s->masterplan.model)
+				yerror(L.file, ymap_get(m, "masterplan"), "models.masterplan must name a model");
 		}
 	}
 	if ((m = ymap_get(r, "prices")) && !yis_null(m) && want(&L, m, Y_MAP, "'prices'")) {
@@ -364,6 +375,22 @@ static void load_settings(struct plan *p)
 	s->max_tokens = get_int(&L, r, "max_tokens", 16000, 1, 1000000);
 	s->cache_ttl = get_enum(&L, r, "cache_ttl", "auto", ttls, LEN(ttls));
 	s->remote_cache = get_str(&L, r, "remote_cache", 0, "mpbuild.yaml");
+}
+
+/* MPBUILD_PROVIDER overrides provider: (SPEC 3) */
+static void provider_from_env(struct plan *p)
+{
+	static const char *const providers[] = {"anthropic", "openai", "replay"};
+	const char *env = getenv("MPBUILD_PROVIDER");
+	size_t i;
+
+	if (!env || !*env)
+		return;
+	for (i = 0; i < LEN(providers); i++)
+		if (strcmp(env, providers[i]) == 0)
+			p->settings.provider = providers[i];
+	if (strcmp(p->settings.provider, env) != 0)
+		yerror("MPBUILD_PROVIDER", NULL, "must be anthropic, openai or replay, not '%s'", env);
 }
 
 static void load_questions(struct plan *p)
@@ -596,6 +623,8 @@ const char *plan_path_problem(const char *path)
 		return "is absolute";
 	if (strchr(path, '\\'))
 		return "contains a backslash";
+	if (path[strlen(path) - 1] == '/')
+		return "ends with '/'";
 	for (; *s; s = *e ? e + 1 : e) {
 		e = strchr(s, '/');
 		if (!e)
@@ -924,7 +953,7 @@ static void load_masterplan(struct plan *p, int strict)
 	const char **names = NULL, **rnames;
 	struct ynode *r, *v;
 	struct ydoc *d;
-	int missing;
+	int missing, before = yaml_errors;
 	size_t i, j;
 
 	if (!(d = load_doc(p, "plans/masterplan.yaml", &missing)))
@@ -1135,7 +1164,7 @@ static void load_masterplan(struct plan *p, int strict)
 				       t->outputs[0], who);
 		}
 	}
-	if (yaml_errors == 0)
+	if (yaml_errors == before)
 		find_cycles(&L, p);
 	free(names);
 	free(rnames);
@@ -1155,6 +1184,7 @@ struct plan *plan_load(const char *root)
 	p->have_request = path_exists(req);
 	free(req);
 	load_settings(p);
+	provider_from_env(p);
 	load_rules(p);
 	load_questions(p);
 	load_answers(p);
