@@ -1,6 +1,7 @@
 /* main.c: the command line: options, verbs, finding the project, and the
  * exit codes of SPEC section 7. */
 #include "build.h"
+#include "discover.h"
 #include "graph.h"
 #include "models.h"
 #include "plan.h"
@@ -44,6 +45,7 @@ static const char usage_text[] =
 	"      --replay C      answer from cassette C (offline)\n"
 	"      --record C      write each request and answer to cassette C\n"
 	"      --budget USD    hard cap on what this invocation spends\n"
+	"      --defaults      take each clarifying question's default answer\n"
 	"      --no-cache      do not restore from the content store\n"
 	"      --remote-cache URL  share the content store over HTTP (Bazel layout)\n"
 	"      --progress M    auto | plain | json\n"
@@ -293,7 +295,7 @@ int main(int argc, char **argv)
 	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
 	const char *dir = NULL, *verb = NULL, *by = NULL;
 	size_t nargs = 0, k;
-	int i, rc, dashdash = 0;
+	int i, rc, dashdash = 0, defaults = 0;
 
 	plan_set_exe(argv[0]);
 	o.budget = -1;
@@ -348,6 +350,8 @@ int main(int argc, char **argv)
 			o.budget = strtod(need_arg(argc, argv, &i), &end);
 			if (*end || o.budget < 0)
 				usage_error("--budget takes an amount in USD, not %s", argv[i]);
+		} else if (!strcmp(a, "--defaults")) {
+			defaults = 1;
 		} else if (!strcmp(a, "--no-cache")) {
 			o.no_cache = 1;
 		} else if (!strcmp(a, "--progress")) {
@@ -410,8 +414,24 @@ int main(int argc, char **argv)
 		rc = build_approve(".");
 	else if (!strcmp(verb, "touch"))
 		rc = build_mark(".", args, nargs, 1);
-	else
-		rc = build_run(".", &o);
+	else {
+		/* the pipeline targets (questions, answers, discovery, masterplan) run
+		 * first; the tasks then build from the plan they wrote */
+		struct discover_opts dopt = {o.provider, o.replay, defaults, o.force, 0, o.quiet};
+		size_t kept = 0;
+
+		for (k = 0; k < nargs; k++)
+			if (discover_target(args[k]))
+				dopt.which |= discover_target(args[k]);
+			else
+				args[kept++] = args[k];
+		o.ntargets = kept;
+		rc = 0;
+		if (!o.dry_run && (dopt.which || discover_needed(".")))
+			rc = discover_run(".", &dopt);
+		if (rc == 0 && !(dopt.which && kept == 0))
+			rc = build_run(".", &o);
+	}
 	free(args);
 	return rc;
 }

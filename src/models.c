@@ -58,12 +58,20 @@ static const struct model_info table[] = {
 	{"claude-opus-4-1", 1, 15, 75, 18.75, 30, 1.50, 0, 0, 0, 0, 0, 0, 1024, 0, 1, 1},
 };
 
+/* an entry of `prices:` merged with the built-in one, made once and kept for
+ * the life of the process (callers hold the pointers, also across threads) */
+struct override {
+	struct model_info m;    /* m.id is owned */
+	struct override *next;
+};
+
+static struct override *overrides;
+
 const struct model_info *model_lookup(const struct settings *s, const char *id)
 {
-	static struct model_info over[64];
 	static _Thread_local struct model_info unknown;
-	static size_t nover;
 	const struct model_info *base = NULL;
+	struct override *o;
 	size_t i;
 
 	for (i = 0; i < LEN(table); i++)
@@ -71,35 +79,37 @@ const struct model_info *model_lookup(const struct settings *s, const char *id)
 			base = &table[i];
 	for (i = 0; s && i < s->nprices; i++) {
 		const struct price_entry *e = &s->prices[i];
-		size_t j;
 
 		if (strcmp(e->model, id) != 0)
 			continue;
 		pthread_mutex_lock(&over_mu);
-		for (j = 0; j < nover; j++)
-			if (strcmp(over[j].id, id) == 0) {
-				pthread_mutex_unlock(&over_mu);
-				return &over[j];
+		/* matched by value, so that a plan loaded later with other prices gets its own entry */
+		for (o = overrides; o; o = o->next)
+			if (strcmp(o->m.id, id) == 0 && o->m.input == e->input && o->m.output == e->output &&
+			    o->m.cache_write_5m == e->cache_write_5m && o->m.cache_write_1h == e->cache_write_1h &&
+			    o->m.cache_read == e->cache_read)
+				break;
+		if (!o) {
+			o = xcalloc(1, sizeof(*o));
+			o->m = base ? *base : (struct model_info){0};
+			o->m.id = xstrdup(id);
+			o->m.priced = 1;
+			o->m.input = e->input;
+			o->m.output = e->output;
+			o->m.cache_write_5m = e->cache_write_5m;
+			o->m.cache_write_1h = e->cache_write_1h;
+			o->m.cache_read = e->cache_read;
+			o->m.band_tokens = 0;
+			if (!base) {
+				o->m.min_cache = 1024;
+				o->m.structured = strncmp(id, "claude-", 7) == 0;
+				o->m.forced_tool = 1;
 			}
-		if (nover == LEN(over))
-			nover = 0;
-		over[nover] = base ? *base : (struct model_info){0};
-		over[nover].id = e->model;
-		over[nover].priced = 1;
-		over[nover].input = e->input;
-		over[nover].output = e->output;
-		over[nover].cache_write_5m = e->cache_write_5m;
-		over[nover].cache_write_1h = e->cache_write_1h;
-		over[nover].cache_read = e->cache_read;
-		over[nover].band_tokens = 0;
-		if (!base) {
-			over[nover].min_cache = 1024;
-			over[nover].structured = strncmp(id, "claude-", 7) == 0;
-			over[nover].forced_tool = 1;
+			o->next = overrides;
+			overrides = o;
 		}
-		base = &over[nover++];
 		pthread_mutex_unlock(&over_mu);
-		return base;
+		return &o->m;
 	}
 	if (base)
 		return base;

@@ -28,9 +28,11 @@ struct model_info {
 	int sampling;                   /* accepts temperature/top_p/top_k */
 };
 
-/* the entry for model id: `prices:` overrides first, then the built-in table;
- * an unknown id gets a static entry with priced = 0 and conservative defaults
- * (structured outputs for claude-* ids, plain text otherwise). Never NULL. */
+/* the entry for model id: `prices:` overrides first (kept for the life of the
+ * process), then the built-in table; an unknown id gets a per-thread entry,
+ * valid until that thread's next lookup of an unknown id, with priced = 0 and
+ * conservative defaults (structured outputs for claude-* ids, else the
+ * write_files tool). Never NULL; safe to call from parallel calls. */
 const struct model_info *model_lookup(const struct settings *s, const char *id);
 /* the answer format for a model: "json_schema", "tool" or "text" */
 const char *model_answer_format(const struct settings *s, const char *id);

@@ -39,7 +39,9 @@ struct store {
 	char *auth;             /* "Authorization: Bearer ..." or NULL; never printed */
 	int level;              /* zstd level of new blobs */
 	pthread_mutex_t mu;     /* guards what follows and serialises local writes */
-	int remote_down;        /* a remote failure was reported: local only from now on */
+	int remote_down;        /* unreachable or failing: local only from now on */
+	int uploads_off;        /* uploads refused: read only from now on */
+	int warned;             /* the run's one warning about the remote was printed */
 	struct htab sent;       /* blob hex -> non-NULL: uploaded this run (keys owned) */
 	long hits_local, hits_remote, misses, uploads;
 	double saved;           /* recorded cost of the actions found */
@@ -349,9 +351,11 @@ static const char *action_blob(const struct action *a, size_t i)
 
 /* ---- the remote cache ---- */
 
-/* report the remote's first failure and stop using it (one warning per run) */
-static void remote_fail(struct store *s, const char *fmt, ...) PRINTF(2, 3);
-static void remote_fail(struct store *s, const char *fmt, ...)
+/* stop using the remote (only for uploads when refused_put: a cache that
+ * lets this client read but not write is a normal setup), with one warning
+ * per run whatever happens next */
+static void remote_fail(struct store *s, int refused_put, const char *fmt, ...) PRINTF(3, 4);
+static void remote_fail(struct store *s, int refused_put, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -361,28 +365,34 @@ static void remote_fail(struct store *s, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&s->mu);
-	first = !s->remote_down;
-	s->remote_down = 1;
+	first = !s->warned;
+	s->warned = 1;
+	s->uploads_off = 1;
+	if (!refused_put)
+		s->remote_down = 1;
 	pthread_mutex_unlock(&s->mu);
 	if (first)
-		warn("remote cache %s: %s; going on with the local cache only", s->shown, msg);
+		warn("remote cache %s: %s; %s", s->shown, msg,
+		     refused_put ? "not uploading for the rest of this run" : "going on with the local cache only");
 }
 
-/* 1 when the remote is configured and has not failed this run */
-static int remote_up(struct store *s)
+/* 1 when the remote is configured and may be used for reading (for_put 0)
+ * or writing (for_put 1) */
+static int remote_up(struct store *s, int for_put)
 {
 	int up;
 
 	if (!s->remote)
 		return 0;
 	pthread_mutex_lock(&s->mu);
-	up = !s->remote_down;
+	up = !s->remote_down && !(for_put && s->uploads_off);
 	pthread_mutex_unlock(&s->mu);
 	return up;
 }
 
 /* GET remote kind/hex into out: 0 when it arrived, 1 when the remote does not
- * have it (or is off), -1 on a failure (reported once) */
+ * have it (or there is none), -1 on a failure (reported once) or when the
+ * remote was turned off by one */
 static int remote_get(struct store *s, const char *kind, const char *hex, struct buffer *out)
 {
 	const char *hdrs[] = {s->auth, NULL};
@@ -390,11 +400,13 @@ static int remote_get(struct store *s, const char *kind, const char *hex, struct
 	char *url;
 	int rc;
 
-	if (!remote_up(s))
+	if (!s->remote)
 		return 1;
+	if (!remote_up(s, 0))
+		return -1;
 	url = xasprintf("%s/%s/%s", s->remote, kind, hex);
 	if (http_get(url, s->auth ? hdrs : NULL, REMOTE_STALL, &res) < 0) {
-		remote_fail(s, "GET %s/%s: %s", kind, hex, res.error);
+		remote_fail(s, 0, "GET %s/%s: %s", kind, hex, res.error);
 		rc = -1;
 	} else if (res.status == 200) {
 		buf_add(out, res.body.data ? res.body.data : "", res.body.len);
@@ -402,7 +414,7 @@ static int remote_get(struct store *s, const char *kind, const char *hex, struct
 	} else if (res.status == 404) {
 		rc = 1;
 	} else {
-		remote_fail(s, "GET %s/%s: HTTP %ld", kind, hex, res.status);
+		remote_fail(s, 0, "GET %s/%s: HTTP %ld", kind, hex, res.status);
 		rc = -1;
 	}
 	http_response_free(&res);
@@ -419,14 +431,14 @@ static int remote_put(struct store *s, const char *kind, const char *hex, const 
 	char *url;
 	int rc = 0;
 
-	if (!remote_up(s))
+	if (!remote_up(s, 1))
 		return -1;
 	url = xasprintf("%s/%s/%s", s->remote, kind, hex);
 	if (http_put(url, hdrs, data, len, REMOTE_STALL, &res) < 0) {
-		remote_fail(s, "PUT %s/%s: %s", kind, hex, res.error);
+		remote_fail(s, 0, "PUT %s/%s: %s", kind, hex, res.error);
 		rc = -1;
 	} else if (res.status != 200 && res.status != 201 && res.status != 204) {
-		remote_fail(s, "PUT %s/%s: HTTP %ld", kind, hex, res.status);
+		remote_fail(s, res.status < 500, "PUT %s/%s: HTTP %ld", kind, hex, res.status);
 		rc = -1;
 	}
 	http_response_free(&res);
@@ -554,21 +566,25 @@ struct store *store_open(const char *cachedir, const char *remote, int zstd_leve
 	if (s->level > ZSTD_maxCLevel())
 		s->level = ZSTD_maxCLevel();
 	if (remote && *remote) {
+		/* a remote that cannot work is a warning, never a failed build */
+		if (strncmp(remote, "http://", 7) && strncmp(remote, "https://", 8)) {
+			char *shown = redact(remote);
+
+			warn("remote cache %s: not an http:// or https:// URL; ignored", shown);
+			free(shown);
+			remote = NULL;
+		}
+	}
+	if (remote && *remote) {
 		size_t n = strlen(remote);
 
-		if (strncmp(remote, "http://", 7) && strncmp(remote, "https://", 8)) {
-			error("remote cache %s: not an http:// or https:// URL", remote);
-			goto fail;
-		}
 		while (n > 0 && remote[n - 1] == '/')
 			n--;
 		s->remote = xstrndup(remote, n);
 		s->shown = redact(s->remote);
-		if (token && *token) {
-			if (strpbrk(token, "\r\n")) {
-				error("MPBUILD_REMOTE_TOKEN holds a line break");
-				goto fail;
-			}
+		if (token && strpbrk(token, "\r\n")) {
+			warn("MPBUILD_REMOTE_TOKEN holds a line break; not sent");
+		} else if (token && *token) {
 			s->auth = xasprintf("Authorization: Bearer %s", token);
 			if (!strncmp(remote, "http://", 7) && !http_is_local(remote))
 				warn("MPBUILD_REMOTE_TOKEN is sent in clear text to %s (plain http)", s->shown);
@@ -579,8 +595,6 @@ struct store *store_open(const char *cachedir, const char *remote, int zstd_leve
 	return s;
 fail:
 	free(s->dir);
-	free(s->remote);
-	free(s->shown);
 	free(s);
 	return NULL;
 }
@@ -696,7 +710,7 @@ int store_put_action(struct store *s, const char *key, const struct action *a)
 	}
 	free(path);
 	/* blobs first, the action last: a reader that sees the action finds its blobs */
-	for (i = 0; remote_up(s) && (bhex = action_blob(a, i)); i++) {
+	for (i = 0; remote_up(s, 1) && (bhex = action_blob(a, i)); i++) {
 		struct buffer b = {0};
 		char *bpath;
 		int sent, rc;
@@ -1490,11 +1504,14 @@ static int cmd_import(const char *dir, char **args, size_t n)
 			      im.acs.v[i], missing);
 			im.bad++;
 		} else if (rc == 0) {
+			char *json = action_to_json(&a);
+
 			path = entry_path(dir, "ac", im.acs.v[i]);
-			if (write_locked(im.s, path, im.texts[i], strlen(im.texts[i])) == 0)
+			if (json && write_locked(im.s, path, json, strlen(json)) == 0)
 				nac++;
 			else
 				im.bad++;
+			free(json);
 			free(path);
 		}
 		action_clear(&a);

@@ -25,15 +25,15 @@ struct action {
 	long long time;                 /* unix seconds when it was built */
 };
 
-/* open the store in cachedir (creating cas/ and ac/); remote may be NULL;
- * token_env names an environment variable holding a bearer token (may be NULL) */
+/* open the store in cachedir (creating cas/ and ac/); remote may be NULL; a
+ * bearer token for it comes from MPBUILD_REMOTE_TOKEN; zstd_level 0 means 3 */
 struct store *store_open(const char *cachedir, const char *remote, int zstd_level);
 /* close it */
 void store_close(struct store *s);
 /* add bytes as a blob (atomic write; nothing when present); hash into out */
 int store_put_blob(struct store *s, const void *data, size_t len, char out[HASH_HEX]);
-/* the blob's bytes, verified against its hash (local, then remote); -1 when
- * absent or corrupt (a corrupt local blob is removed with a warning) */
+/* the blob's bytes appended to out, verified against its hash (local, then
+ * remote); -1 when absent or corrupt (a corrupt local blob is removed with a warning) */
 int store_get_blob(struct store *s, const char *hash, struct buffer *out);
 /* record an action under key, locally and (after a success) on the remote */
 int store_put_action(struct store *s, const char *key, const struct action *a);

@@ -174,8 +174,9 @@ struct ydoc *ydoc_parse(const char *shown, const char *data, size_t len)
 		const char *anchor = NULL;
 
 		if (!yaml_parser_parse(&p, &ev)) {
-			perr(shown, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1, "%s%s%s",
-			     p.problem ? p.problem : "syntax error", p.context ? " " : "", p.context ? p.context : "");
+			perr(shown, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1, "%s%s%s%s",
+			     p.problem ? p.problem : "syntax error", p.context ? " " : "", p.context ? p.context : "",
+			     p.problem_mark.index < len && data[p.problem_mark.index] == '\t' ? " (indent with spaces, not tabs)" : "");
 			failed = 1;
 			break;
 		}
@@ -414,7 +415,7 @@ static int literal_ok(const char *s)
 {
 	const char *p;
 
-	if (!strchr(s, '\n') || s[0] == ' ' || s[0] == '\n')
+	if (!strchr(s, '\n') || s[0] == ' ' || s[0] == '\t' || s[0] == '\n')
 		return 0;
 	for (p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -546,4 +547,147 @@ void yemit(struct buffer *b, const struct ynode *n, int indent)
 		}
 		break;
 	}
+}
+
+/* ---- Writing plan files with libyaml's emitter (used by discover.c). ----
+ * Block style, two-space indent, lines folded near 80 columns, UTF-8; a
+ * scalar that was quoted (or came from a JSON string) and would read back as
+ * something else (null, a bool, a number, a date) is double-quoted, one with
+ * line breaks is a literal block.  The same tree always gives the same bytes,
+ * and what this writes reads back to a tree that it writes identically. */
+
+struct ynode *ynode_new(enum ykind k)
+{
+	struct ynode *n = xcalloc(1, sizeof(*n));
+
+	n->kind = k;
+	n->weight = 1;
+	return n;
+}
+
+struct ynode *ynode_str(const char *s, int plain)
+{
+	struct ynode *n = ynode_new(Y_SCALAR);
+
+	n->str = xstrdup(s);
+	n->len = strlen(s);
+	n->plain = plain;
+	return n;
+}
+
+void ynode_add(struct ynode *parent, struct ynode *kid)
+{
+	parent->kids = xreallocarray(parent->kids, parent->n + 1, sizeof(*parent->kids));
+	parent->kids[parent->n++] = kid;
+	parent->weight += kid->weight;
+}
+
+void ymap_put(struct ynode *map, const char *key, struct ynode *val)
+{
+	ynode_add(map, ynode_str(key, 1));
+	ynode_add(map, val);
+}
+
+void ynode_free(struct ynode *n)
+{
+	size_t i;
+
+	if (!n)
+		return;
+	for (i = 0; i < n->n; i++)
+		ynode_free(n->kids[i]);
+	free(n->kids);
+	free(n->str);
+	free(n);
+}
+
+/* 1 if s, written plain, would read back as something other than a string */
+static int ambiguous(const char *s)
+{
+	static const char *const words[] = {"null", "Null", "NULL", "~", "true", "True", "TRUE", "false",
+					    "False", "FALSE", "yes", "Yes", "YES", "no", "No", "NO", "on", "On",
+					    "ON", "off", "Off", "OFF", "y", "Y", "n", "N", ".inf", ".Inf", ".INF",
+					    "-.inf", "-.Inf", "-.INF", "+.inf", ".nan", ".NaN", ".NAN", "<<", "="};
+	size_t i;
+
+	if (!*s)
+		return 1;
+	for (i = 0; i < LEN(words); i++)
+		if (strcmp(s, words[i]) == 0)
+			return 1;
+	if ((*s >= '0' && *s <= '9') || ((*s == '-' || *s == '+' || *s == '.') && s[1] >= '0' && s[1] <= '9'))
+		return 1;
+	return 0;
+}
+
+static int write_handler(void *data, unsigned char *buffer, size_t size)
+{
+	buf_add(data, buffer, size);
+	return 1;
+}
+
+static int emit_node(yaml_emitter_t *em, const struct ynode *n, int depth)
+{
+	yaml_event_t ev;
+	size_t i;
+
+	if (depth > YAML_MAX_DEPTH)
+		return 0;
+	if (n->kind == Y_SCALAR) {
+		yaml_scalar_style_t st = YAML_PLAIN_SCALAR_STYLE;
+		int plain_implicit = 1;
+
+		if (!n->plain) {
+			if (memchr(n->str, '\n', n->len))
+				st = YAML_LITERAL_SCALAR_STYLE;
+			else if (ambiguous(n->str))
+				st = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+		}
+		if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->str, (int)n->len,
+						  plain_implicit, 1, st))
+			return 0;
+		return yaml_emitter_emit(em, &ev);
+	}
+	if (n->kind == Y_SEQ) {
+		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE) ||
+		    !yaml_emitter_emit(em, &ev))
+			return 0;
+	} else if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE) ||
+		   !yaml_emitter_emit(em, &ev))
+		return 0;
+	for (i = 0; i < n->n; i++)
+		if (!emit_node(em, n->kids[i], depth + 1))
+			return 0;
+	if (n->kind == Y_SEQ)
+		yaml_sequence_end_event_initialize(&ev);
+	else
+		yaml_mapping_end_event_initialize(&ev);
+	return yaml_emitter_emit(em, &ev);
+}
+
+int yaml_write(struct buffer *out, const struct ynode *root)
+{
+	yaml_emitter_t em;
+	yaml_event_t ev;
+	int ok;
+
+	if (!yaml_emitter_initialize(&em))
+		return error("cannot start the YAML emitter");
+	yaml_emitter_set_output(&em, write_handler, out);
+	yaml_emitter_set_encoding(&em, YAML_UTF8_ENCODING);
+	yaml_emitter_set_unicode(&em, 1);
+	yaml_emitter_set_indent(&em, 2);
+	yaml_emitter_set_width(&em, 80);
+	yaml_emitter_set_break(&em, YAML_LN_BREAK);
+	ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(&em, &ev) &&
+	     yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) && yaml_emitter_emit(&em, &ev) &&
+	     emit_node(&em, root, 0) && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&em, &ev) &&
+	     yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev) && yaml_emitter_flush(&em);
+	if (!ok) {
+		error("cannot write YAML: %s", em.problem ? em.problem : "too deep or not representable");
+		yaml_emitter_delete(&em);
+		return -1;
+	}
+	yaml_emitter_delete(&em);
+	return 0;
 }

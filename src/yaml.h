@@ -62,4 +62,23 @@ void yemit(struct buffer *b, const struct ynode *n, int indent);
 /* render a scalar string as a YAML scalar (quoted only when needed) */
 void yemit_scalar(struct buffer *b, const char *s);
 
+/* ---- writing plan files (libyaml's emitter); trees built here are owned by
+ * the caller and freed with ynode_free ---- */
+
+/* a new empty mapping or sequence */
+struct ynode *ynode_new(enum ykind k);
+/* a new scalar holding a copy of s; plain: written unquoted whatever it reads as
+ * (null, numbers), else a string that gets quoted when it would read otherwise */
+struct ynode *ynode_str(const char *s, int plain);
+/* append kid to a mapping (keys and values alternate) or a sequence */
+void ynode_add(struct ynode *parent, struct ynode *kid);
+/* append key: val to a mapping, keeping insertion order */
+void ymap_put(struct ynode *map, const char *key, struct ynode *val);
+/* free a tree built with the functions above */
+void ynode_free(struct ynode *n);
+/* append root as one deterministic YAML document to out: block style, keys in
+ * tree order, literal blocks for multi-line strings, a final newline; -1 with a
+ * message when libyaml refuses */
+int yaml_write(struct buffer *out, const struct ynode *root);
+
 #endif

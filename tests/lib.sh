@@ -68,3 +68,146 @@ done_testing() {
 	echo "1..$test_count"
 	[ "$test_failed" = 0 ]
 }
+
+# expect_todo REASON NAME BODY: like expect_success, reported with a TAP
+# "# TODO REASON" directive (for behaviour another part has yet to provide)
+expect_todo() {
+	test_count=$((test_count + 1))
+	if (eval "$3") >"$TRASH/.out" 2>&1; then
+		echo "ok $test_count - $2 # TODO $1"
+	else
+		echo "not ok $test_count - $2 # TODO $1"
+		sed 's/^/# /' "$TRASH/.out" | tail -20
+	fi
+}
+
+# skip_test NAME REASON: count a test that cannot run here
+skip_test() {
+	test_count=$((test_count + 1))
+	echo "ok $test_count # skip $2 ($1)"
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_nginx DIR: nginx with WebDAV PUT serving DIR/root on a free port of
+# 127.0.0.1 (DIR/root/ro/ refuses PUT), stopped when the script ends.  Sets
+# NGINX_URL; DIR/access.log has "METHOD URI STATUS auth=AUTHORIZATION" lines.
+# Returns 1 when nginx is not installed or does not start.  Call it at the
+# top level of a script, not inside expect_success (the pid must outlive it).
+start_nginx() {
+	NGINX_BIN=$(command -v nginx 2>/dev/null || { test -x /usr/sbin/nginx && echo /usr/sbin/nginx; }) || return 1
+	NGINX_DIR=$1
+	mkdir -p "$NGINX_DIR/root/ro" "$NGINX_DIR/tmp" || return 1
+	nginx_user=
+	[ "$(id -u)" = 0 ] && nginx_user="user $(id -un);"
+	for nginx_try in 1 2 3; do
+		nginx_port=$(free_port) || return 1
+		cat >"$NGINX_DIR/nginx.conf" <<-CONF
+		daemon off;
+		$nginx_user
+		worker_processes 1;
+		pid $NGINX_DIR/nginx.pid;
+		error_log $NGINX_DIR/error.log;
+		events { worker_connections 64; }
+		http {
+			log_format mpbuild '\$request_method \$uri \$status auth=\$http_authorization';
+			access_log $NGINX_DIR/access.log mpbuild;
+			client_body_temp_path $NGINX_DIR/tmp/body;
+			proxy_temp_path $NGINX_DIR/tmp/proxy;
+			fastcgi_temp_path $NGINX_DIR/tmp/fastcgi;
+			uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
+			scgi_temp_path $NGINX_DIR/tmp/scgi;
+			server {
+				listen 127.0.0.1:$nginx_port;
+				root $NGINX_DIR/root;
+				client_max_body_size 0;
+				location / {
+					dav_methods PUT;
+					create_full_put_path on;
+					dav_access user:rw group:r all:r;
+				}
+				location /ro/ {
+				}
+			}
+		}
+		CONF
+		"$NGINX_BIN" -p "$NGINX_DIR" -e "$NGINX_DIR/error.log" -c "$NGINX_DIR/nginx.conf" 2>>"$NGINX_DIR/error.log" &
+		NGINX_PID=$!
+		CLEANUP="$CLEANUP kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null;"
+		nginx_wait=0
+		while [ $nginx_wait -lt 50 ] && kill -0 $NGINX_PID 2>/dev/null; do
+			if python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+				"$nginx_port" 2>/dev/null; then
+				NGINX_URL=http://127.0.0.1:$nginx_port
+				return 0
+			fi
+			sleep 0.1
+			nginx_wait=$((nginx_wait + 1))
+		done
+		kill $NGINX_PID 2>/dev/null
+		wait $NGINX_PID 2>/dev/null
+	done
+	return 1
+}
+
+# start_fake_server [ARGS...]: tests/fake_server.py (ARGS passed on) on a free
+# port of 127.0.0.1, stopped when the script ends.  Sets FAKE_URL, FAKE_PID and
+# FAKE_LOG (one JSON object per model request, see docs/providers.md) and
+# exports ANTHROPIC_BASE_URL=$FAKE_URL and OPENAI_BASE_URL=$FAKE_URL/v1.
+# Returns 1 when it does not start.  Call it at the top level of a script, not
+# inside expect_success (the pid must outlive it).
+start_fake_server() {
+	fake_n=$((${fake_n:-0} + 1))
+	FAKE_DIR=$TRASH/fake-$fake_n
+	FAKE_LOG=$FAKE_DIR/log
+	mkdir -p "$FAKE_DIR" && : >"$FAKE_LOG" || return 1
+	python3 "$SRCDIR/tests/fake_server.py" --port-file "$FAKE_DIR/port" --log "$FAKE_LOG" "$@" \
+		>"$FAKE_DIR/out" 2>&1 &
+	FAKE_PID=$!
+	CLEANUP="$CLEANUP kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null;"
+	fake_wait=0
+	while [ $fake_wait -lt 100 ] && kill -0 $FAKE_PID 2>/dev/null; do
+		if [ -s "$FAKE_DIR/port" ]; then
+			FAKE_URL=http://127.0.0.1:$(cat "$FAKE_DIR/port")
+			ANTHROPIC_BASE_URL=$FAKE_URL
+			OPENAI_BASE_URL=$FAKE_URL/v1
+			export FAKE_URL FAKE_LOG ANTHROPIC_BASE_URL OPENAI_BASE_URL
+			return 0
+		fi
+		sleep 0.1
+		fake_wait=$((fake_wait + 1))
+	done
+	sed 's/^/# fake_server: /' "$FAKE_DIR/out"
+	return 1
+}
+
+# fake_control [JSON]: POST JSON (default {}) to the fake server's /_control
+# and print the state it answers (GET /_control without an argument)
+fake_control() {
+	python3 - "$FAKE_URL/_control" "${1-}" <<-'PY'
+	import sys, urllib.request
+	url, body = sys.argv[1], sys.argv[2]
+	req = urllib.request.Request(url, data=body.encode() if body else None,
+	                             headers={"content-type": "application/json"})
+	print(urllib.request.urlopen(req, timeout=10).read().decode())
+	PY
+}
+
+# fake_reset: forget faults, the prompt cache, counts and inline answers, and
+# empty the request log
+fake_reset() { fake_control '{"reset": true}' >/dev/null && : >"$FAKE_LOG"; }
+
+# ledger [DB] SQL: rows of SQL on DB (default cache/state.db), fields joined
+# by "|" as the sqlite3 shell prints them (sqlite3 itself may be missing)
+ledger() {
+	if [ $# -ge 2 ]; then ledger_db=$1; shift; else ledger_db=cache/state.db; fi
+	python3 - "$ledger_db" "$1" <<-'PY'
+	import sqlite3, sys
+	db = sqlite3.connect(sys.argv[1])
+	for row in db.execute(sys.argv[2]):
+	    print("|".join("" if v is None else str(v) for v in row))
+	PY
+}

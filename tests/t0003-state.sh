@@ -14,8 +14,9 @@ expect_success 'init starts a project with the built-in rules' '
 	expect_code 2 mpbuild init app 2>err && grep "exists already" err
 '
 
-expect_success 'a build without a masterplan is bad input naming the file' '
-	cd app && expect_code 2 mpbuild 2>../err && grep "plans/masterplan.yaml does not exist" ../err
+expect_success 'a build without a masterplan starts discovery (and needs a key)' '
+	cd app && expect_code 4 mpbuild 2>../err && grep "ANTHROPIC_API_KEY is not set" ../err &&
+	test ! -e plans/questions.yaml
 '
 
 expect_success 'mpbuild finds the project from a subdirectory, and -C works' '

@@ -1,0 +1,973 @@
+/* discover.c: the pipeline before the tasks (SPEC 2).  questions, discovery and
+ * masterplan are one structured-output call each, turned into a plan file that
+ * people read and commit; answers asks a person on the terminal.  A plan file
+ * with no state record, or edited since mpbuild wrote it, is a source and is
+ * never overwritten unless named with -B, which first saves it as FILE.orig.N.
+ * The masterplan gets one retry with plan_load's exact errors fed back. */
+#include "discover.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "key.h"
+#include "lockfile.h"
+#include "models.h"
+#include "plan.h"
+#include "prompt.h"
+#include "provider.h"
+#include "state.h"
+#include "yaml.h"
+
+/* the answer schemas in the wire dialect of SPEC 10.11: objects closed, every
+ * property required, optional ones nullable, the glossary as a list */
+#define STR "{\"type\":\"string\"}"
+#define NSTR "{\"type\":[\"string\",\"null\"]}"
+#define STRS "{\"type\":\"array\",\"items\":" STR "}"
+#define OBJ(req, props) "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[" req "],\"properties\":{" props "}}"
+
+static const char questions_schema[] =
+	OBJ("\"summary\",\"entities\",\"questions\"",
+	    "\"summary\":" STR ",\"entities\":" STRS ",\"questions\":{\"type\":\"array\",\"items\":"
+	    OBJ("\"id\",\"text\",\"why\",\"default\"",
+		"\"id\":" STR ",\"text\":" STR ",\"why\":" STR ",\"default\":" STR) "}");
+
+static const char discovery_schema[] =
+	OBJ("\"domain\",\"summary\",\"stack\",\"bounded_contexts\",\"relationships\",\"glossary\"",
+	    "\"domain\":" STR ",\"summary\":" STR ",\"stack\":"
+	    OBJ("\"language\",\"framework\",\"storage\",\"tests\"",
+		"\"language\":" STR ",\"framework\":" STR ",\"storage\":" STR ",\"tests\":" STR)
+	    ",\"bounded_contexts\":{\"type\":\"array\",\"items\":"
+	    OBJ("\"name\",\"description\",\"aggregates\",\"services\",\"repositories\"",
+		"\"name\":" STR ",\"description\":" STR ",\"aggregates\":{\"type\":\"array\",\"items\":"
+		OBJ("\"name\",\"entities\",\"value_objects\",\"invariants\",\"commands\",\"events\"",
+		    "\"name\":" STR ",\"entities\":" STRS ",\"value_objects\":" STRS ",\"invariants\":" STRS
+		    ",\"commands\":" STRS ",\"events\":" STRS) "},\"services\":" STRS ",\"repositories\":" STRS)
+	    "},\"relationships\":{\"type\":\"array\",\"items\":"
+	    OBJ("\"from\",\"to\",\"kind\"", "\"from\":" STR ",\"to\":" STR ",\"kind\":" STR)
+	    "},\"glossary\":{\"type\":\"array\",\"items\":"
+	    OBJ("\"term\",\"definition\"", "\"term\":" STR ",\"definition\":" STR) "}");
+
+static const char masterplan_schema[] =
+	OBJ("\"project\",\"phases\",\"milestones\",\"tasks\"",
+	    "\"project\":" STR ",\"phases\":{\"type\":\"array\",\"items\":"
+	    OBJ("\"id\",\"title\",\"description\"", "\"id\":" STR ",\"title\":" STR ",\"description\":" STR)
+	    "},\"milestones\":{\"type\":\"array\",\"items\":"
+	    OBJ("\"id\",\"phase\",\"title\"", "\"id\":" STR ",\"phase\":" STR ",\"title\":" STR)
+	    "},\"tasks\":{\"type\":\"array\",\"items\":"
+	    OBJ("\"id\",\"title\",\"description\",\"milestone\",\"complexity\",\"rule\",\"depends_on\","
+		"\"context\",\"outputs\",\"check\",\"subtasks\"",
+		"\"id\":" STR ",\"title\":" STR ",\"description\":" STR ",\"milestone\":" STR
+		",\"complexity\":{\"type\":\"string\",\"enum\":[\"low\",\"medium\",\"high\"]},\"rule\":" NSTR
+		",\"depends_on\":" STRS ",\"context\":" STRS ",\"outputs\":" STRS
+		",\"check\":{\"type\":[\"array\",\"null\"],\"items\":" STRS "}"
+		",\"subtasks\":{\"type\":[\"array\",\"null\"],\"items\":" STR "}") "}");
+
+/* one pipeline target */
+struct stage {
+	unsigned bit;
+	const char *name;       /* target name and rules/phases/NAME.md */
+	const char *file;       /* the plan file it writes, relative to the root */
+	const char *schema;     /* NULL for answers (no call) */
+};
+
+static const struct stage stages[] = {
+	{DISCOVER_QUESTIONS, "questions", "plans/questions.yaml", questions_schema},
+	{DISCOVER_ANSWERS, "answers", "plans/answers.yaml", NULL},
+	{DISCOVER_DISCOVERY, "discovery", "plans/discovery.yaml", discovery_schema},
+	{DISCOVER_MASTERPLAN, "masterplan", "plans/masterplan.yaml", masterplan_schema},
+};
+
+/* what one run shares */
+struct dctx {
+	const char *root;
+	const struct discover_opts *o;
+	struct state *st;
+	struct provider *pv;
+	long run;
+	int changed;            /* records were written: regenerate the lock */
+};
+
+unsigned discover_target(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(stages); i++)
+		if (strcmp(name, stages[i].name) == 0)
+			return stages[i].bit;
+	return 0;
+}
+
+static int exists_in(const char *root, const char *rel)
+{
+	char *p = path_join(root, rel);
+	int r = path_exists(p);
+
+	free(p);
+	return r;
+}
+
+int discover_needed(const char *root)
+{
+	return exists_in(root, "plans/request.md") && !exists_in(root, "plans/masterplan.yaml");
+}
+
+/* read root/rel into b; -1 with a message */
+static int slurp(const char *root, const char *rel, struct buffer *b)
+{
+	char *p = path_join(root, rel);
+	int r = read_file(p, b, YAML_MAX_FILE);
+
+	if (r < 0)
+		error("%s: cannot read: %s", rel, strerror(errno));
+	free(p);
+	return r;
+}
+
+/* the phase instructions: the project's rules/phases/NAME.md, else the built-in one */
+static int phase_text(const char *root, const char *name, struct buffer *b)
+{
+	char *rel = xasprintf("rules/phases/%s.md", name);
+	char *p = path_join(root, rel);
+	int r = read_file(p, b, 1u << 20);
+
+	if (r < 0) {
+		free(p);
+		p = xasprintf("%s/phases/%s.md", plan_builtin_rules(), name);
+		buf_reset(b);
+		if ((r = read_file(p, b, 1u << 20)) < 0)
+			error("cannot read the phase instructions %s: %s (set MPBUILD_RULES to the built-in rules directory)",
+			      p, strerror(errno));
+	}
+	free(rel);
+	free(p);
+	return r;
+}
+
+/* ---- JSON answers -> YAML trees ---- */
+
+/* SPEC 3 key order; one ranking serves every object of the plan files */
+static const char *const key_order[] = {
+	"version", "project", "domain", "id", "name", "from", "to", "kind", "summary", "entities",
+	"value_objects", "invariants", "commands", "events", "questions", "stack", "language", "framework",
+	"storage", "tests", "bounded_contexts", "relationships", "glossary", "phases", "milestones", "tasks",
+	"phase", "title", "text", "why", "default", "description", "aggregates", "services", "repositories",
+	"milestone", "complexity", "model", "rule", "depends_on", "context", "outputs", "check", "subtasks",
+};
+
+static size_t rank(const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(key_order); i++)
+		if (strcmp(k, key_order[i]) == 0)
+			return i;
+	return LEN(key_order);
+}
+
+static int keycmp(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t rx = rank(x), ry = rank(y);
+
+	return rx != ry ? (rx < ry ? -1 : 1) : strcmp(x, y);
+}
+
+static struct ynode *to_yaml(json_t *v, int depth);
+
+/* the glossary's [{term, definition}] back into a mapping */
+static struct ynode *glossary_map(json_t *a)
+{
+	struct ynode *m = ynode_new(Y_MAP);
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(a, i, e) {
+		const char *t = json_string_value(json_object_get(e, "term"));
+		const char *d = json_string_value(json_object_get(e, "definition"));
+
+		if (t && d)
+			ymap_put(m, t, ynode_str(d, 0));
+	}
+	return m;
+}
+
+static struct ynode *to_yaml(json_t *v, int depth)
+{
+	struct ynode *n;
+	char num[64];
+	size_t i, nk = 0;
+
+	if (depth > YAML_MAX_DEPTH)
+		return ynode_str("null", 1);
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char **keys = xcalloc(json_object_size(v) + 1, sizeof(*keys));
+		const char *k;
+		json_t *x;
+
+		json_object_foreach(v, k, x)
+			keys[nk++] = k;
+		qsort(keys, nk, sizeof(*keys), keycmp);
+		n = ynode_new(Y_MAP);
+		for (i = 0; i < nk; i++) {
+			x = json_object_get(v, keys[i]);
+			if (json_is_null(x))
+				continue;       /* an optional field left out */
+			if (strcmp(keys[i], "glossary") == 0 && json_is_array(x))
+				ymap_put(n, keys[i], glossary_map(x));
+			else
+				ymap_put(n, keys[i], to_yaml(x, depth + 1));
+		}
+		free(keys);
+		return n;
+	}
+	case JSON_ARRAY: {
+		json_t *x;
+
+		n = ynode_new(Y_SEQ);
+		json_array_foreach(v, i, x)
+			ynode_add(n, to_yaml(x, depth + 1));
+		return n;
+	}
+	case JSON_STRING:
+		return ynode_str(json_string_value(v), 0);
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return ynode_str(num, 1);
+	case JSON_REAL:
+		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		return ynode_str(num, 1);
+	case JSON_TRUE:
+		return ynode_str("true", 1);
+	case JSON_FALSE:
+		return ynode_str("false", 1);
+	default:
+		return ynode_str("null", 1);
+	}
+}
+
+/* the plan file's bytes for an answer object: version: 1 first, then the answer */
+static int render_answer(const char *answer, struct buffer *out, char **why)
+{
+	json_error_t je;
+	json_t *j = json_loads(answer, JSON_PRESERVE_ORDER, &je);
+	struct ynode *doc, *body;
+	size_t i;
+	int r;
+
+	if (!j || !json_is_object(j)) {
+		*why = xasprintf("the answer is not a JSON object: %s", j ? "another type" : je.text);
+		json_decref(j);
+		return -1;
+	}
+	body = to_yaml(j, 0);
+	json_decref(j);
+	doc = ynode_new(Y_MAP);
+	ymap_put(doc, "version", ynode_str("1", 1));
+	for (i = 0; i + 1 < body->n; i += 2)
+		if (strcmp(body->kids[i]->str, "version") != 0) {
+			ynode_add(doc, body->kids[i]);
+			ynode_add(doc, body->kids[i + 1]);
+			body->kids[i] = body->kids[i + 1] = NULL;
+		}
+	for (i = 0; i < body->n; i++)
+		ynode_free(body->kids[i]);
+	body->n = 0;
+	ynode_free(body);
+	r = yaml_write(out, doc);
+	ynode_free(doc);
+	if (r < 0)
+		*why = xstrdup("the answer cannot be written as YAML");
+	return r;
+}
+
+/* a deep copy of a loaded node (aliases become copies) */
+static struct ynode *ycopy(const struct ynode *n)
+{
+	struct ynode *c;
+	size_t i;
+
+	if (n->kind == Y_SCALAR)
+		return ynode_str(n->str, n->plain);
+	c = ynode_new(n->kind);
+	for (i = 0; i < n->n; i++)
+		ynode_add(c, ycopy(n->kids[i]));
+	return c;
+}
+
+/* ---- state records and the lock ---- */
+
+static struct record *find_record(struct dctx *d, const char *target, struct record **all, size_t *n)
+{
+	size_t i;
+
+	*all = state_records(d->st, n);
+	for (i = 0; i < *n; i++)
+		if (strcmp((*all)[i].target, target) == 0)
+			return &(*all)[i];
+	return NULL;
+}
+
+/* merge the state's pipeline records into mpbuild.lock, keeping the rest of it */
+static void update_lock(struct dctx *d)
+{
+	struct lockfile lk = {0};
+	struct buffer b = {0};
+	struct record *all;
+	size_t n, i, j;
+	char h[HASH_HEX];
+
+	if (lockfile_read(d->root, &lk, NULL) < 0)
+		return;
+	all = state_records(d->st, &n);
+	for (i = 0; i < n; i++) {
+		if (!discover_target(all[i].target))
+			continue;
+		for (j = 0; j < lk.ntargets; j++)
+			if (strcmp(lk.targets[j].target, all[i].target) == 0)
+				break;
+		if (j == lk.ntargets) {
+			lk.targets = xreallocarray(lk.targets, lk.ntargets + 1, sizeof(*lk.targets));
+			for (j = lk.ntargets; j > 0 && strcmp(lk.targets[j - 1].target, all[i].target) > 0; j--)
+				lk.targets[j] = lk.targets[j - 1];
+			lk.ntargets++;
+		} else
+			record_clear(&lk.targets[j]);
+		lk.targets[j] = all[i];
+		memset(&all[i], 0, sizeof(all[i]));
+	}
+	record_free_all(all, n);
+	lockfile_render(&lk, &b);
+	if (lockfile_write(d->root, &b, h) == 0)
+		state_meta_set(d->st, "lock_hash", h);
+	buf_free(&b);
+	lockfile_free(&lk);
+}
+
+/* the state of stage s's file: 0 may be written; 1 up to date with key (skip);
+ * 2 kept (a source or edited by hand) but forced: back it up first; -1 kept,
+ * with a message */
+static int file_state(struct dctx *d, const struct stage *s, const char *key)
+{
+	struct record *all, *r;
+	size_t n;
+	char h[HASH_HEX];
+	char *p = path_join(d->root, s->file);
+	int ret = 0;
+
+	if (!path_exists(p)) {
+		free(p);
+		return 0;
+	}
+	r = find_record(d, s->name, &all, &n);
+	if (sha256_file(p, h) < 0)
+		h[0] = 0;
+	if (r && r->n == 1 && strcmp(r->hashes[0], h) == 0)
+		ret = key && strcmp(r->key, key) == 0 && !d->o->force ? 1 : 0;
+	else if (d->o->force)
+		ret = 2;
+	else {
+		error("%s: %s; mpbuild -B %s regenerates it after saving it as %s.orig.N", s->file,
+		      r ? "kept (edited by hand)" : "kept (not generated by mpbuild)", s->name, s->file);
+		ret = -1;
+	}
+	record_free_all(all, n);
+	free(p);
+	return ret;
+}
+
+/* save an existing file as FILE.orig.N, never overwriting an earlier backup */
+static int backup(struct dctx *d, const char *rel)
+{
+	char *p = path_join(d->root, rel), *o = NULL;
+	struct buffer b = {0};
+	int i, r = 0;
+
+	if (path_exists(p)) {
+		if (read_file(p, &b, YAML_MAX_FILE) < 0) {
+			r = error("%s: cannot read:", rel);
+		} else {
+			for (i = 1; !o || path_exists(o); i++) {
+				free(o);
+				o = xasprintf("%s.orig.%d", p, i);
+			}
+			if (write_file_atomic(o, b.data, b.len) < 0)
+				r = error("%s: cannot write:", o);
+			else
+				fprintf(stderr, "%s: saved as %s\n", rel, o + strlen(d->root) + 1);
+		}
+	}
+	free(o);
+	free(p);
+	buf_free(&b);
+	return r;
+}
+
+/* write the plan file of stage s and record it */
+static int land(struct dctx *d, const struct stage *s, const struct buffer *bytes, const char *key,
+		const char *model, const char *manifest)
+{
+	struct record rec = {0};
+	char *p = path_join(d->root, s->file);
+	char h[HASH_HEX], *paths[1];
+	char(hashes[1])[HASH_HEX];
+	int r;
+
+	if (write_file_atomic(p, bytes->data, bytes->len) < 0) {
+		r = error("%s: cannot write:", s->file);
+		free(p);
+		return r;
+	}
+	free(p);
+	sha256_hex(bytes->data, bytes->len, h);
+	rec.target = (char *)s->name;
+	memcpy(rec.key, key, HASH_HEX);
+	rec.model = (char *)model;
+	rec.generated = 1;
+	rec.manifest = (char *)manifest;
+	rec.n = 1;
+	paths[0] = (char *)s->file;
+	memcpy(hashes[0], h, HASH_HEX);
+	rec.paths = paths;
+	rec.hashes = hashes;
+	r = state_land_commit(d->st, &rec);
+	d->changed = 1;
+	return r;
+}
+
+/* ---- one model call ---- */
+
+struct tryctx {
+	struct dctx *d;
+	const struct settings *s;
+	const char *target, *model;
+	int attempt;
+};
+
+static void on_try(void *arg, const struct call_result *r, int try_no)
+{
+	struct tryctx *t = arg;
+	struct ledger_row row = {0};
+	const struct model_info *m = model_lookup(t->s, t->model);
+
+	row.run = t->d->run;
+	row.target = t->target;
+	row.attempt = t->attempt;
+	row.try_no = try_no;
+	row.model = t->model;
+	row.input = r->usage.input;
+	row.cache_write = r->usage.cache_write_5m + r->usage.cache_write_1h;
+	row.cache_write_1h = r->usage.cache_write_1h;
+	row.cache_read = r->usage.cache_read;
+	row.output = r->usage.output;
+	row.cost = model_cost(m, &r->usage);
+	row.latency = r->latency;
+	row.outcome = r->status == CALL_OK ? "ok" : r->status == CALL_RETRY ? "retry" : r->status == CALL_AUTH ? "auth" : "failed";
+	state_ledger_add(t->d->st, &row);
+}
+
+/* the request of a stage: layer 1 = phase instructions + schema, layer 4 = task */
+struct call {
+	struct request req;
+	struct buffer l1, l4;
+	char key[HASH_HEX];
+	char *manifest;
+	struct model_choice mc;
+};
+
+static void call_free(struct call *c)
+{
+	buf_free(&c->l1);
+	buf_free(&c->l4);
+	free(c->manifest);
+}
+
+static int call_prepare(struct dctx *d, const struct plan *p, const struct stage *s, struct call *c)
+{
+	const struct settings *set = &p->settings;
+	struct key_input in = {0};
+	struct buffer sh = {0};
+	char h1[HASH_HEX], h2[HASH_HEX], h4[HASH_HEX], hs[HASH_HEX];
+	enum answer_format f;
+	const char *prov = d->o->provider ? d->o->provider : set->provider;
+
+	c->mc = s->bit == DISCOVER_MASTERPLAN ? set->masterplan : set->discovery;
+	if (!c->mc.model)
+		c->mc = set->high;
+	if (!c->mc.model)
+		return error("mpbuild.yaml: no model for %s (set models.%s)", s->name,
+			     s->bit == DISCOVER_MASTERPLAN ? "masterplan" : "discovery");
+	f = prompt_format(model_answer_format(set, c->mc.model));
+	if (phase_text(d->root, s->name, &c->l1) < 0)
+		return -1;
+	if (c->l1.len && c->l1.data[c->l1.len - 1] != '\n')
+		buf_putc(&c->l1, '\n');
+	buf_puts(&c->l1, "\n# How to answer\n\n");
+	if (f == FMT_TOOL)
+		buf_printf(&c->l1, "Answer by calling the tool write_%s once, with input matching this JSON schema:\n\n", s->name);
+	else if (f == FMT_TEXT)
+		buf_puts(&c->l1, "Answer with one JSON object and nothing else (no prose, no code fences), matching this JSON schema:\n\n");
+	else
+		buf_puts(&c->l1, "Answer with one JSON object matching this JSON schema:\n\n");
+	buf_puts(&c->l1, s->schema);
+	buf_putc(&c->l1, '\n');
+	c->req.target = s->name;
+	c->req.attempt = 1;
+	c->req.model = c->mc.model;
+	c->req.effort = c->mc.effort;
+	c->req.max_tokens = s->bit == DISCOVER_MASTERPLAN ? 64000 : set->max_tokens;
+	c->req.format = f;
+	c->req.tool_name = s->bit == DISCOVER_QUESTIONS ? "write_questions"
+			   : s->bit == DISCOVER_DISCOVERY ? "write_discovery" : "write_masterplan";
+	c->req.schema = s->schema;
+	c->req.layer[0] = buf_str(&c->l1);
+	c->req.layer_len[0] = c->l1.len;
+	c->req.layer[1] = c->req.layer[2] = "";
+	c->req.layer[3] = buf_str(&c->l4);
+	c->req.layer_len[3] = c->l4.len;
+	c->req.ttl_1h = 0;
+	sha256_hex(c->l1.data, c->l1.len, h1);
+	sha256_hex("", 0, h2);
+	sha256_hex(c->l4.data, c->l4.len, h4);
+	buf_puts(&sh, prompt_format_name(f));
+	buf_putc(&sh, '\n');
+	buf_puts(&sh, s->schema);
+	sha256_hex(sh.data, sh.len, hs);
+	buf_free(&sh);
+	in.family = strcmp(prov, "openai") == 0 ? "openai" : "anthropic";
+	in.model = c->mc.model;
+	in.effort = c->mc.effort;
+	in.max_tokens = c->req.max_tokens;
+	in.schema_hash = hs;
+	in.layer[0] = h1;
+	in.layer[1] = h2;
+	in.layer[2] = h2;
+	in.layer[3] = h4;
+	in.retries = s->bit == DISCOVER_MASTERPLAN ? 1 : 0;
+	in.escalate = NULL;
+	c->manifest = key_manifest(&in);
+	key_of(c->manifest, c->key);
+	c->req.key = c->key;
+	return 0;
+}
+
+/* call the provider for c (attempt c->req.attempt); the answer (malloc'd) or NULL and *code */
+static char *call_model(struct dctx *d, const struct plan *p, struct call *c, int *code)
+{
+	struct call_result res = {0};
+	struct tryctx t = {d, &p->settings, c->req.target, c->req.model, c->req.attempt};
+	char *answer;
+
+	if (getenv("MPBUILD_PRINT_KEYS") && *getenv("MPBUILD_PRINT_KEYS") == '1') {
+		char *j = prompt_request_json(&c->req);
+
+		fprintf(stderr, "%s %s %d %s\n", c->req.target, c->key, c->req.attempt, j);
+		free(j);
+	}
+	if (!d->pv) {
+		int ec = EXIT_PROVIDER;
+
+		d->pv = provider_open(&p->settings, d->o->provider, d->o->replay, &ec);
+		if (!d->pv) {
+			*code = ec ? ec : EXIT_PROVIDER;
+			return NULL;
+		}
+	}
+	provider_call_retrying(d->pv, &c->req, &res, on_try, &t);
+	if (res.status != CALL_OK) {
+		error("%s: %s", c->req.target, res.error ? res.error : "the call failed");
+		*code = res.status == CALL_AUTH ? EXIT_PROVIDER : EXIT_FAILED;
+		state_failure_put(d->st, c->req.target, d->run, res.error ? res.error : "the call failed");
+		call_result_clear(&res);
+		return NULL;
+	}
+	answer = res.answer;
+	res.answer = NULL;
+	call_result_clear(&res);
+	return answer;
+}
+
+/* ---- the stages ---- */
+
+/* 1 when every question of p has an answer */
+static size_t unanswered(const struct plan *p)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->nquestions; i++)
+		if (!p->answers || !ymap_get(p->answers, p->questions[i].id))
+			n++;
+	return n;
+}
+
+/* write plans/answers.yaml: the existing answers in their order, then the new ones */
+static int save_answers(struct dctx *d, const struct plan *p, struct ynode *added)
+{
+	struct ynode *doc = ynode_new(Y_MAP), *a = ynode_new(Y_MAP);
+	struct buffer b = {0};
+	char *path = path_join(d->root, "plans/answers.yaml");
+	size_t i;
+	int r;
+
+	ymap_put(doc, "version", ynode_str("1", 1));
+	if (p->answers)
+		for (i = 0; i < p->answers->n; i++)
+			ynode_add(a, ycopy(p->answers->kids[i]));
+	for (i = 0; i < added->n; i++)
+		ynode_add(a, ycopy(added->kids[i]));
+	ymap_put(doc, "answers", a);
+	r = yaml_write(&b, doc);
+	if (r == 0 && (r = write_file_atomic(path, b.data, b.len)) < 0)
+		error("plans/answers.yaml: cannot write:");
+	ynode_free(doc);
+	buf_free(&b);
+	free(path);
+	return r;
+}
+
+static int do_answers(struct dctx *d, const struct plan *p)
+{
+	struct ynode *added = ynode_new(Y_MAP);
+	size_t i, left = unanswered(p);
+	int rc = 0;
+
+	if (!left) {
+		ynode_free(added);
+		return 0;
+	}
+	if (d->o->defaults) {
+		for (i = 0; i < p->nquestions; i++) {
+			const struct question *q = &p->questions[i];
+
+			if ((!p->answers || !ymap_get(p->answers, q->id)) && q->def)
+				ymap_put(added, q->id, ynode_str(q->def, 0));
+		}
+		rc = save_answers(d, p, added) < 0 ? EXIT_FAILED : 0;
+		if (!rc && added->n / 2 < left)
+			rc = (error("plans/answers.yaml: %zu questions have no default and no answer; answer them on a terminal (mpbuild answers) or fill in the file",
+				    left - added->n / 2), EXIT_BADINPUT);
+	} else if (!isatty(0) || !isatty(1)) {
+		error("plans/answers.yaml: %zu question%s no answer; answer them on a terminal (mpbuild answers) or fill in the file, or use --defaults",
+		      left, left == 1 ? " has" : "s have");
+		rc = EXIT_BADINPUT;
+	} else {
+		char *line = NULL;
+		size_t cap = 0, k = 0;
+
+		printf("%zu question%s to answer; an empty line takes the default, Ctrl-D stops (answers so far are kept)\n",
+		       left, left == 1 ? "" : "s");
+		for (i = 0; i < p->nquestions && !rc; i++) {
+			const struct question *q = &p->questions[i];
+			ssize_t n;
+
+			if (p->answers && ymap_get(p->answers, q->id))
+				continue;
+			k++;
+			printf("\n[%zu/%zu] %s: %s\n", k, left, q->id, q->text ? q->text : "");
+			if (q->why)
+				printf("  why: %s\n", q->why);
+			if (q->def)
+				printf("  default: %s\n", q->def);
+			for (;;) {
+				printf("> ");
+				fflush(stdout);
+				if ((n = getline(&line, &cap, stdin)) < 0) {
+					printf("\n");
+					rc = EXIT_BADINPUT;
+					break;
+				}
+				while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+					line[--n] = 0;
+				if (n == 0 && !q->def)
+					continue;
+				ymap_put(added, q->id, ynode_str(n ? line : q->def, 0));
+				if (save_answers(d, p, added) < 0)
+					rc = EXIT_FAILED;
+				break;
+			}
+		}
+		free(line);
+		if (rc == EXIT_BADINPUT) {
+			left -= added->n / 2;
+			error("plans/answers.yaml: stopped with %zu question%s unanswered; the answers so far are saved", left,
+			      left == 1 ? "" : "s");
+		}
+	}
+	ynode_free(added);
+	return rc;
+}
+
+/* the task layer of a stage */
+static int task_layer(struct dctx *d, const struct plan *p, const struct stage *s, struct buffer *l4)
+{
+	size_t i;
+
+	buf_printf(l4, "Target: %s\n", s->name);
+	if (s->bit != DISCOVER_MASTERPLAN) {
+		buf_puts(l4, "\n# plans/request.md\n\n");
+		if (slurp(d->root, "plans/request.md", l4) < 0)
+			return -1;
+	}
+	if (s->bit == DISCOVER_DISCOVERY) {
+		buf_puts(l4, "\n# plans/questions.yaml\n\n");
+		if (slurp(d->root, "plans/questions.yaml", l4) < 0)
+			return -1;
+		buf_puts(l4, "\n# plans/answers.yaml\n\n");
+		if (slurp(d->root, "plans/answers.yaml", l4) < 0)
+			return -1;
+	}
+	if (s->bit == DISCOVER_MASTERPLAN) {
+		buf_puts(l4, "\n# plans/discovery.yaml\n\n");
+		if (slurp(d->root, "plans/discovery.yaml", l4) < 0)
+			return -1;
+		buf_puts(l4, "\n# Rules (rule: NAME; by default the first output's file name picks one)\n\n");
+		for (i = 0; i < p->nrules; i++) {
+			size_t j;
+
+			buf_printf(l4, "- %s:", p->rules[i].name);
+			for (j = 0; j < p->rules[i].nmatch; j++)
+				buf_printf(l4, " %s", p->rules[i].match[j]);
+			buf_putc(l4, '\n');
+		}
+	}
+	return 0;
+}
+
+/* run plan_load with stderr captured into errs; returns the plan or NULL */
+static struct plan *load_captured(const char *root, struct buffer *errs)
+{
+	char tmpl[] = "/tmp/mpbuild-errs.XXXXXX";
+	int fd = mkstemp(tmpl), saved;
+	struct plan *p;
+
+	if (fd < 0)
+		return plan_load(root);
+	unlink(tmpl);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	p = plan_load(root);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	{
+		char chunk[4096];
+		ssize_t n;
+
+		while ((n = read(fd, chunk, sizeof(chunk))) > 0 && errs->len < (64u << 10))
+			buf_add(errs, chunk, (size_t)n);
+	}
+	close(fd);
+	return p;
+}
+
+/* the masterplan's extra checks beyond plan_load: what a task must carry */
+static void masterplan_gaps(const struct plan *p, struct buffer *errs)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntasks; i++) {
+		const struct task *t = &p->tasks[i];
+
+		if (!t->title || !*t->title)
+			buf_printf(errs, "plans/masterplan.yaml: task %s has no title\n", t->id);
+		if (!t->description || !*t->description)
+			buf_printf(errs, "plans/masterplan.yaml: task %s has no description\n", t->id);
+		if (!t->noutputs)
+			buf_printf(errs, "plans/masterplan.yaml: task %s has no outputs\n", t->id);
+	}
+	if (!p->ntasks)
+		buf_puts(errs, "plans/masterplan.yaml: the plan has no tasks\n");
+}
+
+static int do_call_stage(struct dctx *d, const struct plan *p, const struct stage *s)
+{
+	struct call c = {0};
+	char *answer = NULL, *why = NULL;
+	struct buffer out = {0}, errs = {0}, old = {0};
+	int code = 0, fs, attempt, have_old;
+	char *path = path_join(d->root, s->file);
+
+	if (task_layer(d, p, s, &c.l4) < 0 || call_prepare(d, p, s, &c) < 0) {
+		code = EXIT_BADINPUT;
+		goto done;
+	}
+	if ((fs = file_state(d, s, c.key)) < 0) {
+		code = EXIT_BADINPUT;
+		goto done;
+	}
+	if (fs == 1) {
+		if (!d->o->quiet)
+			printf("%s: up to date\n", s->name);
+		goto done;
+	}
+	have_old = fs == 2;
+	if (path_exists(path) && read_file(path, &old, YAML_MAX_FILE) < 0)
+		buf_reset(&old);
+	for (attempt = 1; attempt <= (s->bit == DISCOVER_MASTERPLAN ? 2 : 1); attempt++) {
+		c.req.attempt = attempt;
+		c.req.feedback = errs.len ? buf_str(&errs) : NULL;
+		free(answer);
+		if (!(answer = call_model(d, p, &c, &code)))
+			goto done;
+		buf_reset(&out);
+		free(why);
+		why = NULL;
+		if (render_answer(answer, &out, &why) < 0) {
+			buf_reset(&errs);
+			buf_printf(&errs, "%s\n", why);
+			code = EXIT_FAILED;
+			continue;
+		}
+		if (s->bit != DISCOVER_MASTERPLAN)
+			break;
+		/* the masterplan must load: write it, load it, and put the old one back on failure */
+		if (attempt == 1 && have_old && backup(d, s->file) < 0) {
+			code = EXIT_FAILED;
+			goto done;
+		}
+		if (write_file_atomic(path, out.data, out.len) < 0) {
+			error("%s: cannot write:", s->file);
+			code = EXIT_FAILED;
+			goto done;
+		}
+		buf_reset(&errs);
+		{
+			struct plan *np = load_captured(d->root, &errs);
+
+			if (np) {
+				masterplan_gaps(np, &errs);
+				plan_free(np);
+			}
+			if (!np && !errs.len)
+				buf_puts(&errs, "plans/masterplan.yaml: the plan does not load\n");
+		}
+		if (!errs.len) {
+			code = 0;
+			break;
+		}
+		fprintf(stderr, "%s: attempt %d was not a valid plan:\n%s", s->name, attempt, buf_str(&errs));
+		code = EXIT_FAILED;
+	}
+	if (code) {
+		if (s->bit == DISCOVER_MASTERPLAN) {
+			/* leave the tree as it was; the rejected plan goes to cache/failed */
+			char *fail = path_join(d->root, "cache/failed/masterplan/plans/masterplan.yaml");
+
+			write_file_atomic(fail, out.data, out.len);
+			free(fail);
+			if (old.len)
+				write_file_atomic(path, old.data, old.len);
+			else
+				unlink(path);
+			error("%s: the answer is not a valid plan after a retry; kept as cache/failed/masterplan/plans/masterplan.yaml",
+			      s->name);
+			state_failure_put(d->st, s->name, d->run, "the answer is not a valid plan");
+		} else
+			error("%s: %s", s->name, why ? why : "the answer was rejected");
+		goto done;
+	}
+	if (s->bit != DISCOVER_MASTERPLAN && have_old && backup(d, s->file) < 0) {
+		code = EXIT_FAILED;
+		goto done;
+	}
+	if (land(d, s, &out, c.key, c.mc.model, c.manifest) < 0)
+		code = EXIT_FAILED;
+	else {
+		state_failure_clear(d->st, s->name);
+		if (!d->o->quiet)
+			printf("%s: built %s (%s)\n", s->name, s->file, c.mc.model);
+	}
+done:
+	free(answer);
+	free(why);
+	free(path);
+	buf_free(&out);
+	buf_free(&errs);
+	buf_free(&old);
+	call_free(&c);
+	return code;
+}
+
+/* rewrite one YAML file through the writer (MPBUILD_YAML_REWRITE) */
+static int rewrite(const char *file)
+{
+	struct ydoc *doc = ydoc_load(file, file);
+	struct buffer b = {0};
+	int r;
+
+	if (!doc)
+		return EXIT_BADINPUT;
+	r = doc->root ? yaml_write(&b, doc->root) : 0;
+	if (r == 0)
+		r = write_file_atomic(file, b.data, b.len);
+	buf_free(&b);
+	ydoc_free(doc);
+	return r < 0 ? EXIT_FAILED : 0;
+}
+
+int discover_run(const char *root, const struct discover_opts *o)
+{
+	struct dctx d = {root, o, NULL, NULL, 0, 0};
+	unsigned upto = 0, which = o->which;
+	size_t i;
+	int rc = 0;
+	char *cache;
+
+	if (getenv("MPBUILD_YAML_REWRITE"))
+		return rewrite(getenv("MPBUILD_YAML_REWRITE"));
+	if (!which && !discover_needed(root))
+		return 0;
+	for (i = 0; i < LEN(stages); i++)
+		if (!which || (which & stages[i].bit))
+			upto = stages[i].bit;
+	cache = path_join(root, "cache");
+	if (mkdirs(cache) < 0 || !(d.st = state_open(cache, 0))) {
+		free(cache);
+		return EXIT_BADINPUT;
+	}
+	free(cache);
+	d.run = state_run_start(d.st, "discover");
+	for (i = 0; i < LEN(stages) && stages[i].bit <= upto && !rc; i++) {
+		const struct stage *s = &stages[i];
+		int named = (which & s->bit) != 0;
+		struct plan *p = plan_load(root);
+
+		if (!p) {
+			rc = EXIT_BADINPUT;
+			break;
+		}
+		if (s->bit == DISCOVER_ANSWERS) {
+			if (!p->have_questions)
+				rc = named ? (error("plans/questions.yaml: no such file; mpbuild questions asks for it"),
+					      EXIT_BADINPUT) : 0;
+			else
+				rc = do_answers(&d, p);
+		} else if (named || !exists_in(root, s->file)) {
+			if (s->bit == DISCOVER_QUESTIONS && !p->have_request)
+				rc = (error("plans/request.md: no such file; write what you want built there (or mpbuild init DIR \"request\")"),
+				      EXIT_BADINPUT);
+			else if (s->bit == DISCOVER_DISCOVERY && (!p->have_questions || unanswered(p)))
+				rc = (error("%s", !p->have_questions ? "plans/questions.yaml: no such file; mpbuild questions asks for it"
+								      : "plans/answers.yaml: questions have no answer; run mpbuild answers"),
+				      EXIT_BADINPUT);
+			else
+				rc = do_call_stage(&d, p, s);
+		}
+		plan_free(p);
+	}
+	if (d.changed)
+		update_lock(&d);
+	state_run_finish(d.st, d.run, 0, 0, 0, rc ? 1 : 0, 0, 0);
+	if (d.pv)
+		d.pv->close(d.pv);
+	state_close(d.st);
+	return rc;
+}

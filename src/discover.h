@@ -1,0 +1,39 @@
+/* discover.h: the pipeline targets before the tasks (SPEC 2): questions,
+ * answers, discovery and masterplan, each a plan file under plans/ made by one
+ * model call (answers: by asking a person) and written as deterministic YAML. */
+#ifndef MPBUILD_DISCOVER_H
+#define MPBUILD_DISCOVER_H
+
+/* the pipeline targets as bits */
+enum {
+	DISCOVER_QUESTIONS = 1,
+	DISCOVER_ANSWERS = 2,
+	DISCOVER_DISCOVERY = 4,
+	DISCOVER_MASTERPLAN = 8,
+};
+
+struct discover_opts {
+	const char *provider;   /* --provider, or NULL for the settings' */
+	const char *replay;     /* --replay CASSETTE, or NULL */
+	int defaults;           /* --defaults: unanswered questions take their default */
+	int force;              /* -B: regenerate the named targets, saving a kept file as FILE.orig.N */
+	unsigned which;         /* DISCOVER_* bits named on the command line; 0: whatever is missing */
+	int quiet;              /* -q: no "questions: built" lines */
+};
+
+/* the DISCOVER_* bit of a pipeline target name, or 0 for any other target */
+unsigned discover_target(const char *name);
+/* 1 when root has plans/request.md and no plans/masterplan.yaml, so a build
+ * must run the pipeline before any task can build */
+int discover_needed(const char *root);
+/* build the pipeline targets o->which names (and the missing files they need),
+ * or with which 0 every missing one up to plans/masterplan.yaml; records each
+ * generated file in cache/state.db and mpbuild.lock.  Returns an exit code:
+ * 0, 1 (a call failed or its answer never made a valid plan), 2 (bad input,
+ * questions without answers, a kept file), 4 (provider unusable).
+ * Testing knobs: MPBUILD_PRINT_KEYS=1 prints "TARGET KEY REQUEST-JSON" on
+ * stderr before each call (for making cassettes); MPBUILD_YAML_REWRITE=FILE
+ * only rewrites FILE through the YAML writer and returns */
+int discover_run(const char *root, const struct discover_opts *o);
+
+#endif
