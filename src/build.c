@@ -821,7 +821,7 @@ static void build_task(struct engine *e, struct task *t)
 			}
 			if (e->cost + reservation(m, &req) > e->budget) {
 				e->budget_hit = 1;
-				buf_printf(&err, "not sent: the call could cost up to $%.4f and $%.4f of the $%.2f budget is spent",
+				buf_printf(&err, "not sent: the call could cost up to $%.4f and $%.4f of the $%.4f budget is spent",
 					   reservation(m, &req), e->cost, e->budget);
 				ti->s = S_SKIPPED;
 				set_why(ti, buf_take(&err));
@@ -947,6 +947,9 @@ static void build_task(struct engine *e, struct task *t)
 	ti->s = S_FAILED;
 	set_why(ti, buf_take(&err));
 	free(feedback);
+	/* an interrupted or unauthorised call says nothing about the target itself */
+	if (interrupted || e->auth_failed)
+		return;
 	state_outcome_add(e->st, e->run, t->id, attempt > 1 + s->retries ? 1 + s->retries : attempt, 0);
 	{
 		char *line = first_line(ti->why);
@@ -1309,8 +1312,10 @@ int build_run(const char *root, struct build_opts *o)
 	summary(&e, now() - t0);
 	state_run_finish(e.st, e.run, e.count[S_BUILT], e.count[S_RESTORED], e.count[S_UPTODATE], e.count[S_FAILED],
 			 e.count[S_SKIPPED], now() - t0);
+	if (interrupted)
+		error("interrupted; %zu target%s not started", n - (size_t)e.pr.done, n - (size_t)e.pr.done == 1 ? "" : "s");
 	if (e.budget_hit)
-		error("budget of $%.2f reached: spent $%.4f; nothing more was started", e.budget, e.cost);
+		error("budget of $%.4f reached: spent $%.4f; nothing more was started", e.budget, e.cost);
 	code = interrupted ? EXIT_INTERRUPT : e.bad_input ? EXIT_BADINPUT : e.auth_failed ? EXIT_PROVIDER
 	       : e.budget_hit ? EXIT_BUDGET : e.count[S_FAILED] ? EXIT_FAILED : EXIT_OK;
 	free(order);
