@@ -39,7 +39,7 @@ build build/san build/unit:
 build/mpbuild-san: $(SANOBJ)
 	$(CC) $(SAN) -o $@ $(SANOBJ) $(PKG_LIBS)
 
-build/unit/%: tests/unit/%.c tests/unit/unit.h $(filter-out build/san/main.o,$(SANOBJ)) | build/unit
+build/unit/%: tests/unit/%.c tests/unit/*.h $(filter-out build/san/main.o,$(SANOBJ)) | build/unit
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -Isrc -o $@ $< $(filter-out build/san/main.o,$(SANOBJ)) $(PKG_LIBS)
 
 UNITBIN = $(UNIT:tests/unit/%.c=build/unit/%)

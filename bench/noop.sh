@@ -126,10 +126,16 @@ print("\nno-op build, N = %s tasks, %d runs each; wall and cpu (user+sys) in ms"
 print("%-30s %8s %8s %8s %9s %9s" % ("command", "median", "min", "max", "cpu med", "rss MiB"))
 for name, argv in cmds:
     run(argv)   # warm-up
-    rs = [run(argv) for _ in range(runs)]
-    for r in rs:
+# round-robin, so that a change of load on the machine hits every command alike
+results = {name: [] for name, _ in cmds}
+for _ in range(runs):
+    for name, argv in cmds:
+        r = run(argv)
         if r[3] != 0:
             sys.exit("noop.sh: %s exited %d" % (" ".join(argv), r[3]))
+        results[name].append(r)
+for name, argv in cmds:
+    rs = results[name]
     ws = [r[0] for r in rs]
     wall[name] = statistics.median(ws)
     cpu[name] = statistics.median(r[1] for r in rs)

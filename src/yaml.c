@@ -155,7 +155,7 @@ struct ydoc *ydoc_parse(const char *shown, const char *data, size_t len)
 	struct ydoc *d;
 	struct ynode *stack[YAML_MAX_DEPTH + 1];
 	struct anchor *anchors = NULL;
-	size_t nanchors = 0, total = 0, i;
+	size_t nanchors = 0, total = 0, total_bytes = len, i;
 	int depth = 0, docs = 0, done = 0, failed = 0, startv = yaml_errors;
 
 	if (len > YAML_MAX_FILE) {
@@ -202,6 +202,7 @@ struct ydoc *ydoc_parse(const char *shown, const char *data, size_t len)
 			n = newnode(d, Y_SCALAR, &ev.start_mark);
 			n->str = xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
 			n->len = ev.data.scalar.length;
+			n->bytes = n->len;
 			n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 			anchor = (const char *)ev.data.scalar.anchor;
 			break;
@@ -225,6 +226,9 @@ struct ydoc *ydoc_parse(const char *shown, const char *data, size_t len)
 				c->weight += c->kids[i]->weight;
 				if (c->weight > YAML_MAX_NODES)
 					c->weight = YAML_MAX_NODES + 1;
+				c->bytes += c->kids[i]->bytes;
+				if (c->bytes > YAML_MAX_EXPANDED)
+					c->bytes = YAML_MAX_EXPANDED + 1;
 			}
 			for (i = 0; i < nanchors; i++)
 				if (anchors[i].node == c)
@@ -269,6 +273,13 @@ struct ydoc *ydoc_parse(const char *shown, const char *data, size_t len)
 				break;
 			}
 			total += anchors[i].node->weight;
+			total_bytes += anchors[i].node->bytes;
+			if (total_bytes > YAML_MAX_EXPANDED) {
+				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				     "aliases expand to more than %u MiB of text (an alias bomb?)", YAML_MAX_EXPANDED >> 20);
+				failed = 1;
+				break;
+			}
 			if (total > YAML_MAX_NODES) {
 				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
 				     "aliases expand to more than %u nodes (an alias bomb?)", YAML_MAX_NODES);

@@ -13,6 +13,7 @@
 #define YAML_MAX_SCALAR (4u << 20)    /* bytes in one scalar */
 #define YAML_MAX_DEPTH  64            /* nested collections */
 #define YAML_MAX_NODES  (8u << 20)    /* nodes, counting each alias as its expansion */
+#define YAML_MAX_EXPANDED (64u << 20) /* scalar bytes, counting each alias as its expansion */
 
 enum ykind { Y_SCALAR, Y_MAP, Y_SEQ };
 
@@ -25,6 +26,7 @@ struct ynode {
 	struct ynode **kids;    /* sequence items, or mapping keys and values alternating */
 	size_t n;               /* number of kids (twice the pairs for a mapping) */
 	size_t weight;          /* nodes in this subtree, aliases expanded */
+	size_t bytes;           /* scalar bytes in this subtree, aliases expanded */
 };
 
 struct ydoc {

@@ -173,4 +173,14 @@ expect_success 'check outside a project is bad input' '
 	grep "not an mpbuild project" ../err
 '
 
+expect_success 'aliases of a large scalar (a byte-size alias bomb) fail fast' '
+	mkdir -p bytebomb/plans && cd bytebomb &&
+	python3 -c "
+s = \"version: 1\\ndomain: x\\nglossary:\\n  Note: &s \" + \"a\" * (1 << 20) + \"\\n\" + \"\".join(\"  K%d: *s\\n\" % i for i in range(300))
+open(\"plans/discovery.yaml\", \"w\").write(s)
+open(\"plans/masterplan.yaml\", \"w\").write(\"version: 1\\ntasks:\\n  - {id: A, title: a, outputs: [a.c]}\\n\")
+" &&
+	expect_code 2 mpbuild check 2>err && grep "aliases expand to more than 64 MiB of text" err
+'
+
 done_testing
