@@ -11,7 +11,8 @@
 # RUNS (timed runs per command, default 7), KEEP=1 (reuse an existing WORKDIR
 # built for the same N: skips setup), BENCH_VALIDATE=1 (keep the rules'
 # validate: commands during setup: one compiler process per output file),
-# BENCH_FSYNC=1 (keep fsync during setup).
+# BENCH_FSYNC=1 (keep fsync during setup), BENCH_NINJA_BUILD=1 (build the
+# ninja tree by running ninja rather than writing its outputs and log).
 set -eu
 
 usage() { echo "usage: bench/noop.sh N [WORKDIR]" >&2; exit 2; }
@@ -35,20 +36,26 @@ CASSETTE=$WORK/cassette
 EMPTY=$WORK/empty-cassette
 NDIR=$WORK/ninja
 
-ms() { date +%s%N; }
+ns() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
 
 if [ "${KEEP:-}" = 1 ] && [ -f "$WORK/.done-$N" ]; then
 	echo "noop.sh: reusing $WORK"
 else
+	# WORKDIR is removed and made again: only when it is ours (or empty)
+	if [ -d "$WORK" ] && [ ! -f "$WORK/.mpbuild-bench" ] && [ -n "$(ls -A "$WORK")" ]; then
+		echo "noop.sh: $WORK exists and is not a work directory of noop.sh; not touching it" >&2
+		exit 2
+	fi
 	rm -rf "$WORK"
 	mkdir -p "$WORK" "$EMPTY"
+	: >"$WORK/.mpbuild-bench"
 	echo "noop.sh: setup of $N tasks in $WORK"
-	t0=$(ms)
+	t0=$(ns)
 	validate=
 	[ "${BENCH_VALIDATE:-}" = 1 ] && validate=--keep-validate
 	python3 "$HERE/genplan.py" "$N" "$PROJ" --rules "$MPBUILD_RULES" $validate
-	t1=$(ms)
+	t1=$(ns)
 
 	# setup only: a preloaded library that turns fsync into a no-op, since
 	# mpbuild's durable writes (some 15 fsyncs per target) dominate a 10,000-target build
@@ -70,7 +77,7 @@ else
 	PATH=$pydir:$PATH LD_PRELOAD=${preload:-${LD_PRELOAD:-}} \
 		python3 "$HERE/mkcassette.py" -v --mpbuild "$MPBUILD" --project "$PROJ" \
 		--answers "$PROJ/answers" --out "$CASSETTE"
-	t2=$(ms)
+	t2=$(ns)
 
 	# the equivalent ninja graph (bench/mkninja.py): one edge per task, outputs =
 	# the task's outputs, inputs = the plan file and its dependencies' outputs.
@@ -87,17 +94,19 @@ else
 	*)	rm -f "$NDIR/.ninja_log"
 		"$NINJA" -C "$NDIR" -j 16 >/dev/null ;;   # touch is cheap: overlap the process start-ups
 	esac
-	t3=$(ms)
+	t3=$(ns)
 	echo "noop.sh: setup: plan $(secs "$t0" "$t1")s, cassette and mpbuild build $(secs "$t1" "$t2")s, ninja build $(secs "$t2" "$t3")s, total $(secs "$t0" "$t3")s"
 	touch "$WORK/.done-$N"
 fi
 
 # one no-op of each first: mpbuild must make no call (the empty cassette would
 # fail any), and ninja must have no work to do
-if ! "$MPBUILD" -C "$PROJ" --replay "$EMPTY" -q; then
+if ! msg=$("$MPBUILD" -C "$PROJ" --replay "$EMPTY" 2>&1); then
+	printf '%s\n' "$msg" >&2
 	echo "noop.sh: the mpbuild no-op is not a no-op (a call was made or failed)" >&2
 	exit 1
 fi
+printf '%s\n' "$msg" | tail -n 1
 case $("$NINJA" -C "$NDIR") in *"no work to do"*) ;; *) echo "noop.sh: the ninja no-op is not a no-op" >&2; exit 1 ;; esac
 
 python3 - "$RUNS" "$N" "$MPBUILD" "$PROJ" "$CASSETTE" "$EMPTY" "$NINJA" "$NDIR" <<'EOF'
