@@ -60,6 +60,7 @@ struct engine {
 	long run;
 	struct provider *pv;
 	struct store *store;    /* NULL with --no-cache or on a dry run */
+	int store_tried;        /* store_open was called (it reports its own failure once) */
 	double saved;           /* USD that restores saved this run */
 	struct progress pr;
 	struct build_opts *o;
@@ -541,6 +542,27 @@ static void trial_undo(struct engine *e, const struct task *t, const unsigned ch
 	state_intent_clear(e->st, t->id);
 }
 
+/* after a trial passed: the previous versions go back in place and the trial
+ * intent is dropped, so that landing (with its own intent, and -B's backups of
+ * a person's files) replaces them atomically; frees had */
+static void trial_passed(struct engine *e, const struct task *t, unsigned char *had)
+{
+	size_t i;
+
+	for (i = 0; i < t->noutputs; i++) {
+		if (had[i]) {
+			char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
+
+			if (rename(old, path) < 0)
+				warn("%s: cannot put back %s:", t->id, path);
+			free(path);
+			free(old);
+		}
+	}
+	free(had);
+	state_intent_clear(e->st, t->id);
+}
+
 /* layers 3 and 4 of judging: the files are put in place (previous versions
  * kept as FILE.mpbuild-old under a trial intent), validated and checked; on
  * failure the tree is put back byte for byte and -1 returned with err set */
@@ -739,17 +761,7 @@ static int restore(struct engine *e, struct task *t)
 		free(had);
 		goto out;
 	}
-	for (i = 0; i < t->noutputs; i++) {
-		if (had[i]) {
-			char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
-
-			rename(old, path);
-			free(path);
-			free(old);
-		}
-	}
-	free(had);
-	state_intent_clear(e->st, t->id);
+	trial_passed(e, t, had);
 	r.target = xstrdup(t->id);
 	memcpy(r.key, ti->key, HASH_HEX);
 	r.model = xstrdup(ac.model ? ac.model : "");
@@ -878,20 +890,7 @@ static void build_task(struct engine *e, struct task *t)
 				call_result_clear(&res);
 				continue;
 			}
-			for (i = 0; i < t->noutputs; i++) {
-				char *old = xasprintf("%s/%s.mpbuild-old", e->root, t->outputs[i]);
-
-				if (had[i]) {
-					char *path = path_join(e->root, t->outputs[i]);
-
-					/* -B keeps a person's version beside the file; the trial moved it aside */
-					rename(old, path);
-					free(path);
-				}
-				free(old);
-			}
-			free(had);
-			state_intent_clear(e->st, t->id);
+			trial_passed(e, t, had);
 		}
 		if (e->o->record)
 			record_entry(e, &req, res.answer, &res.usage);
@@ -1261,11 +1260,12 @@ int build_run(const char *root, struct build_opts *o)
 			break;
 		e.ttl_remaining = (double)(n - i);
 		eval(&e, t);
-		if (ti->s == S_PENDING && !o->no_cache && !e.store) {
+		if (ti->s == S_PENDING && !o->no_cache && !e.store_tried) {
 			char *cache = path_join(root, "cache");
 			const char *remote = o->remote_cache ? o->remote_cache : e.p->settings.remote_cache;
 
 			e.store = store_open(cache, remote, 3);
+			e.store_tried = 1;
 			free(cache);
 		}
 		if (ti->s == S_PENDING && restore(&e, t)) {
