@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,16 @@ struct engine {
 	int bad_input;          /* a setting makes the run impossible (exit 2) */
 	double budget;          /* USD, < 0: none */
 	double ttl_remaining;   /* calls the rest of the run may make, for cache_ttl auto */
+	int jobs;               /* calls at once (-j, jobs:) */
 	char *approved;         /* approved check set from the lock */
+	/* calls run on worker threads (-j); the main thread holds mu except while
+	 * it waits on cv, and workers take it to report a try or their end */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	double reserved;        /* budget reservations of the tries in flight */
+	double charged;         /* what counts against the budget: costs, plus what dropped tries keep reserved */
+	struct htab prefixes;   /* id -> struct prefix* */
+	struct prefix *plist;   /* every prefix, for freeing */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -388,11 +398,32 @@ out:
 	free(dh);
 }
 
-struct try_ctx {
+/* one target's calls: prepared and judged by the main thread, made on a worker */
+struct job {
 	struct engine *e;
-	const struct task *t;
-	const struct request *req;
+	struct task *t;
 	int attempt;
+	const char *model;
+	char *feedback;         /* owned: why the last answer was rejected, for the next attempt */
+	struct request req;
+	char *l4;               /* owned: layer 4 (the prompt context reuses its buffer) */
+	struct call_result res;
+	double each;            /* the budget reservation of one try */
+	double held;            /* what the try in flight holds of it */
+	double spent;           /* what this target's calls cost */
+	int budget_stop;        /* a retry was not sent: it could pass the budget */
+	int running;            /* a worker makes the call */
+	int done;               /* the worker has finished (under e->mu) */
+	struct prefix *warms[3];/* the cache prefixes this job writes first */
+	size_t nwarms;
+	pthread_t th;
+};
+
+/* a cacheable prompt prefix (layers 1..k on one model) and who writes it */
+struct prefix {
+	char *id;
+	enum { P_COLD, P_WARMING, P_WARM } state;
+	struct prefix *next;
 };
 
 static double call_cost(struct engine *e, const char *model, const struct usage *u)
@@ -402,19 +433,31 @@ static double call_cost(struct engine *e, const char *model, const struct usage 
 	return m->priced ? model_cost(m, u) : -1;
 }
 
-/* one ledger row per transport try */
-static void on_try(void *arg, const struct call_result *r, int try_no)
+/* a try of 2xx status or a dropped one may have been billed in full */
+static int may_be_billed(const struct call_result *r)
 {
-	struct try_ctx *c = arg;
-	struct engine *e = c->e;
-	struct ledger_row row = {0};
-	double cost = call_cost(e, c->req->model, &r->usage);
+	return r->status == CALL_RETRY && (r->http_status == 0 || (r->http_status >= 200 && r->http_status < 300));
+}
 
+static void prefixes_settle(struct engine *e, struct job *j, int warm);
+
+/* one ledger row per transport try; settles the try's reservation and, for a
+ * retry, reserves the next (SPEC 10.12).  Runs on the worker, under e->mu */
+static int on_try(void *arg, const struct call_result *r, int try_no)
+{
+	struct job *j = arg;
+	struct engine *e = j->e;
+	struct ledger_row row = {0};
+	double cost;
+	int stop = 0;
+
+	pthread_mutex_lock(&e->mu);
+	cost = call_cost(e, j->model, &r->usage);
 	row.run = e->run;
-	row.target = c->t->id;
-	row.attempt = c->attempt;
+	row.target = j->t->id;
+	row.attempt = j->attempt;
 	row.try_no = try_no;
-	row.model = c->req->model;
+	row.model = j->model;
 	row.input = r->usage.input;
 	row.cache_write = r->usage.cache_write_5m + r->usage.cache_write_1h;
 	row.cache_write_1h = r->usage.cache_write_1h;
@@ -429,11 +472,35 @@ static void on_try(void *arg, const struct call_result *r, int try_no)
 	e->total.cache_write_1h += r->usage.cache_write_1h;
 	e->total.cache_read += r->usage.cache_read;
 	e->total.output += r->usage.output;
-	if (cost >= 0)
+	if (cost >= 0) {
 		e->cost += cost;
-	else
+		j->spent += cost;
+	} else
 		e->unknown_cost = 1;
-	progress_call(&e->pr, c->t->id, c->req->model, c->attempt, &r->usage, cost, r->latency, row.outcome);
+	/* a dropped or cut-off try keeps its whole reservation: it may be billed */
+	e->reserved -= j->held;
+	e->charged += may_be_billed(r) ? (j->held > cost ? j->held : cost) : cost > 0 ? cost : 0;
+	j->held = 0;
+	if (r->status == CALL_OK || (r->http_status >= 200 && r->http_status < 300))
+		prefixes_settle(e, j, 1);
+	if (r->status == CALL_RETRY && try_no < PROVIDER_TRIES && e->budget >= 0) {
+		/* a retry that fits once the other calls in flight settle waits for them */
+		while (e->reserved > 0 && e->charged + e->reserved + j->each > e->budget &&
+		       e->charged + j->each <= e->budget && !interrupted)
+			pthread_cond_wait(&e->cv, &e->mu);
+		if (e->charged + e->reserved + j->each > e->budget) {
+			j->budget_stop = 1;
+			e->budget_hit = 1;
+			stop = 1;
+		} else {
+			j->held = j->each;
+			e->reserved += j->each;
+		}
+	}
+	progress_call(&e->pr, j->t->id, j->model, j->attempt, &r->usage, cost, r->latency, row.outcome);
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	return stop;
 }
 
 /* keep a rejected attempt under cache/failed/TARGET/ATTEMPT/ */
@@ -514,7 +581,7 @@ static int want_1h(struct engine *e)
 	lat = state_mean_latency(e->st);
 	if (lat < 0)
 		lat = 30;
-	return e->ttl_remaining * lat / (e->o->jobs > 0 ? e->o->jobs : e->p->settings.jobs) > 300;
+	return e->ttl_remaining * lat / e->jobs > 300;
 }
 
 static int needs_approval(struct engine *e)
@@ -722,6 +789,23 @@ static char *first_line(const char *s)
 	return xstrndup(s, strcspn(s, "\n"));
 }
 
+/* the record of generated outputs for t with its current key (hashes are filled when it lands) */
+static void new_record(struct engine *e, const struct task *t, const char *model, struct record *r)
+{
+	size_t i;
+
+	r->target = xstrdup(t->id);
+	memcpy(r->key, e->ti[t->index].key, HASH_HEX);
+	r->model = xstrdup(model);
+	r->generated = 1;
+	r->manifest = xstrdup(e->ti[t->index].manifest);
+	r->n = t->noutputs;
+	r->paths = xcalloc(r->n + 1, sizeof(*r->paths));
+	r->hashes = xcalloc(r->n + 1, sizeof(*r->hashes));
+	for (i = 0; i < r->n; i++)
+		r->paths[i] = xstrdup(t->outputs[i]);
+}
+
 /* the outputs of t from the action cache, with no call: 1 restored, 0 not
  * there (or not usable: then t is built as usual) */
 static int restore(struct engine *e, struct task *t)
@@ -762,16 +846,7 @@ static int restore(struct engine *e, struct task *t)
 		goto out;
 	}
 	trial_passed(e, t, had);
-	r.target = xstrdup(t->id);
-	memcpy(r.key, ti->key, HASH_HEX);
-	r.model = xstrdup(ac.model ? ac.model : "");
-	r.generated = 1;
-	r.manifest = xstrdup(ti->manifest);
-	r.n = t->noutputs;
-	r.paths = xcalloc(r.n + 1, sizeof(*r.paths));
-	r.hashes = xcalloc(r.n + 1, sizeof(*r.hashes));
-	for (i = 0; i < r.n; i++)
-		r.paths[i] = xstrdup(t->outputs[i]);
+	new_record(e, t, ac.model ? ac.model : "", &r);
 	if (land_answer(e->st, &e->fc, e->root, &r, &a) == 0) {
 		ok = 1;
 		ti->s = S_RESTORED;
@@ -787,175 +862,348 @@ out:
 	return ok;
 }
 
-/* call, judge and land t; sets its state */
-static void build_task(struct engine *e, struct task *t)
+/* ---- prompt-cache prefixes: with -j, one call writes a prefix, the rest read it ---- */
+
+/* the prefix named id, created cold, or warm when an earlier run wrote it
+ * within its TTL (state meta "warm:ID" holds the expiry) */
+static struct prefix *prefix_get(struct engine *e, const char *id)
+{
+	struct prefix *x = htab_get(&e->prefixes, id);
+	char *name, *until;
+
+	if (x)
+		return x;
+	x = xcalloc(1, sizeof(*x));
+	x->id = xstrdup(id);
+	x->next = e->plist;
+	e->plist = x;
+	htab_put(&e->prefixes, x->id, x);
+	name = xasprintf("warm:%s", id);
+	until = state_meta_get(e->st, name);
+	if (until && atof(until) > now())
+		x->state = P_WARM;
+	free(until);
+	free(name);
+	return x;
+}
+
+/* the prefixes of t's request on model that the provider caches: layers 1..k
+ * whose length reaches the model's minimum (as anthropic.c places breakpoints) */
+static size_t prefixes_of(struct engine *e, const struct task *t, const char *model, enum answer_format f,
+			  struct prefix *out[3])
+{
+	const struct model_info *m = model_lookup(&e->p->settings, model);
+	const char *h[3];
+	size_t len[3], cum = 0, n = 0;
+	struct buffer id = {0};
+	int i;
+
+	if (m->min_cache <= 0)
+		return 0;
+	prompt_shared_hashes(e->pc, t, f, h);
+	prompt_shared_lens(e->pc, t, f, len);
+	buf_printf(&id, "%s %s", e->family, model);
+	for (i = 0; i < 3; i++) {
+		cum += len[i];
+		buf_printf(&id, " %s", h[i] + 7);
+		if (cum / 4 >= (size_t)m->min_cache)
+			out[n++] = prefix_get(e, buf_str(&id));
+	}
+	buf_free(&id);
+	return n;
+}
+
+/* 1 when a call in flight is writing a prefix t would read: t waits for it */
+static int prefix_busy(struct engine *e, const struct task *t)
 {
 	struct tinfo *ti = &e->ti[t->index];
+	struct prefix *x[3];
+	size_t i, n;
+
+	if (e->jobs < 2)
+		return 0;
+	n = prefixes_of(e, t, ti->mc.model, ti->fmt, x);
+	for (i = 0; i < n; i++)
+		if (x[i]->state == P_WARMING)
+			return 1;
+	return 0;
+}
+
+/* job j writes the cold prefixes of its request */
+static void prefixes_claim(struct engine *e, struct job *j)
+{
+	struct prefix *x[3];
+	size_t i, n = prefixes_of(e, j->t, j->model, j->req.format, x);
+
+	j->nwarms = 0;
+	for (i = 0; i < n; i++)
+		if (x[i]->state == P_COLD) {
+			x[i]->state = P_WARMING;
+			j->warms[j->nwarms++] = x[i];
+		}
+}
+
+/* j's answer has started (warm) or j gave up (cold again): waiting tasks may go */
+static void prefixes_settle(struct engine *e, struct job *j, int warm)
+{
+	size_t i;
+
+	for (i = 0; i < j->nwarms; i++) {
+		j->warms[i]->state = warm ? P_WARM : P_COLD;
+		if (warm) {
+			char *name = xasprintf("warm:%s", j->warms[i]->id);
+			char *until = xasprintf("%.0f", now() + (j->req.ttl_1h ? 3600 : 300) - 30);
+
+			state_meta_set(e->st, name, until);
+			free(name);
+			free(until);
+		}
+	}
+	j->nwarms = 0;
+}
+
+static void prefixes_free(struct engine *e)
+{
+	while (e->plist) {
+		struct prefix *x = e->plist;
+
+		e->plist = x->next;
+		free(x->id);
+		free(x);
+	}
+	htab_free(&e->prefixes);
+}
+
+/* ---- calls ---- */
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	struct engine *e = j->e;
+
+	provider_call_retrying(e->pv, &j->req, &j->res, on_try, j);
+	pthread_mutex_lock(&e->mu);
+	j->done = 1;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+/* t failed with why (owned); recorded unless the cause was not the target's */
+static void task_failed(struct engine *e, struct job *j, char *why)
+{
+	struct tinfo *ti = &e->ti[j->t->index];
 	const struct settings *s = &e->p->settings;
-	struct buffer err = {0};
-	char *feedback = NULL;
-	int attempt;
+	char *line;
 
-	for (attempt = 1; attempt <= 1 + s->retries; attempt++) {
-		struct request req = {0};
-		struct call_result res = {0};
-		struct answer a = {0};
-		struct try_ctx tc = {e, t, &req, attempt};
-		const char *model = ti->mc.model;
-		struct record r = {0};
-		size_t i;
-
-		if (interrupted)
-			break;
-		if (attempt > 1 && s->escalate.model)
-			model = s->escalate.model;
-		req.key = ti->key;
-		req.attempt = attempt;
-		req.model = model;
-		req.effort = attempt > 1 && s->escalate.model ? s->escalate.effort : ti->mc.effort;
-		req.max_tokens = s->max_tokens;
-		req.format = attempt > 1 && s->escalate.model ? prompt_format(model_answer_format(s, model)) : ti->fmt;
-		req.feedback = feedback;
-		req.ttl_1h = want_1h(e);
-		if (prompt_task_request(e->pc, t, &req) < 0) {
-			buf_printf(&err, "cannot assemble the request");
-			break;
-		}
-		if (e->budget >= 0) {
-			const struct model_info *m = model_lookup(s, model);
-
-			if (!m->priced) {
-				error("%s: model %s has no known price and a budget is set; add it under prices: in mpbuild.yaml "
-				      "(prices: {%s: {input: ..., output: ...}})", t->id, model, model);
-				e->bad_input = 1;
-				buf_printf(&err, "model %s has no known price", model);
-				break;
-			}
-			if (e->cost + reservation(m, &req) > e->budget) {
-				e->budget_hit = 1;
-				buf_printf(&err, "not sent: the call could cost up to $%.4f and $%.4f of the $%.4f budget is spent",
-					   reservation(m, &req), e->cost, e->budget);
-				ti->s = S_SKIPPED;
-				set_why(ti, buf_take(&err));
-				free(feedback);
-				return;
-			}
-		}
-		res.retry_after = -1;
-		provider_call_retrying(e->pv, &req, &res, on_try, &tc);
-		if (res.status == CALL_AUTH)
-			e->auth_failed = 1;
-		if (res.status != CALL_OK) {
-			buf_reset(&err);
-			buf_printf(&err, "%s", res.error ? res.error : "the call failed");
-			call_result_clear(&res);
-			break;
-		}
-		buf_reset(&err);
-		if (judge_structure(res.answer, &a, &err) < 0 || judge_paths(&a, t, e->root, &err) < 0) {
-			keep_failed(e, t, attempt, res.answer, buf_str(&err));
-			free(feedback);
-			feedback = xasprintf("Your previous answer was rejected (%s). Answer again, fixing this.", buf_str(&err));
-			answer_free(&a);
-			call_result_clear(&res);
-			continue;
-		}
-		/* a person's version of a file that -B replaces is kept beside it */
-		for (i = 0; ti->forced && i < t->noutputs; i++) {
-			const struct record *rec = htab_get(&e->rec_by, t->id);
-			const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = rec_hash(rec, t->outputs[i]);
-
-			/* an unrecorded, edited or accepted (generated: false) file is a person's */
-			if (h && (!rh || strcmp(h, rh) != 0 || !rec->generated)) {
-				char *bak = land_backup(e->root, t->outputs[i]);
-
-				if (bak)
-					progress_say(&e->pr, "%s: saved your %s as %s", t->id, t->outputs[i], bak);
-				free(bak);
-			}
-		}
-		{
-			unsigned char *had = xcalloc(t->noutputs + 1, 1);
-
-			buf_reset(&err);
-			if (trial(e, t, &a, &err, had, 1) < 0) {
-				free(had);
-				keep_failed(e, t, attempt, res.answer, buf_str(&err));
-				free(feedback);
-				feedback = xasprintf("Your previous answer was rejected. %s\nAnswer again with every file in full, "
-						     "fixing this.", buf_str(&err));
-				if (strlen(feedback) > 16000)
-					feedback[16000] = '\0';
-				answer_free(&a);
-				call_result_clear(&res);
-				continue;
-			}
-			trial_passed(e, t, had);
-		}
-		if (e->o->record)
-			record_entry(e, &req, res.answer, &res.usage);
-		r.target = xstrdup(t->id);
-		memcpy(r.key, ti->key, HASH_HEX);
-		r.model = xstrdup(model);
-		r.generated = 1;
-		r.manifest = xstrdup(ti->manifest);
-		r.n = t->noutputs;
-		r.paths = xcalloc(r.n + 1, sizeof(*r.paths));
-		r.hashes = xcalloc(r.n + 1, sizeof(*r.hashes));
-		for (i = 0; i < r.n; i++)
-			r.paths[i] = xstrdup(t->outputs[i]);
-		if (land_answer(e->st, &e->fc, e->root, &r, &a) < 0) {
-			buf_reset(&err);
-			buf_puts(&err, "cannot land the files (see above)");
-			record_clear(&r);
-			answer_free(&a);
-			call_result_clear(&res);
-			break;
-		}
-		if (e->store) {
-			struct action ac = {0};
-
-			ac.target = (char *)t->id;
-			ac.n = r.n;
-			ac.paths = r.paths;
-			ac.hashes = xcalloc(r.n + 1, sizeof(*ac.hashes));
-			for (i = 0; i < r.n; i++)
-				store_put_blob(e->store, a.files[i].content, a.files[i].len, ac.hashes[i]);
-			store_put_blob(e->store, res.answer, strlen(res.answer), ac.answer);
-			ac.model = (char *)model;
-			ac.usage = res.usage;
-			ac.cost = call_cost(e, model, &res.usage);
-			ac.time = (long long)time(NULL);
-			store_put_action(e->store, ti->key, &ac);
-			free(ac.hashes);
-		}
-		record_clear(&r);
-		answer_free(&a);
-		call_result_clear(&res);
-		ti->s = S_BUILT;
-		set_why(ti, NULL);
-		if (attempt == 1)
-			e->first_ok++;
-		else
-			e->retry_ok++;
-		state_outcome_add(e->st, e->run, t->id, attempt, 1);
-		free(feedback);
-		buf_free(&err);
-		return;
-	}
 	ti->s = S_FAILED;
-	set_why(ti, buf_take(&err));
-	free(feedback);
-	/* an interrupted or unauthorised call says nothing about the target itself */
-	if (interrupted || e->auth_failed)
+	set_why(ti, why);
+	/* an interrupted, unauthorised or budget-stopped call says nothing about the target itself */
+	if (interrupted || e->auth_failed || j->budget_stop || e->bad_input)
 		return;
-	state_outcome_add(e->st, e->run, t->id, attempt > 1 + s->retries ? 1 + s->retries : attempt, 0);
-	{
-		char *line = first_line(ti->why);
+	state_outcome_add(e->st, e->run, j->t->id, j->attempt > 1 + s->retries ? 1 + s->retries : j->attempt, 0);
+	line = first_line(ti->why);
+	state_failure_put(e->st, j->t->id, e->run, line);
+	free(line);
+}
 
-		state_failure_put(e->st, t->id, e->run, line);
-		free(line);
+/* start nothing new */
+static int halted(const struct engine *e)
+{
+	return interrupted || e->auth_failed || e->budget_hit || e->bad_input || (e->o->stop && e->count[S_FAILED]);
+}
+
+/* prepare attempt j->attempt of j's target and start its call on a worker:
+ * 0 started, 1 not yet (it fits the budget once calls in flight settle), -1
+ * not (the target is finished: failed or skipped) */
+static int job_start(struct engine *e, struct job *j)
+{
+	struct task *t = j->t;
+	struct tinfo *ti = &e->ti[t->index];
+	const struct settings *s = &e->p->settings;
+	int esc = j->attempt > 1 && s->escalate.model;
+
+	call_result_clear(&j->res);
+	free(j->l4);
+	j->l4 = NULL;
+	memset(&j->req, 0, sizeof(j->req));
+	j->model = esc ? s->escalate.model : ti->mc.model;
+	j->req.key = ti->key;
+	j->req.attempt = j->attempt;
+	j->req.model = j->model;
+	j->req.effort = esc ? s->escalate.effort : ti->mc.effort;
+	j->req.max_tokens = s->max_tokens;
+	j->req.format = esc ? prompt_format(model_answer_format(s, j->model)) : ti->fmt;
+	j->req.feedback = j->feedback;
+	j->req.ttl_1h = want_1h(e);
+	if (halted(e)) {
+		task_failed(e, j, xasprintf("not retried: %s (the last answer was rejected: %s)",
+					    interrupted ? "interrupted" : e->budget_hit ? "the budget is reached"
+					    : e->o->stop && e->count[S_FAILED] ? "--stop after a failure" : "the run stops",
+					    j->feedback ? j->feedback : "?"));
+		return -1;
 	}
+	if (prompt_task_request(e->pc, t, &j->req) < 0) {
+		task_failed(e, j, xstrdup("cannot assemble the request"));
+		return -1;
+	}
+	j->l4 = xmalloc(j->req.layer_len[3] + 1);
+	memcpy(j->l4, j->req.layer[3], j->req.layer_len[3]);
+	j->l4[j->req.layer_len[3]] = '\0';
+	j->req.layer[3] = j->l4;
+	j->each = j->held = 0;
+	if (e->budget >= 0) {
+		const struct model_info *m = model_lookup(s, j->model);
+
+		if (!m->priced) {
+			error("%s: model %s has no known price and a budget is set; add it under prices: in mpbuild.yaml "
+			      "(prices: {%s: {input: ..., output: ...}})", t->id, j->model, j->model);
+			e->bad_input = 1;
+			task_failed(e, j, xasprintf("model %s has no known price", j->model));
+			return -1;
+		}
+		j->each = reservation(m, &j->req);
+		if (e->charged + j->each > e->budget) {
+			e->budget_hit = 1;
+			ti->s = S_SKIPPED;
+			set_why(ti, xasprintf("not sent: the call could cost up to $%.4f and $%.4f of the $%.4f budget is "
+					      "spent", j->each, e->charged, e->budget));
+			return -1;
+		}
+		if (e->charged + e->reserved + j->each > e->budget)
+			return 1;
+		j->held = j->each;
+		e->reserved += j->each;
+	}
+	prefixes_claim(e, j);
+	j->done = 0;
+	j->budget_stop = 0;
+	j->res.retry_after = -1;
+	j->running = 1;
+	if (pthread_create(&j->th, NULL, worker, j) != 0) {
+		j->running = 0;
+		e->reserved -= j->held;
+		j->held = 0;
+		prefixes_settle(e, j, 0);
+		task_failed(e, j, xasprintf("cannot start a thread: %s", strerror(errno)));
+		return -1;
+	}
+	return 0;
+}
+
+/* the answer was rejected with err: 1 when another attempt is to go, 0 when the target failed */
+static int job_retry(struct engine *e, struct job *j, const char *err, const char *fmt)
+{
+	free(j->feedback);
+	j->feedback = xasprintf(fmt, err);
+	if (strlen(j->feedback) > 16000)
+		j->feedback[16000] = '\0';
+	if (j->attempt < 1 + e->p->settings.retries && !interrupted) {
+		j->attempt++;
+		return 1;
+	}
+	task_failed(e, j, xstrdup(err));
+	return 0;
+}
+
+/* judge and land the answer of a finished call (the worker was joined):
+ * 1 when the target is to be asked again, 0 when it is finished */
+static int job_finish(struct engine *e, struct job *j)
+{
+	struct task *t = j->t;
+	struct tinfo *ti = &e->ti[t->index];
+	struct call_result *res = &j->res;
+	struct answer a = {0};
+	struct buffer err = {0};
+	struct record r = {0};
+	unsigned char *had;
+	size_t i;
+	int again = 0;
+
+	prefixes_settle(e, j, 0);
+	if (res->status == CALL_AUTH)
+		e->auth_failed = 1;
+	if (res->status != CALL_OK) {
+		if (j->budget_stop)
+			task_failed(e, j, xasprintf("%s: a retry could cost up to $%.4f and $%.4f of the $%.4f budget is spent",
+						    res->error ? res->error : "the call failed", j->each, e->charged,
+						    e->budget));
+		else
+			task_failed(e, j, xstrdup(res->error ? res->error : "the call failed"));
+		return 0;
+	}
+	if (judge_structure(res->answer, &a, &err) < 0 || judge_paths(&a, t, e->root, &err) < 0) {
+		keep_failed(e, t, j->attempt, res->answer, buf_str(&err));
+		again = job_retry(e, j, buf_str(&err), "Your previous answer was rejected (%s). Answer again, fixing this.");
+		goto out;
+	}
+	/* a person's version of a file that -B replaces is kept beside it */
+	for (i = 0; ti->forced && i < t->noutputs; i++) {
+		const struct record *rec = htab_get(&e->rec_by, t->id);
+		const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = rec_hash(rec, t->outputs[i]);
+
+		/* an unrecorded, edited or accepted (generated: false) file is a person's */
+		if (h && (!rh || strcmp(h, rh) != 0 || !rec->generated)) {
+			char *bak = land_backup(e->root, t->outputs[i]);
+
+			if (bak)
+				progress_say(&e->pr, "%s: saved your %s as %s", t->id, t->outputs[i], bak);
+			free(bak);
+		}
+	}
+	had = xcalloc(t->noutputs + 1, 1);
+	if (trial(e, t, &a, &err, had, 1) < 0) {
+		free(had);
+		keep_failed(e, t, j->attempt, res->answer, buf_str(&err));
+		again = job_retry(e, j, buf_str(&err),
+				  "Your previous answer was rejected. %s\nAnswer again with every file in full, fixing this.");
+		goto out;
+	}
+	trial_passed(e, t, had);
+	if (e->o->record)
+		record_entry(e, &j->req, res->answer, &res->usage);
+	new_record(e, t, j->model, &r);
+	if (land_answer(e->st, &e->fc, e->root, &r, &a) < 0) {
+		task_failed(e, j, xstrdup("cannot land the files (see above)"));
+		goto out;
+	}
+	if (e->store) {
+		struct action ac = {0};
+
+		ac.target = (char *)t->id;
+		ac.n = r.n;
+		ac.paths = r.paths;
+		ac.hashes = xcalloc(r.n + 1, sizeof(*ac.hashes));
+		for (i = 0; i < r.n; i++)
+			store_put_blob(e->store, a.files[i].content, a.files[i].len, ac.hashes[i]);
+		store_put_blob(e->store, res->answer, strlen(res->answer), ac.answer);
+		ac.model = (char *)j->model;
+		ac.usage = res->usage;
+		ac.cost = call_cost(e, j->model, &res->usage);
+		ac.time = (long long)time(NULL);
+		store_put_action(e->store, ti->key, &ac);
+		free(ac.hashes);
+	}
+	ti->s = S_BUILT;
+	set_why(ti, NULL);
+	if (j->attempt == 1)
+		e->first_ok++;
+	else
+		e->retry_ok++;
+	state_outcome_add(e->st, e->run, t->id, j->attempt, 1);
+out:
+	record_clear(&r);
+	answer_free(&a);
+	buf_free(&err);
+	return again;
+}
+
+static void job_free(struct job *j)
+{
+	call_result_clear(&j->res);
+	free(j->feedback);
+	free(j->l4);
+	free(j);
 }
 
 /* the engine for root: plan, state (read-only or not), records */
@@ -1201,12 +1449,161 @@ static void summary(struct engine *e, double secs)
 		printf("mpbuild: %d restored from the cache with no call, saving $%.2f\n", c[S_RESTORED], e->saved);
 }
 
+/* a finished target: count it and say so */
+static void task_done(struct engine *e, struct task *t, double spent)
+{
+	struct tinfo *ti = &e->ti[t->index];
+
+	e->count[ti->s]++;
+	if (ti->s == S_KEPT) {
+		char *d = xasprintf("%s; mpbuild %s %s records it, mpbuild -B %s regenerates it", ti->why,
+				    ti->edited ? "accept" : "touch", t->id, t->id);
+
+		progress_finish(&e->pr, t->id, t->title, ti->edited ? "kept (edited by hand)" : "kept (not generated by mpbuild)",
+				NULL, 0, d);
+		free(d);
+	} else
+		progress_finish(&e->pr, t->id, t->title, state_names[ti->s], ti->mc.model, spent, ti->why);
+}
+
+/* 1 when every dependency of t is finished */
+static int deps_done(const struct engine *e, const struct task *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->ndeps; i++) {
+		enum tstate s = e->ti[t->deps[i]->index].s;
+
+		if (s == S_PENDING || s == S_WAIT)
+			return 0;
+	}
+	return 1;
+}
+
+/* run the selected tasks: up to e->jobs calls at once on worker threads, a
+ * task once its dependencies are finished, in plan order otherwise (with -j 1
+ * exactly plan order); everything but the calls runs here, under e->mu.
+ * 0, or the exit code of a provider that cannot be opened */
+static int schedule(struct engine *e, struct task **order, size_t n)
+{
+	unsigned char *mark = xcalloc(n + 1, 1);        /* 0 untouched, 1 needs a call, 2 started or finished */
+	struct job **run = xcalloc((size_t)e->jobs, sizeof(*run));
+	size_t nrun = 0, first = 0, finished = 0, i;
+	double last_lock = now();
+	int code = 0;
+
+	state_meta_expire(e->st, "warm:", now());
+	for (;;) {
+		int ready = 0;
+
+		/* the calls that ended: judge and land, or ask again; and the
+		 * attempts that wait for the budget's calls in flight to settle */
+		for (i = 0; i < nrun;) {
+			struct job *j = run[i];
+			int rc = 0;
+
+			if (j->running && !j->done) {
+				i++;
+				continue;
+			}
+			if (j->running) {
+				pthread_join(j->th, NULL);
+				j->running = 0;
+				rc = job_finish(e, j) ? 1 : -1;
+			}
+			if (rc >= 0)
+				rc = job_start(e, j);
+			if (rc >= 0) {
+				i++;
+				continue;
+			}
+			task_done(e, j->t, j->spent);
+			finished++;
+			job_free(j);
+			run[i] = run[--nrun];
+		}
+		for (i = first; i < n && !halted(e); i++) {
+			struct task *t = order[i];
+			struct tinfo *ti = &e->ti[t->index];
+			struct job *j;
+
+			if (mark[i] == 2 || (mark[i] == 0 && !deps_done(e, t)))
+				continue;
+			if (mark[i] == 0) {
+				e->ttl_remaining = (double)(n - finished);
+				eval(e, t);
+				if (ti->s == S_PENDING && !e->o->no_cache && !e->store_tried) {
+					char *cache = path_join(e->root, "cache");
+					const char *remote = e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache;
+
+					e->store = store_open(cache, remote, 3);
+					e->store_tried = 1;
+					free(cache);
+				}
+				if (ti->s != S_PENDING || restore(e, t)) {
+					mark[i] = 2;
+					task_done(e, t, 0);
+					finished++;
+					continue;
+				}
+				mark[i] = 1;
+			}
+			if (nrun == (size_t)e->jobs || prefix_busy(e, t))
+				continue;
+			if (!e->pv) {
+				e->pv = provider_open(&e->p->settings, e->o->provider, e->o->replay, &code);
+				if (!e->pv) {
+					e->auth_failed = code == EXIT_PROVIDER;
+					break;
+				}
+			}
+			mark[i] = 2;
+			j = xcalloc(1, sizeof(*j));
+			j->e = e;
+			j->t = t;
+			j->attempt = 1;
+			progress_start(&e->pr, t->id, t->title, ti->mc.model);
+			if (job_start(e, j) >= 0) {
+				run[nrun++] = j;
+				continue;
+			}
+			task_done(e, t, 0);
+			finished++;
+			job_free(j);
+		}
+		while (first < n && mark[first] == 2)
+			first++;
+		if (now() - last_lock > 5) {
+			write_lock(e);
+			last_lock = now();
+		}
+		if (nrun == 0 || (code && !e->pv))
+			break;
+		for (i = 0; i < nrun; i++)
+			ready |= run[i]->done || (!run[i]->running && !e->reserved);
+		if (!ready) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+		}
+	}
+	free(run);
+	free(mark);
+	return e->pv || !code ? 0 : code;
+}
+
 int build_run(const char *root, struct build_opts *o)
 {
 	struct engine e;
 	struct task **order;
-	size_t n, i;
-	double t0 = now(), last_lock = now();
+	size_t n;
+	double t0 = now();
 	int rc, lockfd = -1, code;
 	struct sigaction sa;
 
@@ -1251,61 +1648,22 @@ int build_run(const char *root, struct build_opts *o)
 	sa.sa_handler = on_sigint;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	for (i = 0; i < n; i++) {
-		struct task *t = order[i];
-		struct tinfo *ti = &e.ti[t->index];
-		double spent = 0;
-
-		if (interrupted || e.auth_failed || e.budget_hit || e.bad_input)
-			break;
-		e.ttl_remaining = (double)(n - i);
-		eval(&e, t);
-		if (ti->s == S_PENDING && !o->no_cache && !e.store_tried) {
-			char *cache = path_join(root, "cache");
-			const char *remote = o->remote_cache ? o->remote_cache : e.p->settings.remote_cache;
-
-			e.store = store_open(cache, remote, 3);
-			e.store_tried = 1;
-			free(cache);
-		}
-		if (ti->s == S_PENDING && restore(&e, t)) {
-			;
-		} else if (ti->s == S_PENDING) {
-			if (!e.pv) {
-				int ec;
-
-				e.pv = provider_open(&e.p->settings, o->provider, o->replay, &ec);
-				if (!e.pv) {
-					e.auth_failed = ec == EXIT_PROVIDER;
-					code = ec;
-					free(order);
-					write_lock(&e);
-					engine_close(&e);
-					return code;
-				}
-			}
-			double before = e.cost;
-
-			progress_start(&e.pr, t->id, t->title, ti->mc.model);
-			build_task(&e, t);
-			spent = e.cost - before;
-		}
-		e.count[ti->s]++;
-		if (ti->s == S_KEPT) {
-			char *d = xasprintf("%s; mpbuild %s %s records it, mpbuild -B %s regenerates it", ti->why,
-					    ti->edited ? "accept" : "touch", t->id, t->id);
-
-			progress_finish(&e.pr, t->id, t->title,
-					ti->edited ? "kept (edited by hand)" : "kept (not generated by mpbuild)", NULL, 0, d);
-			free(d);
-		} else
-			progress_finish(&e.pr, t->id, t->title, state_names[ti->s], ti->mc.model, spent, ti->why);
-		if (ti->s == S_FAILED && o->stop)
-			break;
-		if (now() - last_lock > 5) {
-			write_lock(&e);
-			last_lock = now();
-		}
+	e.jobs = o->jobs > 0 ? o->jobs : e.p->settings.jobs;
+	pthread_mutex_init(&e.mu, NULL);
+	pthread_cond_init(&e.cv, NULL);
+	pthread_mutex_lock(&e.mu);
+	code = schedule(&e, order, n);
+	pthread_mutex_unlock(&e.mu);
+	pthread_cond_destroy(&e.cv);
+	pthread_mutex_destroy(&e.mu);
+	prefixes_free(&e);
+	if (code) {
+		free(order);
+		write_lock(&e);
+		engine_close(&e);
+		if (lockfd >= 0)
+			close(lockfd);
+		return code;
 	}
 	fscache_flush(&e.fc);
 	write_lock(&e);

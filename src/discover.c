@@ -450,7 +450,7 @@ struct tryctx {
 	int attempt;
 };
 
-static void on_try(void *arg, const struct call_result *r, int try_no)
+static int on_try(void *arg, const struct call_result *r, int try_no)
 {
 	struct tryctx *t = arg;
 	struct ledger_row row = {0};
@@ -470,6 +470,7 @@ static void on_try(void *arg, const struct call_result *r, int try_no)
 	row.latency = r->latency;
 	row.outcome = r->status == CALL_OK ? "ok" : r->status == CALL_RETRY ? "retry" : r->status == CALL_AUTH ? "auth" : "failed";
 	state_ledger_add(t->d->st, &row);
+	return 0;
 }
 
 /* the request of a stage: layer 1 = phase instructions + schema, layer 4 = task */

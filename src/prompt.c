@@ -246,6 +246,14 @@ void prompt_shared_hashes(struct prompt_ctx *c, const struct task *t, enum answe
 	out[2] = rule_layer(c, t->r)->hash;
 }
 
+void prompt_shared_lens(struct prompt_ctx *c, const struct task *t, enum answer_format f, size_t len[3])
+{
+	layer1(c, f);
+	len[0] = c->layer1[f].len;
+	len[1] = c->layer2.len;
+	len[2] = rule_layer(c, t->r)->text.len;
+}
+
 /* the part of layer 4 that is the same for key and call: entry and domain model */
 static void task_head(struct prompt_ctx *c, const struct task *t, struct buffer *b)
 {

@@ -40,6 +40,8 @@ void prompt_close(struct prompt_ctx *c);
 const char *prompt_schema_hash(struct prompt_ctx *c, enum answer_format f);
 /* layer hashes 1-3 for task t with answer format f (cached); out[i] point into the context */
 void prompt_shared_hashes(struct prompt_ctx *c, const struct task *t, enum answer_format f, const char *out[3]);
+/* the byte lengths of those layers */
+void prompt_shared_lens(struct prompt_ctx *c, const struct task *t, enum answer_format f, size_t len[3]);
 /* the key-side hash of layer 4 without dependency outputs: the task entry, its
  * bounded contexts and relationships (dependency outputs enter the key by
  * content hash, beside it) */

@@ -13,7 +13,6 @@
 #include <strings.h>
 #include <time.h>
 
-#define TRIES 5                 /* tries in all, the first included */
 #define BACKOFF_CAP 60.0        /* seconds */
 #define RETRY_AFTER_MAX 600.0   /* a longer retry-after is taken as bogus */
 #define PACE_MAX 60.0           /* the longest single pacing wait */
@@ -144,19 +143,27 @@ double provider_backoff(int try_no, double retry_after)
 }
 
 void provider_call_retrying(struct provider *pv, const struct request *req, struct call_result *res,
-			    void (*on_try)(void *arg, const struct call_result *r, int try_no), void *arg)
+			    int (*on_try)(void *arg, const struct call_result *r, int try_no), void *arg)
 {
 	int try_no;
 
 	for (try_no = 1;; try_no++) {
+		int stop;
+
 		call_result_clear(res);
 		pv->call(pv, req, res);
-		if (on_try)
-			on_try(arg, res, try_no);
+		stop = on_try ? on_try(arg, res, try_no) : 0;
 		if (res->status != CALL_RETRY)
 			return;
-		if (try_no == TRIES) {
-			char *e = xasprintf("%s (gave up after %d tries)", res->error ? res->error : "transient error", TRIES);
+		if (stop) {
+			char *e = xasprintf("%s (not retried)", res->error ? res->error : "transient error");
+
+			free(res->error);
+			res->error = e;
+			return;
+		}
+		if (try_no == PROVIDER_TRIES) {
+			char *e = xasprintf("%s (gave up after %d tries)", res->error ? res->error : "transient error", PROVIDER_TRIES);
 
 			free(res->error);
 			res->error = e;

@@ -69,13 +69,17 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 /* turn one Chat Completions exchange into *res (zeroed by the caller) */
 void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res);
 
+/* tries in all, the first included */
+#define PROVIDER_TRIES 5
+
 /* call pv with retries: connection errors, 408, 409, 429, 5xx and 529 (or as
  * x-should-retry says) are tried again after exponential backoff with jitter
- * (1 s doubling, 60 s cap, 5 tries in all) or the retry-after the server gave;
- * on_try (may be NULL) sees every try, so each can become a ledger row.  *res
- * (zeroed by the caller) holds the last try's result */
+ * (1 s doubling, 60 s cap, PROVIDER_TRIES in all) or the retry-after the
+ * server gave.  on_try (may be NULL) sees every try, so each can become a
+ * ledger row; when it returns nonzero no further try is made (a budget).
+ * *res (zeroed by the caller) holds the last try's result */
 void provider_call_retrying(struct provider *pv, const struct request *req, struct call_result *res,
-			    void (*on_try)(void *arg, const struct call_result *r, int try_no), void *arg);
+			    int (*on_try)(void *arg, const struct call_result *r, int try_no), void *arg);
 /* the wait before try try_no + 1 after a retryable failure: retry_after when
  * the server gave one (>= 0, at most 10 minutes), else 2^(try_no-1) s capped at
  * 60 s, less up to 25% jitter; not yet scaled */

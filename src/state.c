@@ -542,6 +542,21 @@ int state_meta_set(struct state *st, const char *name, const char *value)
 	return rc;
 }
 
+int state_meta_expire(struct state *st, const char *prefix, double t)
+{
+	sqlite3_stmt *s = prep(st, "DELETE FROM meta WHERE substr(name, 1, length(?1)) = ?1 AND CAST(value AS REAL) < ?2");
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 2, t);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "meta");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 long state_run_start(struct state *st, const char *argv_joined)
 {
 	sqlite3_stmt *s = prep(st, "INSERT INTO run(started, argv) VALUES(strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?)");

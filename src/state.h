@@ -85,6 +85,8 @@ void state_failures_free(struct htab *t);
 /* small named values (the hash of the lock last written, ...) */
 char *state_meta_get(struct state *st, const char *name);
 int state_meta_set(struct state *st, const char *name, const char *value);
+/* delete the meta entries named PREFIX... whose value (a time) is before t */
+int state_meta_expire(struct state *st, const char *prefix, double t);
 
 /* start a run; returns its number */
 long state_run_start(struct state *st, const char *argv_joined);

@@ -628,6 +628,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if entry["status"] is None:
             entry["status"] = status
+        entry["answered"] = time.time()
         self.entry = None
         self.server.state.write_log(entry)
 

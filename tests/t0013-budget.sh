@@ -47,8 +47,7 @@ expect_success 'the budget stops the run before it is exceeded: exit 3, the ledg
 	mpbuild --progress plain >../out && grep "$((5 - built)) built, 0 restored, $built up to date, 0 failed" ../out
 '
 
-expect_todo 'engine: a cut-off try keeps no reservation and retries are not budget-checked (build.c on_try)' \
-	'a call cut off after the answer was made keeps its reservation: no retry past the budget' '
+expect_success 'a call cut off after the answer was made keeps its reservation: no retry past the budget' '
 	fake_reset && new_project pc && cd pc &&
 	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
 	worst=$(sed -n "s/.*T-001 .*could cost up to \$\([0-9.]*\) and.*/\1/p" ../out) &&

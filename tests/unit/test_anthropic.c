@@ -510,15 +510,17 @@ static struct provider *live_open(const char *key, struct settings *s)
 struct tries {
 	int n;
 	enum call_status status[8];
+	int stop_after;         /* > 0: ask for no more tries after this one */
 };
 
-static void on_try(void *arg, const struct call_result *r, int try_no)
+static int on_try(void *arg, const struct call_result *r, int try_no)
 {
 	struct tries *t = arg;
 
 	if (try_no <= 8)
 		t->status[try_no - 1] = r->status;
 	t->n = try_no;
+	return t->stop_after > 0 && try_no >= t->stop_after;
 }
 
 /* a request whose layers are long enough to be cached on Sonnet 5.5 */
@@ -605,6 +607,14 @@ TEST(live_retries_faults)
 	provider_call_retrying(pv, &rq, &r, on_try, &t);
 	CHECK(r.status == CALL_RETRY && t.n == 5);
 	CHECK(r.error && strstr(r.error, "(gave up after 5 tries)"));
+	call_result_clear(&r);
+	/* on_try says stop (a budget): the retryable failure is the last try */
+	memset(&t, 0, sizeof(t));
+	t.stop_after = 2;
+	control("{\"reset\":true,\"faults\":[{\"status\":503,\"times\":5}]}");
+	provider_call_retrying(pv, &rq, &r, on_try, &t);
+	CHECK(r.status == CALL_RETRY && t.n == 2);
+	CHECK(r.error && strstr(r.error, "(not retried)"));
 	call_result_clear(&r);
 	/* no byte for longer than the stall timeout (1 s here) */
 	control("{\"reset\":true,\"faults\":[{\"request\":1,\"delay\":4}]}");

@@ -1,0 +1,155 @@
+#!/bin/sh
+# t0015: -j against tests/fake_server.py (SPEC 5, 10.12): independent tasks are
+# called at once, a task never before the tasks it depends on, -j 1 one call
+# at a time; ready tasks that share an uncached prefix wait until the first
+# has its answer, so they read the prefix instead of each writing it, and a
+# prefix an earlier run wrote is not waited for; reservations of calls in
+# flight count against the budget; a Ctrl-C lets every call in flight land.
+. "$(dirname "$0")/lib.sh"
+
+ANTHROPIC_API_KEY=test-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+MPBUILD_BACKOFF_SCALE=0.01
+export ANTHROPIC_API_KEY MPBUILD_BACKOFF_SCALE
+
+# five documentation tasks: T-001..T-004 independent, T-005 after T-001 and T-002
+mkdir answers
+for i in 1 2 3 4 5; do
+	printf '{"files": [{"path": "docs/n%s.md", "content": "# Note %s\\n\\nThe note number %s.\\n"}]}\n' $i $i $i \
+		>answers/T-00$i.json
+done
+plan() {
+	mkdir -p "$1/plans" && {
+		printf 'version: 1\nproject: notes\nphases:\n  - {id: P1, title: Notes}\n'
+		printf 'milestones:\n  - {id: M1, phase: P1, title: Written}\ntasks:\n'
+		for i in 1 2 3 4 5; do
+			deps='[]'
+			[ $i = 5 ] && deps='[T-001, T-002]'
+			printf '  - id: T-00%s\n    title: Note %s\n    description: Write note number %s.\n' $i $i $i
+			printf '    milestone: M1\n    complexity: low\n    rule: docs\n    depends_on: %s\n' "$deps"
+			printf '    outputs: [docs/n%s.md]\n' $i
+		done
+	} >"$1/plans/masterplan.yaml"
+}
+
+if ! start_fake_server --answers "$TRASH/answers" --strict-answers; then
+	skip_test 'the fake model server' 'tests/fake_server.py does not start (python3 missing?)'
+	done_testing
+	exit
+fi
+
+# calls.py: the fake server's log as "TARGET START END" per request, times
+# relative to the first request, and checks on how they overlap
+cat >calls.py <<'PY'
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1])]
+t0 = min(e["time"] for e in log)
+calls = {e["target"]: (e["time"] - t0, e["answered"] - t0, e["usage"]) for e in log}
+for t in sorted(calls):
+    print("%s %.2f %.2f" % (t, calls[t][0], calls[t][1]), file=sys.stderr)
+def overlap(a, b):
+    return calls[a][0] < calls[b][1] and calls[b][0] < calls[a][1]
+def before(a, b):  # a was answered before b was asked
+    return calls[a][1] <= calls[b][0]
+PY
+check_calls() { python3 -c "exec(open('$TRASH/calls.py').read()); $2" "$1"; }
+
+expect_success '-j 4: independent tasks overlap; the first call writes the shared prefix, the rest read it' '
+	fake_reset && plan p1 && cd p1 &&
+	fake_control "{\"faults\": [{\"delay\": 1, \"times\": 100}]}" >/dev/null &&
+	mpbuild -j 4 --progress plain >../out 2>&1 && cat ../out &&
+	grep "5 built, 0 restored" ../out &&
+	test "$(wc -l <"$FAKE_LOG")" = 5 &&
+	check_calls "$FAKE_LOG" "
+first = min(calls, key=lambda t: calls[t][0])
+rest = [t for t in [\"T-001\", \"T-002\", \"T-003\", \"T-004\"] if t != first]
+assert all(before(first, t) for t in rest), \"a call did not wait for the prefix\"
+assert overlap(rest[0], rest[1]) and overlap(rest[1], rest[2]), \"calls did not overlap\"
+assert before(\"T-001\", \"T-005\") and before(\"T-002\", \"T-005\"), \"T-005 went before its dependencies\"
+w = calls[first][2]
+assert w[\"cache_creation_input_tokens\"] > 0, w
+for t in rest + [\"T-005\"]:
+    u = calls[t][2]
+    assert u[\"cache_read_input_tokens\"] >= w[\"cache_creation_input_tokens\"], (t, u, w)
+" &&
+	for i in 1 2 3 4 5; do cmp docs/n$i.md - <<-EOF || exit 1
+	# Note $i
+
+	The note number $i.
+	EOF
+	done &&
+	test "$(ledger "SELECT count(*) FROM ledger")" = 5
+'
+
+expect_success 'a prefix an earlier run wrote within its TTL is not waited for' '
+	cd p1 && : >"$FAKE_LOG" &&
+	mpbuild -j 4 -B T-001 T-002 T-003 T-004 --progress plain >../out 2>&1 &&
+	grep "4 built" ../out &&
+	check_calls "$FAKE_LOG" "
+ts = [\"T-001\", \"T-002\", \"T-003\", \"T-004\"]
+assert all(overlap(a, b) for a in ts for b in ts if a != b), \"calls were held back\"
+assert all(calls[t][2][\"cache_read_input_tokens\"] > 0 for t in ts)
+"
+'
+
+expect_success '-j 1: one call at a time, in plan order' '
+	fake_reset && plan p2 && cd p2 &&
+	fake_control "{\"faults\": [{\"delay\": 0.3, \"times\": 100}]}" >/dev/null &&
+	mpbuild -j 1 --progress plain >../out 2>&1 && grep "5 built" ../out &&
+	check_calls "$FAKE_LOG" "
+order = sorted(calls, key=lambda t: calls[t][0])
+assert order == [\"T-001\", \"T-002\", \"T-003\", \"T-004\", \"T-005\"], order
+assert all(before(a, b) for a, b in zip(order, order[1:]))
+"
+'
+
+expect_success 'jobs: in mpbuild.yaml is the default for -j' '
+	fake_reset && plan p3 && cd p3 &&
+	printf "version: 1\njobs: 1\n" >mpbuild.yaml &&
+	fake_control "{\"faults\": [{\"delay\": 0.3, \"times\": 100}]}" >/dev/null &&
+	mpbuild --progress plain >../out 2>&1 && grep "5 built" ../out &&
+	check_calls "$FAKE_LOG" "
+order = sorted(calls, key=lambda t: calls[t][0])
+assert all(before(a, b) for a, b in zip(order, order[1:]))
+"
+'
+
+expect_success 'the budget counts the reservations of calls in flight: a call waits until it fits' '
+	fake_reset && plan p4 && cd p4 &&
+	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
+	worst=$(sed -n "s/.*T-001 .*could cost up to \$\([0-9.]*\) and.*/\1/p" ../out) &&
+	budget=$(python3 -c "import sys; print(round(float(sys.argv[1]) * 2.5, 6))" "$worst") && echo "budget $budget" &&
+	fake_control "{\"faults\": [{\"delay\": 1, \"times\": 100}]}" >/dev/null &&
+	mpbuild -j 4 --budget "$budget" --progress plain >../out 2>&1 && cat ../out &&
+	grep "5 built" ../out &&
+	ledger "SELECT sum(cost) <= $budget FROM ledger" | grep -qx 1 &&
+	check_calls "$FAKE_LOG" "
+for a in calls:
+    assert sum(1 for b in calls if overlap(a, b)) <= 2, \"more calls in flight than the budget allows\"
+assert overlap(\"T-002\", \"T-003\")
+"
+'
+
+# T-001 goes first (it writes the prefix), then T-002 and T-003 are in flight together
+expect_success 'a first Ctrl-C under -j lets every call in flight land, starts nothing new, exits 130' '
+	fake_reset && plan p5 && cd p5 &&
+	printf "version: 1\ncache_ttl: 5m\n" >mpbuild.yaml &&
+	fake_control "{\"faults\": [{\"delay\": 3, \"times\": 100}]}" >/dev/null &&
+	{ "$MPBUILD" -j 2 --progress plain >../out 2>../err & pid=$!; } &&
+	python3 -c "
+import json, sys, time, urllib.request
+for _ in range(600):
+    if json.load(urllib.request.urlopen(sys.argv[1], timeout=5))[\"requests\"] >= 3:
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(\"T-002 and T-003 were not called\")
+" "$FAKE_URL/_control" &&
+	kill -INT $pid && { wait $pid; rc=$?; }; cat ../out ../err; test $rc = 130 &&
+	test "$(grep -c ": built" ../out)" = 3 && test "$(wc -l <"$FAKE_LOG")" = 3 &&
+	for t in $(sed -n "s/.*\"target\": \"\(T-00[0-9]\)\".*/\1/p" "$FAKE_LOG"); do
+		grep -q "^  $t:" mpbuild.lock || exit 1
+	done &&
+	! find . -name "*.mpbuild-*" | grep . &&
+	mpbuild -j 2 --progress plain >../out && grep "2 built, 0 restored, 3 up to date" ../out
+'
+
+done_testing
