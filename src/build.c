@@ -80,6 +80,7 @@ struct engine {
 	double ttl_remaining;   /* calls the rest of the run may make, for cache_ttl auto */
 	int jobs;               /* calls at once (-j, jobs:) */
 	char *approved;         /* approved check set from the lock */
+	int dirty;              /* records changed since mpbuild.lock was written */
 	/* calls run on worker threads (-j); the main thread holds mu except while
 	 * it waits on cv, and workers take it to report a try or their end */
 	pthread_mutex_t mu;
@@ -172,6 +173,7 @@ static int load_records(struct engine *e, int writable)
 			return -1;
 		}
 		if (rc == 0) {
+			e->dirty = 1;
 			e->recs = lk.targets;
 			e->nrec = lk.ntargets;
 			lk.targets = NULL;
@@ -201,15 +203,47 @@ static int load_records(struct engine *e, int writable)
 	return 0;
 }
 
-/* regenerate mpbuild.lock from state.db (SPEC 10.8) */
+/* what the lock holds besides the records: the rule hashes, the approved
+ * checks and which targets the plan has */
+static void lock_inputs(struct engine *e, char out[HASH_HEX])
+{
+	struct sha256 hs;
+	const char *ap = e->approved ? e->approved : "";
+	size_t i;
+
+	sha256_init(&hs);
+	sha256_update(&hs, ap, strlen(ap) + 1);
+	for (i = 0; i < e->p->nrules; i++) {
+		sha256_update(&hs, e->p->rules[i].name, strlen(e->p->rules[i].name) + 1);
+		sha256_update(&hs, e->p->rules[i].hash, strlen(e->p->rules[i].hash) + 1);
+	}
+	for (i = 0; i < e->p->ntasks; i++)
+		sha256_update(&hs, e->p->tasks[i].id, strlen(e->p->tasks[i].id) + 1);
+	sha256_final_hex(&hs, out);
+}
+
+/* regenerate mpbuild.lock from state.db (SPEC 10.8); nothing to do when no
+ * record changed, the plan's targets and rules are those of the last lock and
+ * the file is as mpbuild wrote it */
 static void write_lock(struct engine *e)
 {
 	struct lockfile lk = {0};
 	struct buffer b = {0};
 	struct record *all;
 	size_t n, i, j;
-	char h[HASH_HEX];
+	char h[HASH_HEX], in[HASH_HEX];
 
+	lock_inputs(e, in);
+	if (!e->dirty) {
+		char *seen_in = state_meta_get(e->st, "lock_inputs"), *seen = state_meta_get(e->st, "lock_hash");
+		const char *now_h = fscache_hash(&e->fc, "mpbuild.lock");
+		int same = seen_in && seen && now_h && strcmp(seen_in, in) == 0 && strcmp(seen, now_h) == 0;
+
+		free(seen_in);
+		free(seen);
+		if (same)
+			return;
+	}
 	all = state_records(e->st, &n);
 	lk.targets = xcalloc(n + 1, sizeof(*lk.targets));
 	for (i = 0; i < n; i++) {
@@ -238,7 +272,9 @@ static void write_lock(struct engine *e)
 	lockfile_render(&lk, &b);
 	if (lockfile_write(e->root, &b, h) == 0) {
 		state_meta_set(e->st, "lock_hash", h);
+		state_meta_set(e->st, "lock_inputs", in);
 		fscache_note(&e->fc, "mpbuild.lock", h);
+		e->dirty = 0;
 	}
 	buf_free(&b);
 	lockfile_free(&lk);
@@ -663,7 +699,10 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 	free(js);
 	for (i = 0; i < t->noutputs; i++) {
 		char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
-		int bad = (had[i] && rename(path, old) < 0) ||
+		int bad;
+
+		fscache_forget(&e->fc, t->outputs[i]);
+		bad = (had[i] && rename(path, old) < 0) ||
 			  write_file_atomic(path, a->files[i].content, a->files[i].len) < 0;
 
 		free(path);
@@ -849,6 +888,7 @@ static int restore(struct engine *e, struct task *t)
 	new_record(e, t, ac.model ? ac.model : "", &r);
 	if (land_answer(e->st, &e->fc, e->root, &r, &a) == 0) {
 		ok = 1;
+		e->dirty = 1;
 		ti->s = S_RESTORED;
 		set_why(ti, ac.cost > 0 ? xasprintf("saved $%.4f", ac.cost) : NULL);
 		if (ac.cost > 0)
@@ -1167,6 +1207,7 @@ static int job_finish(struct engine *e, struct job *j)
 		task_failed(e, j, xstrdup("cannot land the files (see above)"));
 		goto out;
 	}
+	e->dirty = 1;
 	if (e->store) {
 		struct action ac = {0};
 
@@ -1604,7 +1645,7 @@ int build_run(const char *root, struct build_opts *o)
 	struct task **order;
 	size_t n;
 	double t0 = now();
-	int rc, lockfd = -1, code;
+	int rc, lockfd = -1, code, recovered = 0;
 	struct sigaction sa;
 
 	if (!o->dry_run && (lockfd = take_lock(root)) < 0)
@@ -1616,11 +1657,12 @@ int build_run(const char *root, struct build_opts *o)
 		free(cache);
 		/* finish interrupted landings before anything looks for hand edits */
 		if (st) {
-			land_recover(st, root);
+			recovered = land_recover(st, root);
 			state_close(st);
 		}
 	}
 	rc = engine_open(&e, root, o, !o->dry_run);
+	e.dirty |= recovered > 0;
 	if (rc) {
 		engine_close(&e);
 		return rc;
@@ -1768,7 +1810,7 @@ int build_explain(const char *root, const char *target)
 	size_t cnt, i, j;
 	char *names[1];
 	int rc = engine_open(&e, root, NULL, 0), any = 0;
-	const struct record *rec;
+	struct record *rec;
 
 	names[0] = (char *)target;
 	if (rc || !(order = select_order(&e, names, 1, &cnt))) {
@@ -1785,6 +1827,8 @@ int build_explain(const char *root, const char *target)
 	for (i = 0; i < cnt; i++)
 		eval(&e, order[i]);
 	rec = htab_get(&e.rec_by, t->id);
+	if (rec && !rec->manifest && e.st)
+		rec->manifest = state_manifest(e.st, t->id);
 	{
 		struct tinfo *ti = &e.ti[t->index];
 
@@ -1970,6 +2014,7 @@ int build_mark(const char *root, char **targets, size_t n, int touch)
 		record_clear(&r);
 	}
 	fscache_flush(&e.fc);
+	e.dirty = marked > 0;
 	if (marked)
 		write_lock(&e);
 	free(order);

@@ -10,52 +10,101 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static json_t *argv_json(const struct argv *a)
+/* the manifest is written directly, byte for byte as jansson's json_dumps
+ * (JSON_COMPACT | JSON_PRESERVE_ORDER) writes it, which is what earlier keys
+ * were computed from: building it as jansson objects was a sixth of a no-op
+ * build.  tests/unit/test_key.c checks the bytes against jansson */
+static void jstr(struct buffer *b, const char *s)
 {
-	json_t *v = json_array();
-	size_t i;
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
 
-	for (i = 0; i < a->c; i++)
-		json_array_append_new(v, json_string(a->v[i]));
-	return v;
+	if (!s) {
+		buf_puts(b, "null");
+		return;
+	}
+	buf_putc(b, '"');
+	for (; *p; p++) {
+		switch (*p) {
+		case '"':
+			buf_puts(b, "\\\"");
+			break;
+		case '\\':
+			buf_puts(b, "\\\\");
+			break;
+		case '\b':
+			buf_puts(b, "\\b");
+			break;
+		case '\f':
+			buf_puts(b, "\\f");
+			break;
+		case '\n':
+			buf_puts(b, "\\n");
+			break;
+		case '\r':
+			buf_puts(b, "\\r");
+			break;
+		case '\t':
+			buf_puts(b, "\\t");
+			break;
+		default:
+			if (*p < 0x20) {
+				buf_puts(b, "\\u00");
+				buf_putc(b, hex[*p >> 4]);
+				buf_putc(b, hex[*p & 15]);
+			} else
+				buf_putc(b, (char)*p);
+		}
+	}
+	buf_putc(b, '"');
 }
 
-static json_t *str_or_null(const char *s)
+static void jargv(struct buffer *b, const struct argv *a)
 {
-	return s ? json_string(s) : json_null();
+	size_t i;
+
+	buf_putc(b, '[');
+	for (i = 0; i < a->c; i++) {
+		if (i)
+			buf_putc(b, ',');
+		jstr(b, a->v[i]);
+	}
+	buf_putc(b, ']');
 }
 
 char *key_manifest(const struct key_input *in)
 {
-	json_t *o = json_object(), *layers = json_array(), *val = json_array(), *chk = json_array();
 	const struct task *t = in->task;
-	char *s;
-	size_t i, j;
+	struct buffer b = {0};
+	size_t i, j, nv = 0;
 	int k;
 
-	json_object_set_new(o, "format", json_integer(PROMPT_FORMAT_VERSION));
-	json_object_set_new(o, "family", json_string(in->family));
-	json_object_set_new(o, "model", json_string(in->model));
-	json_object_set_new(o, "effort", str_or_null(in->effort));
-	json_object_set_new(o, "max_tokens", json_integer(in->max_tokens));
-	json_object_set_new(o, "schema", json_string(in->schema_hash));
-	for (k = 0; k < 4; k++)
-		json_array_append_new(layers, json_string(in->layer[k]));
-	json_object_set_new(o, "layers", layers);
-	{
-		json_t *deps = json_array();
-
-		for (i = 0; i < in->ndeps; i++) {
-			json_t *e = json_array();
-
-			json_array_append_new(e, json_string(in->dep_target[i]));
-			json_array_append_new(e, json_string(in->dep_path[i]));
-			json_array_append_new(e, json_string(in->dep_hash[i]));
-			json_array_append_new(deps, e);
-		}
-		json_object_set_new(o, "deps", deps);
+	buf_printf(&b, "{\"format\":%d,\"family\":", PROMPT_FORMAT_VERSION);
+	jstr(&b, in->family);
+	buf_puts(&b, ",\"model\":");
+	jstr(&b, in->model);
+	buf_puts(&b, ",\"effort\":");
+	jstr(&b, in->effort);
+	buf_printf(&b, ",\"max_tokens\":%d,\"schema\":", in->max_tokens);
+	jstr(&b, in->schema_hash);
+	buf_puts(&b, ",\"layers\":[");
+	for (k = 0; k < 4; k++) {
+		if (k)
+			buf_putc(&b, ',');
+		jstr(&b, in->layer[k]);
+	}
+	buf_puts(&b, "],\"deps\":[");
+	for (i = 0; i < in->ndeps; i++) {
+		buf_puts(&b, i ? ",[" : "[");
+		jstr(&b, in->dep_target[i]);
+		buf_putc(&b, ',');
+		jstr(&b, in->dep_path[i]);
+		buf_putc(&b, ',');
+		jstr(&b, in->dep_hash[i]);
+		buf_putc(&b, ']');
 	}
 	/* the validate command that applies to each output, in output order */
+	buf_puts(&b, "],\"validate\":[");
 	for (i = 0; t && i < t->noutputs; i++) {
 		const char *out = t->outputs[i], *base = strrchr(out, '/');
 
@@ -64,26 +113,25 @@ char *key_manifest(const struct key_input *in)
 			const struct validator *v = &t->r->validate[j];
 
 			if (glob_match(v->glob, base) || glob_match(v->glob, out)) {
-				json_t *e = json_array();
-
-				json_array_append_new(e, json_string(out));
-				json_array_append_new(e, argv_json(&v->argv));
-				json_array_append_new(val, e);
+				buf_puts(&b, nv++ ? ",[" : "[");
+				jstr(&b, out);
+				buf_putc(&b, ',');
+				jargv(&b, &v->argv);
+				buf_putc(&b, ']');
 				break;
 			}
 		}
 	}
-	json_object_set_new(o, "validate", val);
-	for (i = 0; t && i < t->ncheck; i++)
-		json_array_append_new(chk, argv_json(&t->check[i]));
-	json_object_set_new(o, "check", chk);
-	json_object_set_new(o, "retries", json_integer(in->retries));
-	json_object_set_new(o, "escalate", str_or_null(in->escalate));
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (!s)
-		fatal("jansson: out of memory");
-	return s;
+	buf_puts(&b, "],\"check\":[");
+	for (i = 0; t && i < t->ncheck; i++) {
+		if (i)
+			buf_putc(&b, ',');
+		jargv(&b, &t->check[i]);
+	}
+	buf_printf(&b, "],\"retries\":%d,\"escalate\":", in->retries);
+	jstr(&b, in->escalate);
+	buf_putc(&b, '}');
+	return buf_take(&b);
 }
 
 void key_of(const char *manifest, char out[HASH_HEX])
@@ -142,6 +190,12 @@ const char *fscache_hash(struct fscache *c, const char *rel)
 	struct stat_entry *e;
 	char h[HASH_HEX];
 
+	/* a file is looked at once per run, as ninja stats each node once */
+	e = htab_get(&c->t, rel);
+	if (e && e->seen) {
+		free(path);
+		return e->hash;
+	}
 	if (stat(path, &sb) < 0) {
 		free(path);
 		return NULL;
@@ -156,6 +210,7 @@ const char *fscache_hash(struct fscache *c, const char *rel)
 	    e->size == (uint64_t)sb.st_size && e->mtime_ns == ns(&sb.st_mtim) && e->ctime_ns == ns(&sb.st_ctim) &&
 	    e->mtime_ns < e->written_ns - RACY_NS && e->hash[0]) {
 		free(path);
+		e->seen = 1;
 		return e->hash;
 	}
 	if (sha256_file(path, h) < 0) {
@@ -166,7 +221,16 @@ const char *fscache_hash(struct fscache *c, const char *rel)
 	c->hashed++;
 	e = entry_for(c, rel, &sb);
 	memcpy(e->hash, h, sizeof(h));
+	e->seen = 1;
 	return e->hash;
+}
+
+void fscache_forget(struct fscache *c, const char *rel)
+{
+	struct stat_entry *e = htab_get(&c->t, rel);
+
+	if (e)
+		e->seen = 0;
 }
 
 void fscache_note(struct fscache *c, const char *rel, const char *hash)
@@ -178,6 +242,7 @@ void fscache_note(struct fscache *c, const char *rel, const char *hash)
 		struct stat_entry *e = entry_for(c, rel, &sb);
 
 		snprintf(e->hash, sizeof(e->hash), "%s", hash);
+		e->seen = 1;
 	}
 	free(path);
 }

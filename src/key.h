@@ -40,8 +40,11 @@ struct fscache {
 /* load the entries of st */
 void fscache_open(struct fscache *c, struct state *st, const char *root);
 /* the content hash of root/rel, from the cache when its stat is unchanged and
- * not racy; NULL when the file does not exist (errno ENOENT) or cannot be read */
+ * not racy; NULL when the file does not exist (errno ENOENT) or cannot be read.
+ * A file is looked at once per run: call fscache_forget before changing it */
 const char *fscache_hash(struct fscache *c, const char *rel);
+/* root/rel is about to change: look at it again next time */
+void fscache_forget(struct fscache *c, const char *rel);
 /* record that root/rel now has hash (after mpbuild wrote it) */
 void fscache_note(struct fscache *c, const char *rel, const char *hash);
 /* write changed entries back in one transaction */

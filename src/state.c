@@ -267,7 +267,7 @@ static char *col_dup(sqlite3_stmt *s, int i)
 
 struct record *state_records(struct state *st, size_t *n)
 {
-	sqlite3_stmt *s = prep(st, "SELECT target, key, model, generated, manifest FROM record ORDER BY target");
+	sqlite3_stmt *s = prep(st, "SELECT target, key, model, generated FROM record ORDER BY target");
 	sqlite3_stmt *o = prep(st, "SELECT target, path, hash FROM output ORDER BY target, path");
 	struct record *r = NULL;
 	size_t cap = 0, j = 0;
@@ -292,7 +292,6 @@ struct record *state_records(struct state *st, size_t *n)
 		snprintf(e->key, sizeof(e->key), "%s", k ? k : "");
 		e->model = col_dup(s, 2);
 		e->generated = sqlite3_column_int(s, 3);
-		e->manifest = col_dup(s, 4);
 	}
 	/* both queries are ordered by target: merge them in one pass */
 	while (sqlite3_step(o) == SQLITE_ROW) {
@@ -314,6 +313,20 @@ struct record *state_records(struct state *st, size_t *n)
 	sqlite3_finalize(s);
 	sqlite3_finalize(o);
 	return r;
+}
+
+char *state_manifest(struct state *st, const char *target)
+{
+	sqlite3_stmt *s = prep(st, "SELECT manifest FROM record WHERE target=?");
+	char *m = NULL;
+
+	if (!s)
+		return NULL;
+	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		m = col_dup(s, 0);
+	sqlite3_finalize(s);
+	return m;
 }
 
 static int put_record(struct state *st, const struct record *r)

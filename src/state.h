@@ -17,6 +17,7 @@ struct stat_entry {
 	int64_t written_ns;     /* wall-clock time the entry was written */
 	char hash[HASH_HEX];
 	int dirty;              /* changed this run, to be written back */
+	int seen;               /* checked against the file this run: no second stat */
 };
 
 /* what one target was last built from and produced */
@@ -55,8 +56,11 @@ int state_stat_flush(struct state *st, struct htab *t);
 /* free a table from state_stat_load */
 void state_stat_free(struct htab *t);
 
-/* every record, sorted by target; *n set; caller frees with record_free_all */
+/* every record, sorted by target, without its manifest (a no-op needs none);
+ * *n set; caller frees with record_free_all */
 struct record *state_records(struct state *st, size_t *n);
+/* the manifest the record of target was built from (NULL: none); caller frees */
+char *state_manifest(struct state *st, const char *target);
 /* insert or replace a record (its own transaction unless one is open) */
 int state_record_put(struct state *st, const struct record *r);
 /* drop target's record */

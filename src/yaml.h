@@ -32,8 +32,7 @@ struct ynode {
 struct ydoc {
 	char *path;             /* the file as named in messages */
 	struct ynode *root;     /* NULL for an empty document */
-	struct ynode **all;     /* every node, for freeing (aliases share nodes) */
-	size_t nall, capall;
+	struct arena *arena;    /* where its nodes, strings and lists live */
 };
 
 /* parse path (named as shown in messages); on error print file:line:col: error: ...

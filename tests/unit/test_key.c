@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -226,6 +227,96 @@ TEST(manifest_without_task)
 	free(m);
 }
 
+/* the manifest as jansson writes it (how keys were first computed): the
+ * direct writer in key.c must give the same bytes, or every key changes */
+static json_t *ref_argv(const struct argv *a)
+{
+	json_t *v = json_array();
+	size_t i;
+
+	for (i = 0; i < a->c; i++)
+		json_array_append_new(v, json_string(a->v[i]));
+	return v;
+}
+
+static char *ref_manifest(const struct key_input *in)
+{
+	json_t *o = json_object(), *layers = json_array(), *deps = json_array(), *val = json_array(), *chk = json_array();
+	const struct task *t = in->task;
+	char *s;
+	size_t i, j;
+	int k;
+
+	json_object_set_new(o, "format", json_integer(PROMPT_FORMAT_VERSION));
+	json_object_set_new(o, "family", json_string(in->family));
+	json_object_set_new(o, "model", json_string(in->model));
+	json_object_set_new(o, "effort", in->effort ? json_string(in->effort) : json_null());
+	json_object_set_new(o, "max_tokens", json_integer(in->max_tokens));
+	json_object_set_new(o, "schema", json_string(in->schema_hash));
+	for (k = 0; k < 4; k++)
+		json_array_append_new(layers, json_string(in->layer[k]));
+	json_object_set_new(o, "layers", layers);
+	for (i = 0; i < in->ndeps; i++)
+		json_array_append_new(deps, json_pack("[sss]", in->dep_target[i], in->dep_path[i], in->dep_hash[i]));
+	json_object_set_new(o, "deps", deps);
+	for (i = 0; t && i < t->noutputs; i++) {
+		const char *out = t->outputs[i], *base = strrchr(out, '/');
+
+		base = base ? base + 1 : out;
+		for (j = 0; t->r && j < t->r->nvalidate; j++)
+			if (glob_match(t->r->validate[j].glob, base) || glob_match(t->r->validate[j].glob, out)) {
+				json_array_append_new(val, json_pack("[so]", out, ref_argv(&t->r->validate[j].argv)));
+				break;
+			}
+	}
+	json_object_set_new(o, "validate", val);
+	for (i = 0; t && i < t->ncheck; i++)
+		json_array_append_new(chk, ref_argv(&t->check[i]));
+	json_object_set_new(o, "check", chk);
+	json_object_set_new(o, "retries", json_integer(in->retries));
+	json_object_set_new(o, "escalate", in->escalate ? json_string(in->escalate) : json_null());
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return s;
+}
+
+static void same_as_jansson(const struct fixture *f)
+{
+	char *a = key_manifest(&f->in), *b = ref_manifest(&f->in);
+
+	CHECK_STR(a, b);
+	free(a);
+	free(b);
+}
+
+TEST(manifest_bytes_are_jansson_compact)
+{
+	struct fixture f;
+	char all[128], *arg[3];
+	int c;
+
+	fixture(&f);
+	same_as_jansson(&f);
+	f.in.effort = "high";
+	f.in.escalate = NULL;
+	f.in.task = NULL;
+	f.in.ndeps = 0;
+	same_as_jansson(&f);
+	/* every ASCII byte, quotes, backslashes, controls and UTF-8 in strings */
+	fixture(&f);
+	for (c = 1; c < 128; c++)
+		all[c - 1] = (char)c;
+	all[127] = '\0';
+	f.in.model = all;
+	f.in.effort = "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80 \"q\" \\ /";
+	f.dep_path[1] = "src/\x7f\x01\x1f.c";
+	arg[0] = all;
+	arg[1] = "\t\n\r\b\f";
+	arg[2] = NULL;
+	f.checks[1] = (struct argv){arg, 2};
+	same_as_jansson(&f);
+}
+
 /* fscache fixtures */
 static void write_bytes(const char *dir, const char *rel, const char *text)
 {
@@ -287,27 +378,39 @@ TEST(fscache_racy_rule)
 	/* just written: its mtime is not older than the entry, so every look re-hashes */
 	CHECK_STR(fscache_hash(&c, "a.txt"), (sha256_hex("one\n", 4, want), want));
 	CHECK(c.hashed == 1);
+	/* within a run a file is looked at once: no stat, no hash, even if it changed */
+	write_bytes(d, "a.txt", "changed\n");
+	CHECK_STR(fscache_hash(&c, "a.txt"), want);
+	CHECK(c.hashed == 1);
+	write_bytes(d, "a.txt", "one\n");
+	/* each look below is as in a new run (fscache_forget) */
+	fscache_forget(&c, "a.txt");
 	fscache_hash(&c, "a.txt");
 	CHECK(c.hashed == 2);
 	/* an old mtime (the stat changed: mtime and ctime) is hashed once more, then trusted */
 	set_mtime_ago(d, "a.txt", 10);
+	fscache_forget(&c, "a.txt");
 	fscache_hash(&c, "a.txt");
 	CHECK(c.hashed == 3);
+	fscache_forget(&c, "a.txt");
 	h = fscache_hash(&c, "a.txt");
 	CHECK(c.hashed == 3);
 	CHECK_STR(h, want);
+	fscache_forget(&c, "a.txt");
 	fscache_hash(&c, "a.txt");
 	CHECK(c.hashed == 3);
 	/* same size, mtime put back: ctime still gives the change away */
 	pause_ms(30);
 	write_bytes(d, "a.txt", "two\n");
 	set_mtime_ago(d, "a.txt", 10);
+	fscache_forget(&c, "a.txt");
 	h = fscache_hash(&c, "a.txt");
 	CHECK(c.hashed == 4);
 	CHECK_STR(h, (sha256_hex("two\n", 4, want), want));
 	/* a bigger file is re-hashed whatever its times */
 	write_bytes(d, "a.txt", "three\n");
 	set_mtime_ago(d, "a.txt", 100);
+	fscache_forget(&c, "a.txt");
 	h = fscache_hash(&c, "a.txt");
 	CHECK(c.hashed == 5);
 	CHECK_STR(h, (sha256_hex("three\n", 6, want), want));
