@@ -11,6 +11,7 @@
 #include "land.h"
 #include "lockfile.h"
 #include "models.h"
+#include "orphan.h"
 #include "plan.h"
 #include "progress.h"
 #include "prompt.h"
@@ -145,6 +146,11 @@ static int take_lock(const char *root)
 	free(dir);
 	free(path);
 	return fd;   /* held until exit */
+}
+
+int build_lock(const char *root)
+{
+	return take_lock(root);
 }
 
 static void index_records(struct engine *e)
@@ -1347,7 +1353,7 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 	struct tinfo *ti = &e->ti[t->index];
 	struct request req = {0};
 	const struct model_info *m = model_lookup(&e->p->settings, ti->mc.model);
-	double shared = 0, own, top;
+	double shared = 0;
 	int i;
 
 	*lo = *hi = 0;
@@ -1358,12 +1364,7 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 	}
 	for (i = 0; i < 3; i++)
 		shared += (double)req.layer_len[i] / 4;
-	own = (double)req.layer_len[3] / 4;
-	top = m->cache_write_1h > m->input ? m->cache_write_1h : m->input;
-	if (m->band_tokens && m->band_cache_write_1h > top)
-		top = m->band_cache_write_1h;
-	*lo = (shared * m->cache_read + own * m->input) / 1e6;
-	*hi = ((shared + own) * top + e->p->settings.max_tokens * (m->band_output > m->output ? m->band_output : m->output)) / 1e6;
+	model_estimate(m, shared, (double)req.layer_len[3] / 4, e->p->settings.max_tokens, lo, hi);
 }
 
 static void money(char *buf, size_t n, double v)
@@ -1399,37 +1400,20 @@ static int dry_run(struct engine *e, struct task **order, size_t n)
 			maybe++;
 		}
 		if (e->o->json) {
-			json_t *o = json_object();
-			char *s;
+			struct request req = {0};
+			int have = 0;
 
-			json_object_set_new(o, "target", json_string(t->id));
-			json_object_set_new(o, "status", json_string(state_names[ti->s]));
-			json_object_set_new(o, "key", ti->s == S_WAIT || ti->s == S_SKIPPED ? json_null() : json_string(ti->key));
-			json_object_set_new(o, "model", json_string(ti->mc.model ? ti->mc.model : ""));
-			if (ti->why)
-				json_object_set_new(o, "why", json_string(ti->why));
 			if (ti->s == S_PENDING) {
-				struct request req = {0};
-
 				req.key = ti->key;
 				req.attempt = 1;
 				req.model = ti->mc.model;
 				req.effort = ti->mc.effort;
 				req.max_tokens = e->p->settings.max_tokens;
 				req.format = ti->fmt;
-				if (prompt_task_request(e->pc, t, &req) == 0) {
-					char *rq = prompt_request_json(&req);
-
-					json_object_set_new(o, "request", json_loads(rq, 0, NULL));
-					free(rq);
-				}
-				json_object_set_new(o, "cost_low", a < 0 ? json_null() : json_real(a));
-				json_object_set_new(o, "cost_high", b < 0 ? json_null() : json_real(b));
+				have = prompt_task_request(e->pc, t, &req) == 0;
 			}
-			s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			puts(s);
-			free(s);
-			json_decref(o);
+			progress_dry_json(t->id, state_names[ti->s], ti->s == S_WAIT || ti->s == S_SKIPPED ? NULL : ti->key,
+					  ti->mc.model, ti->why, have ? &req : NULL, ti->s == S_PENDING, a, b);
 			continue;
 		}
 		if (ti->s == S_PENDING) {
@@ -1648,7 +1632,7 @@ int build_run(const char *root, struct build_opts *o)
 	int rc, lockfd = -1, code, recovered = 0;
 	struct sigaction sa;
 
-	if (!o->dry_run && (lockfd = take_lock(root)) < 0)
+	if (!o->dry_run && !o->locked && (lockfd = take_lock(root)) < 0)
 		return EXIT_BADINPUT;
 	if (!o->dry_run) {
 		char *cache = path_join(root, "cache");
@@ -1710,6 +1694,8 @@ int build_run(const char *root, struct build_opts *o)
 	fscache_flush(&e.fc);
 	write_lock(&e);
 	summary(&e, now() - t0);
+	if (!o->quiet && e.pr.mode != PROGRESS_JSON)
+		orphan_say(e.p, e.recs, e.nrec, root, stdout);
 	state_run_finish(e.st, e.run, e.count[S_BUILT], e.count[S_RESTORED], e.count[S_UPTODATE], e.count[S_FAILED],
 			 e.count[S_SKIPPED], now() - t0);
 	if (interrupted)
@@ -1767,6 +1753,7 @@ int build_status(const char *root, char **targets, size_t n)
 			printf("unapproved  %zu check command%s from the generated plan are not run until you review them "
 			       "and run mpbuild approve\n", nc, nc == 1 ? "" : "s");
 	}
+	orphan_say(e.p, e.recs, e.nrec, root, stdout);
 	free(order);
 	engine_close(&e);
 	return 0;
@@ -1951,6 +1938,23 @@ int build_clean(const char *root, char **targets, size_t n)
 	free(order);
 	engine_close(&e);
 	return 0;
+}
+
+int build_clean_orphans(const char *root)
+{
+	struct engine e;
+	int rc, lockfd = take_lock(root);
+
+	if (lockfd < 0)
+		return EXIT_BADINPUT;
+	rc = engine_open(&e, root, NULL, 1);
+	if (rc == 0) {
+		rc = orphan_clean(e.st, &e.fc, e.p, e.recs, e.nrec);
+		fscache_flush(&e.fc);
+	}
+	engine_close(&e);
+	close(lockfd);
+	return rc;
 }
 
 int build_mark(const char *root, char **targets, size_t n, int touch)

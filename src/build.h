@@ -21,7 +21,12 @@ struct build_opts {
 	const char *progress;   /* auto | plain | json */
 	double budget;          /* --budget; < 0 when not given */
 	int jobs;               /* -j; 0 when not given */
+	int locked;             /* the caller holds the build lock (build_lock) */
 };
+
+/* take the one-build-per-project lock (cache/lock), waiting up to 5 s, then
+ * naming the holder's pid; the fd to close when done, or -1 with a message */
+int build_lock(const char *root);
 
 /* build (or with dry_run, show what would be built); returns an exit code */
 int build_run(const char *root, struct build_opts *o);
@@ -31,6 +36,9 @@ int build_status(const char *root, char **targets, size_t n);
 int build_explain(const char *root, const char *target);
 /* remove generated, unedited outputs of the targets (all when n == 0) */
 int build_clean(const char *root, char **targets, size_t n);
+/* remove outputs that no task declares any more, unless a person edited them,
+ * and drop the records of the tasks that are gone (clean --orphans) */
+int build_clean_orphans(const char *root);
 /* approve the plan's check commands: their hash goes into the lock */
 int build_approve(const char *root);
 /* record the current key and output hashes of the targets without a call:

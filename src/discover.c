@@ -3,7 +3,10 @@
  * people read and commit; answers asks a person on the terminal.  A plan file
  * with no state record, or edited since mpbuild wrote it, is a source and is
  * never overwritten unless named with -B, which first saves it as FILE.orig.N.
- * The masterplan gets one retry with plan_load's exact errors fed back. */
+ * The masterplan gets one retry with plan_load's exact errors fed back.  A
+ * file made again is re-planned: the previous file and unified diffs of its
+ * inputs since it was made (kept under cache/basis/) go with the request,
+ * outside the key, so that what the change does not touch comes back as it was. */
 #include "discover.h"
 
 #include <errno.h>
@@ -14,11 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "diff.h"
 #include "hash.h"
 #include "key.h"
 #include "lockfile.h"
 #include "models.h"
+#include "orphan.h"
 #include "plan.h"
+#include "progress.h"
 #include "prompt.h"
 #include "provider.h"
 #include "state.h"
@@ -74,23 +80,40 @@ struct stage {
 	const char *name;       /* target name and rules/phases/NAME.md */
 	const char *file;       /* the plan file it writes, relative to the root */
 	const char *schema;     /* NULL for answers (no call) */
+	const char *inputs[4];  /* the files it is made from; NULL-terminated */
 };
 
 static const struct stage stages[] = {
-	{DISCOVER_QUESTIONS, "questions", "plans/questions.yaml", questions_schema},
-	{DISCOVER_ANSWERS, "answers", "plans/answers.yaml", NULL},
-	{DISCOVER_DISCOVERY, "discovery", "plans/discovery.yaml", discovery_schema},
-	{DISCOVER_MASTERPLAN, "masterplan", "plans/masterplan.yaml", masterplan_schema},
+	{DISCOVER_QUESTIONS, "questions", "plans/questions.yaml", questions_schema, {"plans/request.md"}},
+	{DISCOVER_ANSWERS, "answers", "plans/answers.yaml", NULL, {"plans/questions.yaml"}},
+	{DISCOVER_DISCOVERY, "discovery", "plans/discovery.yaml", discovery_schema,
+	 {"plans/request.md", "plans/questions.yaml", "plans/answers.yaml"}},
+	{DISCOVER_MASTERPLAN, "masterplan", "plans/masterplan.yaml", masterplan_schema, {"plans/discovery.yaml"}},
 };
 
 /* what one run shares */
 struct dctx {
 	const char *root;
 	const struct discover_opts *o;
-	struct state *st;
+	struct state *st;       /* NULL on a dry run without a state file */
 	struct provider *pv;
+	struct plan *pv_plan;   /* the plan whose settings pv was opened with */
 	long run;
 	int changed;            /* records were written: regenerate the lock */
+	int replanned;          /* a new masterplan landed: the lock keeps only its tasks */
+	char **moved;           /* pairs (old id, new id) of records a re-plan moved */
+	size_t nmoved;
+	struct lockfile lock;   /* dry run: a lock state.db has not seen, whose records count */
+	int use_lock;
+};
+
+/* a plan file against its record (SPEC 2 and 10.5) */
+enum fstate {
+	F_MISSING,              /* no file: build it */
+	F_UPTODATE,             /* mpbuild wrote it and its key is unchanged */
+	F_STALE,                /* mpbuild wrote it; its inputs changed since */
+	F_EDITED,               /* a person edited it after mpbuild wrote it */
+	F_SOURCE,               /* a person wrote it: no record */
 };
 
 unsigned discover_target(const char *name)
@@ -303,20 +326,34 @@ static struct ynode *ycopy(const struct ynode *n)
 
 /* ---- state records and the lock ---- */
 
-static struct record *find_record(struct dctx *d, const char *target, struct record **all, size_t *n)
+/* the record of target among n, or NULL */
+static const struct record *find_record(const struct record *recs, size_t n, const char *target)
 {
 	size_t i;
 
-	*all = state_records(d->st, n);
-	for (i = 0; i < *n; i++)
-		if (strcmp((*all)[i].target, target) == 0)
-			return &(*all)[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(recs[i].target, target) == 0)
+			return &recs[i];
 	return NULL;
 }
 
-/* merge the state's pipeline records into mpbuild.lock, keeping the rest of it */
+/* 1 when target is the new (side 1) or old (side 0) id of a record a re-plan moved */
+static int was_moved(const struct dctx *d, const char *target, int side)
+{
+	size_t i;
+
+	for (i = 0; i < d->nmoved; i++)
+		if (strcmp(d->moved[2 * i + side], target) == 0)
+			return 1;
+	return 0;
+}
+
+/* merge the state's pipeline records and the records a re-plan moved into
+ * mpbuild.lock, keeping the rest of it (after a re-plan, only the tasks of the
+ * new plan: state.db keeps the others' records for clean --orphans) */
 static void update_lock(struct dctx *d)
 {
+	struct plan *np;
 	struct lockfile lk = {0};
 	struct buffer b = {0};
 	struct record *all;
@@ -325,9 +362,17 @@ static void update_lock(struct dctx *d)
 
 	if (lockfile_read(d->root, &lk, NULL) < 0)
 		return;
+	np = d->replanned ? plan_load(d->root) : NULL;
+	for (i = j = 0; i < lk.ntargets; i++) {
+		if (was_moved(d, lk.targets[i].target, 0) || (np && orphan_gone(np, lk.targets[i].target)))
+			record_clear(&lk.targets[i]);
+		else
+			lk.targets[j++] = lk.targets[i];
+	}
+	lk.ntargets = j;
 	all = state_records(d->st, &n);
 	for (i = 0; i < n; i++) {
-		if (!discover_target(all[i].target))
+		if (!discover_target(all[i].target) && !was_moved(d, all[i].target, 1))
 			continue;
 		for (j = 0; j < lk.ntargets; j++)
 			if (strcmp(lk.targets[j].target, all[i].target) == 0)
@@ -343,6 +388,7 @@ static void update_lock(struct dctx *d)
 		memset(&all[i], 0, sizeof(all[i]));
 	}
 	record_free_all(all, n);
+	plan_free(np);
 	lockfile_render(&lk, &b);
 	if (lockfile_write(d->root, &b, h) == 0)
 		state_meta_set(d->st, "lock_hash", h);
@@ -350,36 +396,33 @@ static void update_lock(struct dctx *d)
 	lockfile_free(&lk);
 }
 
-/* the state of stage s's file: 0 may be written; 1 up to date with key (skip);
- * 2 kept (a source or edited by hand) but forced: back it up first; -1 kept,
- * with a message */
-static int file_state(struct dctx *d, const struct stage *s, const char *key)
+/* the state of stage s's file against key; *stale: the record's key is not key */
+static enum fstate file_eval(struct dctx *d, const struct stage *s, const char *key, int *stale)
 {
-	struct record *all, *r;
-	size_t n;
+	struct record *all = NULL;
+	const struct record *r = NULL;
+	size_t n = 0;
 	char h[HASH_HEX];
 	char *p = path_join(d->root, s->file);
-	int ret = 0;
+	enum fstate f;
 
+	*stale = 0;
 	if (!path_exists(p)) {
 		free(p);
-		return 0;
+		return F_MISSING;
 	}
-	r = find_record(d, s->name, &all, &n);
+	if (d->use_lock)
+		r = find_record(d->lock.targets, d->lock.ntargets, s->name);
+	else if (d->st && (all = state_records(d->st, &n)))
+		r = find_record(all, n, s->name);
 	if (sha256_file(p, h) < 0)
 		h[0] = 0;
-	if (r && r->n == 1 && strcmp(r->hashes[0], h) == 0)
-		ret = key && strcmp(r->key, key) == 0 && !d->o->force ? 1 : 0;
-	else if (d->o->force)
-		ret = 2;
-	else {
-		error("%s: %s; mpbuild -B %s regenerates it after saving it as %s.orig.N", s->file,
-		      r ? "kept (edited by hand)" : "kept (not generated by mpbuild)", s->name, s->file);
-		ret = -1;
-	}
+	if (r)
+		*stale = !key || strcmp(r->key, key) != 0;
+	f = !r ? F_SOURCE : r->n == 1 && strcmp(r->hashes[0], h) == 0 ? (*stale ? F_STALE : F_UPTODATE) : F_EDITED;
 	record_free_all(all, n);
 	free(p);
-	return ret;
+	return f;
 }
 
 /* save an existing file as FILE.orig.N, never overwriting an earlier backup */
@@ -788,33 +831,170 @@ static void masterplan_gaps(const struct plan *p, struct buffer *errs)
 		buf_puts(errs, "plans/masterplan.yaml: the plan has no tasks\n");
 }
 
-static int do_call_stage(struct dctx *d, const struct plan *p, const struct stage *s)
+/* ---- re-planning (SPEC 10.1: none of this is in the key) ---- */
+
+/* where the copy of input rel that stage s's file was last made from is kept */
+static char *basis_path(const char *root, const struct stage *s, const char *rel)
+{
+	char *dir = xasprintf("cache/basis/%s/%s", s->name, rel), *p = path_join(root, dir);
+
+	free(dir);
+	return p;
+}
+
+/* after stage s's file landed: keep its inputs as they are now, the basis of
+ * the diffs the next re-plan shows */
+static void save_basis(struct dctx *d, const struct stage *s)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(s->inputs) && s->inputs[i]; i++) {
+		struct buffer b = {0};
+		char *in = path_join(d->root, s->inputs[i]), *out = basis_path(d->root, s, s->inputs[i]);
+
+		if (read_file(in, &b, YAML_MAX_FILE) == 0) {
+			if (write_file_atomic(out, b.data ? b.data : "", b.len) < 0)
+				warn("cannot write %s:", out);
+		} else {
+			unlink(out);
+		}
+		buf_free(&b);
+		free(in);
+		free(out);
+	}
+}
+
+/* the hints of a re-plan of stage s: the instructions of rules/phases/replan.md,
+ * the previous file (old) and a unified diff of each input against its basis */
+static int replan_hint(struct dctx *d, const struct stage *s, const struct buffer *old, int by_hand,
+		       struct buffer *hint)
+{
+	struct buffer diffs = {0};
+	size_t i, unknown = 0, ninputs = 0;
+
+	if (phase_text(d->root, "replan", hint) < 0)
+		return -1;
+	buf_printf(hint, "\n## The previous %s\n\n", s->file);
+	if (by_hand)
+		buf_puts(hint, "A person edited or wrote this version; keep their changes unless the inputs now contradict them.\n\n");
+	prompt_fenced(hint, "yaml", old->data ? old->data : "", old->len);
+	for (i = 0; i < LEN(s->inputs) && s->inputs[i]; i++) {
+		struct buffer was = {0}, now = {0};
+		char *bp = basis_path(d->root, s, s->inputs[i]), *np = path_join(d->root, s->inputs[i]);
+		char *la = xasprintf("a/%s", s->inputs[i]), *lb = xasprintf("b/%s", s->inputs[i]);
+
+		ninputs++;
+		if (read_file(bp, &was, YAML_MAX_FILE) < 0)
+			unknown++;
+		else if (read_file(np, &now, YAML_MAX_FILE) == 0)
+			diff_unified(was.data, was.len, now.data, now.len, la, lb, 3, &diffs);
+		buf_free(&was);
+		buf_free(&now);
+		free(bp);
+		free(np);
+		free(la);
+		free(lb);
+	}
+	buf_puts(hint, "\n## What changed in its inputs since it was made\n\n");
+	if (diffs.len)
+		prompt_fenced(hint, "diff", diffs.data, diffs.len);
+	else if (unknown == ninputs)
+		buf_puts(hint, "Not known: the inputs it was made from were not kept here. Compare it with the inputs "
+			       "above and change only what they require.\n");
+	else
+		buf_puts(hint, "Nothing: its inputs are as they were when it was made. It is made again on request: "
+			       "answer with the previous version unless it breaks a rule of this phase.\n");
+	buf_free(&diffs);
+	return 0;
+}
+
+/* after a new masterplan landed: records of renamed tasks move to their new
+ * ids, and the files of tasks that are gone are listed */
+static void after_masterplan(struct dctx *d)
+{
+	struct plan *np = plan_load(d->root);
+	struct record *all;
+	size_t n;
+
+	if (!np)
+		return;
+	d->replanned = 1;
+	all = state_records(d->st, &n);
+	if (orphan_adopt(d->st, np, all, n, &d->moved, &d->nmoved) == 0 && d->nmoved)
+		d->changed = 1;
+	record_free_all(all, n);
+	if (!d->o->build_follows && !d->o->quiet) {
+		all = state_records(d->st, &n);
+		orphan_say(np, all, n, d->root, stdout);
+		record_free_all(all, n);
+	}
+	plan_free(np);
+}
+
+/* 1 when stage s can be made: its inputs exist (and every question has an
+ * answer); else 0, with the message for a named or missing file in *why */
+static int inputs_ready(const struct dctx *d, const struct plan *p, const struct stage *s, const char **why)
+{
+	*why = NULL;
+	if (s->bit == DISCOVER_QUESTIONS && !p->have_request)
+		*why = "plans/request.md: no such file; write what you want built there (or mpbuild init DIR \"request\")";
+	else if (s->bit == DISCOVER_DISCOVERY && !p->have_questions)
+		*why = "plans/questions.yaml: no such file; mpbuild questions asks for it";
+	else if (s->bit == DISCOVER_DISCOVERY && unanswered(p))
+		*why = "plans/answers.yaml: questions have no answer; run mpbuild answers";
+	else if (s->bit == DISCOVER_MASTERPLAN && !exists_in(d->root, "plans/discovery.yaml"))
+		*why = "plans/discovery.yaml: no such file; mpbuild discovery writes it";
+	return *why == NULL;
+}
+
+/* build stage s if it needs it: a missing file; a stale one mpbuild wrote;
+ * with -B (named) any.  A person's file is kept: named, that stops with exit
+ * 2; upstream of a named target, a stale one is reported and used as it is */
+static int do_call_stage(struct dctx *d, const struct plan *p, const struct stage *s, int named)
 {
 	struct call c = {0};
 	char *answer = NULL, *why = NULL;
-	struct buffer out = {0}, errs = {0}, old = {0};
-	int code = 0, fs, attempt, have_old;
+	struct buffer out = {0}, errs = {0}, old = {0}, hint = {0}, fb = {0};
+	int code = 0, attempt, have_old, stale, forced = named && d->o->force;
+	enum fstate fs;
 	char *path = path_join(d->root, s->file);
 
 	if (task_layer(d, p, s, &c.l4) < 0 || call_prepare(d, p, s, &c) < 0) {
 		code = EXIT_BADINPUT;
 		goto done;
 	}
-	if ((fs = file_state(d, s, c.key)) < 0) {
-		code = EXIT_BADINPUT;
-		goto done;
-	}
-	if (fs == 1) {
-		if (!d->o->quiet)
+	fs = file_eval(d, s, c.key, &stale);
+	if (fs == F_UPTODATE && !forced) {
+		if (named && !d->o->quiet)
 			printf("%s: up to date\n", s->name);
 		goto done;
 	}
-	have_old = fs == 2;
-	if (path_exists(path) && read_file(path, &old, YAML_MAX_FILE) < 0)
-		buf_reset(&old);
+	if ((fs == F_EDITED || fs == F_SOURCE) && !forced) {
+		if (named) {
+			error("%s: %s; mpbuild -B %s regenerates it after saving it as %s.orig.N", s->file,
+			      fs == F_EDITED ? "kept (edited by hand)" : "kept (not generated by mpbuild)", s->name, s->file);
+			code = EXIT_BADINPUT;
+		} else if (fs == F_EDITED && stale && !d->o->quiet) {
+			printf("%s: kept (edited by hand): its inputs changed since mpbuild wrote %s; going on with it as it "
+			       "is (mpbuild -B %s regenerates it after saving it as %s.orig.N)\n",
+			       s->name, s->file, s->name, s->file);
+		}
+		goto done;
+	}
+	have_old = fs == F_EDITED || fs == F_SOURCE;
+	if (fs != F_MISSING && read_file(path, &old, YAML_MAX_FILE) == 0 && replan_hint(d, s, &old, have_old, &hint) < 0) {
+		code = EXIT_BADINPUT;
+		goto done;
+	}
 	for (attempt = 1; attempt <= (s->bit == DISCOVER_MASTERPLAN ? 2 : 1); attempt++) {
+		/* the hints come first and stay on a retry; neither is in the key */
+		buf_reset(&fb);
+		buf_add(&fb, hint.data ? hint.data : "", hint.len);
+		if (hint.len && errs.len)
+			buf_puts(&fb, "\n");
+		buf_add(&fb, errs.data ? errs.data : "", errs.len);
 		c.req.attempt = attempt;
-		c.req.feedback = errs.len ? buf_str(&errs) : NULL;
+		c.req.feedback = fb.len ? buf_str(&fb) : NULL;
 		free(answer);
 		if (!(answer = call_model(d, p, &c, &code)))
 			goto done;
@@ -883,8 +1063,11 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 		code = EXIT_FAILED;
 	else {
 		state_failure_clear(d->st, s->name);
+		save_basis(d, s);
 		if (!d->o->quiet)
-			printf("%s: built %s (%s)\n", s->name, s->file, c.mc.model);
+			printf("%s: %s %s (%s)\n", s->name, fs == F_MISSING ? "built" : "re-planned", s->file, c.mc.model);
+		if (s->bit == DISCOVER_MASTERPLAN)
+			after_masterplan(d);
 	}
 done:
 	free(answer);
@@ -893,6 +1076,8 @@ done:
 	buf_free(&out);
 	buf_free(&errs);
 	buf_free(&old);
+	buf_free(&hint);
+	buf_free(&fb);
 	call_free(&c);
 	return code;
 }
@@ -916,7 +1101,7 @@ static int rewrite(const char *file)
 
 int discover_run(const char *root, const struct discover_opts *o)
 {
-	struct dctx d = {root, o, NULL, NULL, 0, 0};
+	struct dctx d = {0};
 	unsigned upto = 0, which = o->which;
 	size_t i;
 	int rc = 0;
@@ -924,6 +1109,8 @@ int discover_run(const char *root, const struct discover_opts *o)
 
 	if (getenv("MPBUILD_YAML_REWRITE"))
 		return rewrite(getenv("MPBUILD_YAML_REWRITE"));
+	d.root = root;
+	d.o = o;
 	if (!which && !discover_needed(root))
 		return 0;
 	for (i = 0; i < LEN(stages); i++)
@@ -935,6 +1122,11 @@ int discover_run(const char *root, const struct discover_opts *o)
 		return EXIT_BADINPUT;
 	}
 	free(cache);
+	/* a lock from a clone, checkout or pull says what mpbuild wrote */
+	if (lockfile_sync(root, d.st, NULL) < 0) {
+		state_close(d.st);
+		return EXIT_BADINPUT;
+	}
 	d.run = state_run_start(d.st, "discover");
 	for (i = 0; i < LEN(stages) && stages[i].bit <= upto && !rc; i++) {
 		const struct stage *s = &stages[i];
@@ -951,24 +1143,228 @@ int discover_run(const char *root, const struct discover_opts *o)
 					      EXIT_BADINPUT) : 0;
 			else
 				rc = do_answers(&d, p);
-		} else if (named || !exists_in(root, s->file)) {
-			if (s->bit == DISCOVER_QUESTIONS && !p->have_request)
-				rc = (error("plans/request.md: no such file; write what you want built there (or mpbuild init DIR \"request\")"),
-				      EXIT_BADINPUT);
-			else if (s->bit == DISCOVER_DISCOVERY && (!p->have_questions || unanswered(p)))
-				rc = (error("%s", !p->have_questions ? "plans/questions.yaml: no such file; mpbuild questions asks for it"
-								      : "plans/answers.yaml: questions have no answer; run mpbuild answers"),
-				      EXIT_BADINPUT);
-			else
-				rc = do_call_stage(&d, p, s);
+		} else if (which || !exists_in(root, s->file)) {
+			/* with a target named, the stages before it are checked too:
+			 * a stale file mpbuild wrote is made again first (make's rule) */
+			const char *why;
+
+			if (inputs_ready(&d, p, s, &why))
+				rc = do_call_stage(&d, p, s, named);
+			else if (named || !exists_in(root, s->file))
+				rc = (error("%s", why), EXIT_BADINPUT);
 		}
-		plan_free(p);
+		/* the provider keeps the settings it was opened with */
+		if (d.pv && !d.pv_plan)
+			d.pv_plan = p;
+		else
+			plan_free(p);
 	}
 	if (d.changed)
 		update_lock(&d);
 	state_run_finish(d.st, d.run, 0, 0, 0, rc ? 1 : 0, 0, 0);
 	if (d.pv)
 		d.pv->close(d.pv);
+	plan_free(d.pv_plan);
 	state_close(d.st);
+	for (i = 0; i < 2 * d.nmoved; i++)
+		free(d.moved[i]);
+	free(d.moved);
+	return rc;
+}
+
+/* ---- -n ---- */
+
+static void money(char *buf, size_t n, double v)
+{
+	if (v < 0)
+		snprintf(buf, n, "unknown");
+	else
+		snprintf(buf, n, "$%.2f", v);
+}
+
+/* one target of a dry run, as a line or a JSON object; req is the request it
+ * would send (NULL: no call, or "waits": a call whose request is not known
+ * yet), lo and hi its estimated cost (< 0: unknown) */
+static void dry_say(const struct discover_opts *o, const struct stage *s, const char *status, const char *key,
+		    const char *model, const char *why, const struct request *req, double lo, double hi)
+{
+	char a[32], b[32];
+
+	if (o->json) {
+		progress_dry_json(s->name, status, key, model, why, req, req || strcmp(status, "waits") == 0, lo, hi);
+		return;
+	}
+	money(a, sizeof(a), lo);
+	money(b, sizeof(b), hi);
+	if (strcmp(status, "stale") == 0 && req)
+		printf("would call %s %s (%s, %s): %s to %s\n", s->name, s->file, model, why, a, b);
+	else if (strcmp(status, "waits") == 0)
+		printf("may call  %s %s (%s; %s): %s to %s\n", s->name, s->file, model, why, a, b);
+	else
+		printf("%-9s %s %s%s%s\n", status, s->name, s->file, why ? ": " : "", why ? why : "");
+}
+
+/* the estimated cost of call c with a request of `bytes` bytes (-1: unknown) */
+static void dry_cost(const struct plan *p, const struct call *c, size_t bytes, double *lo, double *hi)
+{
+	if (!c->mc.model)
+		*lo = *hi = -1;
+	else
+		model_estimate(model_lookup(&p->settings, c->mc.model), 0, (double)bytes / 4, c->req.max_tokens, lo, hi);
+}
+
+int discover_dry_run(const char *root, const struct discover_opts *o)
+{
+	struct dctx d = {0};
+	unsigned upto = 0, which = o->which;
+	int notes = !which && !discover_needed(root);   /* nothing runs: only name stale plan files */
+	int changes = 0;        /* an earlier stage would change its file: later keys are not known yet */
+	size_t i, calls = 0;
+	double lo = 0, hi = 0;
+	int unknown = 0, rc = 0;
+	struct plan *p;
+	char *cache;
+
+	if (notes && o->json)
+		return 0;
+	for (i = 0; i < LEN(stages); i++)
+		if (!which || (which & stages[i].bit))
+			upto = stages[i].bit;
+	if (!(p = plan_load(root)))
+		return EXIT_BADINPUT;
+	d.root = root;
+	d.o = o;
+	cache = path_join(root, "cache");
+	d.st = state_open(cache, 1);
+	free(cache);
+	if ((d.use_lock = lockfile_sync(root, d.st, &d.lock)) < 0) {
+		state_close(d.st);
+		plan_free(p);
+		return EXIT_BADINPUT;
+	}
+	for (i = 0; i < LEN(stages) && stages[i].bit <= upto && !rc; i++) {
+		const struct stage *s = &stages[i];
+		int named = (which & s->bit) != 0, forced = named && o->force, stale, exists = exists_in(root, s->file);
+		struct call c = {0};
+		struct buffer old = {0}, hint = {0};
+		const char *why;
+		double a = 0, b = 0;
+		enum fstate fs;
+
+		if (s->bit == DISCOVER_ANSWERS) {
+			size_t left = p->have_questions && !changes ? unanswered(p) : 0;
+			char *w;
+
+			if (notes || (p->have_questions && !changes && !left))
+				continue;
+			w = !p->have_questions || changes ? xstrdup("the questions that questions writes")
+				: xasprintf("%zu question%s%s", left, left == 1 ? "" : "s",
+					    o->defaults ? ", each taking its default (--defaults)" : " on the terminal");
+			dry_say(o, s, "would ask", NULL, NULL, w, NULL, 0, 0);
+			free(w);
+			changes = 1;
+			continue;
+		}
+		if (!notes && !which && exists)
+			continue;
+		if (!changes && !inputs_ready(&d, p, s, &why)) {
+			if (!named && exists)
+				continue;       /* a person's file whose inputs do not exist: a source */
+			rc = (error("%s", why), EXIT_BADINPUT);
+			break;
+		}
+		if (changes) {
+			/* its inputs are not written yet: the estimate counts the instructions and what exists */
+			size_t j, bytes = 0;
+			char *after = xasprintf("after %s", stages[i - 1].name);
+
+			c.mc = s->bit == DISCOVER_MASTERPLAN ? p->settings.masterplan : p->settings.discovery;
+			if (!c.mc.model)
+				c.mc = p->settings.high;
+			c.req.max_tokens = s->bit == DISCOVER_MASTERPLAN ? 64000 : p->settings.max_tokens;
+			if (phase_text(root, s->name, &c.l1) == 0)
+				bytes = c.l1.len + strlen(s->schema);
+			for (j = 0; j < LEN(s->inputs) && s->inputs[j]; j++) {
+				struct buffer f = {0};
+				char *fp = path_join(root, s->inputs[j]);
+
+				if (read_file(fp, &f, YAML_MAX_FILE) == 0)
+					bytes += f.len;
+				buf_free(&f);
+				free(fp);
+			}
+			dry_cost(p, &c, bytes, &a, &b);
+			dry_say(o, s, "waits", NULL, c.mc.model ? c.mc.model : "no model", after, NULL, a, b);
+			free(after);
+			goto counted;
+		}
+		if (task_layer(&d, p, s, &c.l4) < 0 || call_prepare(&d, p, s, &c) < 0) {
+			rc = EXIT_BADINPUT;
+			goto next;
+		}
+		fs = file_eval(&d, s, c.key, &stale);
+		if (fs == F_UPTODATE && !forced) {
+			if ((named || o->verbose) && !notes)
+				dry_say(o, s, "up to date", c.key, c.mc.model, NULL, NULL, 0, 0);
+			goto next;
+		}
+		if ((fs == F_EDITED || fs == F_SOURCE) && !forced) {
+			if (named)
+				dry_say(o, s, "kept", c.key, c.mc.model,
+					fs == F_EDITED ? "edited by hand; the build would stop here (mpbuild -B regenerates it)"
+						       : "not generated by mpbuild; the build would stop here (mpbuild -B regenerates it)",
+					NULL, 0, 0);
+			else if (fs == F_EDITED && stale)
+				dry_say(o, s, "kept", c.key, c.mc.model, "edited by hand; its inputs changed since mpbuild wrote it",
+					NULL, 0, 0);
+			goto next;
+		}
+		if (notes) {
+			/* the build does not regenerate plan files it is not asked for */
+			char *w = xasprintf("its inputs changed; plan files are regenerated only when named (mpbuild %s)",
+					    s->name);
+
+			dry_say(o, s, "stale", c.key, c.mc.model, w, NULL, -1, -1);
+			free(w);
+			goto next;
+		}
+		if (fs != F_MISSING) {
+			char *fp = path_join(root, s->file);
+
+			if (read_file(fp, &old, YAML_MAX_FILE) == 0)
+				replan_hint(&d, s, &old, fs == F_EDITED || fs == F_SOURCE, &hint);
+			free(fp);
+			c.req.feedback = hint.len ? buf_str(&hint) : NULL;
+		}
+		dry_cost(p, &c, c.l1.len + c.l4.len + hint.len + strlen(s->schema), &a, &b);
+		dry_say(o, s, "stale", c.key, c.mc.model,
+			forced ? "forced with -B" : fs == F_MISSING ? "never built" : "inputs changed", &c.req, a, b);
+counted:
+		calls++;
+		changes = 1;
+		if (a < 0)
+			unknown = 1;
+		else
+			lo += a, hi += b;
+next:
+		call_free(&c);
+		buf_free(&old);
+		buf_free(&hint);
+	}
+	if (calls && !o->json) {
+		char sa[32], sb[32];
+
+		money(sa, sizeof(sa), lo);
+		money(sb, sizeof(sb), hi);
+		printf("mpbuild: %zu pipeline call%s first; estimated %s to %s%s%s\n", calls, calls == 1 ? "" : "s", sa, sb,
+		       unknown ? " (some models have no known price)" : "",
+		       !o->build_follows ? ""
+		       : exists_in(root, "plans/masterplan.yaml") ? "; the tasks below are those of the current plan"
+								  : "; the tasks are known once plans/masterplan.yaml is written");
+	}
+	if (d.use_lock)
+		lockfile_free(&d.lock);
+	state_close(d.st);
+	plan_free(p);
 	return rc;
 }

@@ -234,3 +234,30 @@ void lockfile_free(struct lockfile *lk)
 	free(lk->approved_checks);
 	memset(lk, 0, sizeof(*lk));
 }
+
+int lockfile_sync(const char *root, struct state *st, struct lockfile *out)
+{
+	struct lockfile lk;
+	char *path = path_join(root, "mpbuild.lock"), *seen = NULL, h[HASH_HEX];
+	int rc = 0;
+
+	if (sha256_file(path, h) < 0) {
+		free(path);
+		return 0;
+	}
+	free(path);
+	if (st)
+		seen = state_meta_get(st, "lock_hash");
+	if (!seen || strcmp(seen, h) != 0) {
+		rc = lockfile_read(root, out ? out : &lk, h);
+		if (rc == 0 && !out) {
+			state_records_replace(st, lk.targets, lk.ntargets);
+			state_meta_set(st, "lock_hash", h);
+			state_meta_set(st, "approved_checks", lk.approved_checks ? lk.approved_checks : "");
+			lockfile_free(&lk);
+		}
+		rc = rc == 0 ? 1 : rc < 0 ? -1 : 0;
+	}
+	free(seen);
+	return rc;
+}

@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"       mpbuild graph [TARGET...]          the plan as Graphviz dot\n"
 	"       mpbuild cost [--by run|target|model]  tokens and money from the ledger\n"
 	"       mpbuild clean [TARGET...]          remove generated, unedited outputs\n"
+	"       mpbuild clean --orphans            remove unedited outputs that no task declares any more\n"
 	"       mpbuild accept TARGET...           record hand-edited outputs as the target's own\n"
 	"       mpbuild touch TARGET...            mark targets up to date without a call (make -t)\n"
 	"       mpbuild approve                    approve the check commands of a generated plan\n"
@@ -36,7 +37,7 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  -C DIR              run in DIR\n"
-	"  -n                  dry run: list the calls a build would make, with estimated cost\n"
+	"  -n                  dry run: list the calls a build would make (pipeline targets too), with estimated cost\n"
 	"      --json          with -n: one JSON object per target on stdout\n"
 	"  -B                  regenerate the named targets (a person's version is saved as FILE.orig.N)\n"
 	"  -k / --stop         keep going after a failure (the default) / stop at the first failure\n"
@@ -295,7 +296,7 @@ int main(int argc, char **argv)
 	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
 	const char *dir = NULL, *verb = NULL, *by = NULL;
 	size_t nargs = 0, k;
-	int i, rc, dashdash = 0, defaults = 0;
+	int i, rc, dashdash = 0, defaults = 0, orphans = 0;
 
 	plan_set_exe(argv[0]);
 	o.budget = -1;
@@ -352,6 +353,8 @@ int main(int argc, char **argv)
 				usage_error("--budget takes an amount in USD, not %s", argv[i]);
 		} else if (!strcmp(a, "--defaults")) {
 			defaults = 1;
+		} else if (!strcmp(a, "--orphans")) {
+			orphans = 1;
 		} else if (!strcmp(a, "--no-cache")) {
 			o.no_cache = 1;
 		} else if (!strcmp(a, "--progress")) {
@@ -389,6 +392,8 @@ int main(int argc, char **argv)
 		free(args);
 		return rc;
 	}
+	if (orphans && strcmp(verb, "clean") != 0)
+		usage_error("--orphans goes with clean (mpbuild clean --orphans), not with %s", verb);
 	find_root(dir, 0);
 	o.targets = args;
 	o.ntargets = nargs;
@@ -404,7 +409,11 @@ int main(int argc, char **argv)
 		rc = cmd_graph(args, nargs);
 	else if (!strcmp(verb, "cost"))
 		rc = cmd_cost(by);
-	else if (!strcmp(verb, "clean"))
+	else if (!strcmp(verb, "clean") && orphans) {
+		if (nargs)
+			usage_error("clean --orphans takes no targets, got %s", args[0]);
+		rc = build_clean_orphans(".");
+	} else if (!strcmp(verb, "clean"))
 		rc = build_clean(".", args, nargs);
 	else if (!strcmp(verb, "accept"))
 		rc = build_mark(".", args, nargs, 0);
@@ -417,20 +426,40 @@ int main(int argc, char **argv)
 	else {
 		/* the pipeline targets (questions, answers, discovery, masterplan) run
 		 * first; the tasks then build from the plan they wrote */
-		struct discover_opts dopt = {o.provider, o.replay, defaults, o.force, 0, o.quiet};
+		struct discover_opts dopt = {0};
 		size_t kept = 0;
+		int lockfd, needed = discover_needed(".");
 
+		dopt.provider = o.provider;
+		dopt.replay = o.replay;
+		dopt.defaults = defaults;
+		dopt.force = o.force;
+		dopt.quiet = o.quiet;
+		dopt.json = o.json;
+		dopt.verbose = o.verbose;
 		for (k = 0; k < nargs; k++)
 			if (discover_target(args[k]))
 				dopt.which |= discover_target(args[k]);
 			else
 				args[kept++] = args[k];
 		o.ntargets = kept;
-		rc = 0;
-		if (!o.dry_run && (dopt.which || discover_needed(".")))
-			rc = discover_run(".", &dopt);
-		if (rc == 0 && !(dopt.which && kept == 0))
-			rc = build_run(".", &o);
+		dopt.build_follows = !(dopt.which && kept == 0);
+		if (o.dry_run) {
+			rc = discover_dry_run(".", &dopt);
+			/* with no masterplan yet there are no tasks to list */
+			if (rc == 0 && dopt.build_follows && !needed)
+				rc = build_run(".", &o);
+		} else if ((lockfd = build_lock(".")) < 0) {
+			rc = EXIT_BADINPUT;
+		} else {
+			/* one lock for the pipeline and the build, so that two runs
+			 * never both call discovery */
+			o.locked = 1;
+			rc = dopt.which || needed ? discover_run(".", &dopt) : 0;
+			if (rc == 0 && dopt.build_follows)
+				rc = build_run(".", &o);
+			close(lockfd);
+		}
 	}
 	free(args);
 	return rc;

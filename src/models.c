@@ -151,3 +151,17 @@ double model_cost(const struct model_info *m, const struct usage *u)
 		(double)u->cache_write_5m * m->cache_write_5m + (double)u->cache_write_1h * m->cache_write_1h +
 		(double)u->cache_read * m->cache_read) / 1e6;
 }
+
+void model_estimate(const struct model_info *m, double shared, double own, int max_tokens, double *lo, double *hi)
+{
+	double top = m->cache_write_1h > m->input ? m->cache_write_1h : m->input;
+
+	if (!m->priced) {
+		*lo = *hi = -1;
+		return;
+	}
+	if (m->band_tokens && m->band_cache_write_1h > top)
+		top = m->band_cache_write_1h;
+	*lo = (shared * m->cache_read + own * m->input) / 1e6;
+	*hi = ((shared + own) * top + max_tokens * (m->band_output > m->output ? m->band_output : m->output)) / 1e6;
+}

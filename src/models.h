@@ -40,5 +40,10 @@ const char *model_answer_format(const struct settings *s, const char *id);
  * of a call whose prompt (input, cache writes and reads) passes band_tokens;
  * 0 for an unpriced model */
 double model_cost(const struct model_info *m, const struct usage *u);
+/* the cost range (USD) of one call on m with shared tokens of cached prefix
+ * and own tokens of its own: lo reads the prefix from the cache and writes
+ * nothing; hi pays every input token at the highest input-side price and
+ * max_tokens of output at the highest output price.  -1 when unpriced */
+void model_estimate(const struct model_info *m, double shared, double own, int max_tokens, double *lo, double *hi);
 
 #endif

@@ -171,3 +171,31 @@ void progress_end(struct progress *pr, const char *json_counts)
 	}
 	fflush(stdout);
 }
+
+void progress_dry_json(const char *target, const char *status, const char *key, const char *model, const char *why,
+		       const struct request *req, int cost, double lo, double hi)
+{
+	json_t *o = json_object();
+	char *s;
+
+	json_object_set_new(o, "target", json_string(target));
+	json_object_set_new(o, "status", json_string(status));
+	json_object_set_new(o, "key", key ? json_string(key) : json_null());
+	json_object_set_new(o, "model", json_string(model ? model : ""));
+	if (why)
+		json_object_set_new(o, "why", json_string(why));
+	if (req) {
+		char *rq = prompt_request_json(req);
+
+		json_object_set_new(o, "request", json_loads(rq, 0, NULL));
+		free(rq);
+	}
+	if (cost) {
+		json_object_set_new(o, "cost_low", lo < 0 ? json_null() : json_real(lo));
+		json_object_set_new(o, "cost_high", hi < 0 ? json_null() : json_real(hi));
+	}
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	puts(s);
+	free(s);
+	json_decref(o);
+}

@@ -31,6 +31,11 @@ void progress_call(struct progress *pr, const char *target, const char *model, i
 void progress_say(struct progress *pr, const char *fmt, ...) PRINTF(2, 3);
 /* the run ends: the JSON event with the counts (other modes print the summary themselves) */
 void progress_end(struct progress *pr, const char *json_counts);
+/* one line of `mpbuild -n --json` on stdout: target, status, key (NULL: null),
+ * model, why (NULL: left out), the request it would send (NULL: left out) and,
+ * with cost, its estimated cost range (< 0: null) */
+void progress_dry_json(const char *target, const char *status, const char *key, const char *model, const char *why,
+		       const struct request *req, int cost, double lo, double hi);
 /* a short model name for the status line: claude-haiku-5-5 -> haiku */
 const char *progress_short_model(const char *model, char *buf, size_t n);
 

@@ -190,6 +190,18 @@ static void fence(struct buffer *b, const char *s, size_t len)
 		buf_putc(b, '`');
 }
 
+void prompt_fenced(struct buffer *b, const char *info, const char *s, size_t len)
+{
+	fence(b, s, len);
+	buf_puts(b, info);
+	buf_putc(b, '\n');
+	buf_add(b, s, len);
+	if (len && s[len - 1] != '\n')
+		buf_putc(b, '\n');
+	fence(b, s, len);
+	buf_putc(b, '\n');
+}
+
 static struct rule_layer *rule_layer(struct prompt_ctx *c, const struct rule *r)
 {
 	const struct plan *p = c->p;
@@ -221,13 +233,7 @@ static struct rule_layer *rule_layer(struct prompt_ctx *c, const struct rule *r)
 					continue;
 				}
 				buf_printf(b, "\n## Example: %s\n\n", g.gl_pathv[j] + skip);
-				fence(b, f.data ? f.data : "", f.len);
-				buf_putc(b, '\n');
-				buf_add(b, f.data ? f.data : "", f.len);
-				if (f.len && f.data[f.len - 1] != '\n')
-					buf_putc(b, '\n');
-				fence(b, f.data ? f.data : "", f.len);
-				buf_putc(b, '\n');
+				prompt_fenced(b, "", f.data ? f.data : "", f.len);
 				buf_free(&f);
 			}
 			globfree(&g);
@@ -342,13 +348,7 @@ int prompt_task_request(struct prompt_ctx *c, const struct task *t, struct reque
 				buf_puts(b, "\n# Outputs of the tasks it depends on (for reference; do not return them)\n");
 			any = 1;
 			buf_printf(b, "\n## %s (from %s)\n\n", rel, t->deps[i]->id);
-			fence(b, f.data ? f.data : "", f.len);
-			buf_putc(b, '\n');
-			buf_add(b, f.data ? f.data : "", f.len);
-			if (f.len && f.data[f.len - 1] != '\n')
-				buf_putc(b, '\n');
-			fence(b, f.data ? f.data : "", f.len);
-			buf_putc(b, '\n');
+			prompt_fenced(b, "", f.data ? f.data : "", f.len);
 			buf_free(&f);
 		}
 	}

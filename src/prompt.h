@@ -25,7 +25,8 @@ struct request {
 	const char *schema;             /* the answer's JSON schema, wire dialect (SPEC 10.11) */
 	const char *layer[NLAYERS];     /* layer texts: 0-2 are system blocks, 3 is the user message */
 	size_t layer_len[NLAYERS];
-	const char *feedback;           /* a retry's error, appended to layer 4; NULL on attempt 1 */
+	const char *feedback;           /* appended to layer 4, outside the key (SPEC 10.1): a retry's
+					 * error, or a re-plan's hints (previous plan file, diffs); may be NULL */
 	int ttl_1h;                     /* breakpoints with a one-hour TTL */
 };
 
@@ -50,6 +51,10 @@ void prompt_task_hash(struct prompt_ctx *c, const struct task *t, char out[HASH_
  * disk), schema, format; strings live in the context until the next call. -1
  * with a message when a dependency output cannot be read */
 int prompt_task_request(struct prompt_ctx *c, const struct task *t, struct request *req);
+/* append s (len bytes) to b as a Markdown code block: a fence longer than
+ * any run of backticks in s, then info (a language name or ""), s, a newline
+ * unless s ends with one, and the fence again */
+void prompt_fenced(struct buffer *b, const char *info, const char *s, size_t len);
 /* the neutral request as JSON text (for cassettes, logs and `-n --json`); caller frees */
 char *prompt_request_json(const struct request *req);
 /* the write_files answer schema (SPEC section 6) in the wire dialect */

@@ -405,6 +405,32 @@ int state_record_delete(struct state *st, const char *target)
 	return rc;
 }
 
+int state_record_rename(struct state *st, const char *from, const char *to)
+{
+	static const char *const sql[] = {"UPDATE record SET target=?1 WHERE target=?2",
+					  "UPDATE output SET target=?1 WHERE target=?2"};
+	size_t i;
+	int rc = 0;
+	TXN_BEGIN(st);
+	for (i = 0; i < LEN(sql) && rc == 0; i++) {
+		sqlite3_stmt *s = prep(st, sql[i]);
+
+		if (!s) {
+			rc = -1;
+			break;
+		}
+		sqlite3_bind_text(s, 1, to, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = dberr(st, "rename");
+		sqlite3_finalize(s);
+	}
+	if (rc == 0)
+		rc = exec_target(st, "DELETE FROM failure WHERE target=?", from);
+	TXN_END(st, rc);
+	return rc;
+}
+
 int state_records_replace(struct state *st, const struct record *r, size_t n)
 {
 	size_t i;

@@ -65,6 +65,9 @@ char *state_manifest(struct state *st, const char *target);
 int state_record_put(struct state *st, const struct record *r);
 /* drop target's record */
 int state_record_delete(struct state *st, const char *target);
+/* move target from's record (and its outputs) to target to, which has none, in
+ * one transaction; from's failure is forgotten */
+int state_record_rename(struct state *st, const char *from, const char *to);
 /* replace all records with these (lock import), in one transaction */
 int state_records_replace(struct state *st, const struct record *r, size_t n);
 /* free one record's contents / an array of n records */
