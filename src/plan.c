@@ -1117,6 +1117,14 @@ static void load_masterplan(struct plan *p, int strict)
 				bad_ref(&L, t->dep_nodes->kids[j], who, "task", t->depends_on[j], names, p->ntasks);
 			else if (dt == t)
 				yerror(L.file, t->dep_nodes->kids[j], "%s depends on itself", who);
+			else {
+				size_t k;
+
+				for (k = 0; k < j && t->deps[k] != dt; k++)
+					;
+				if (k < j)
+					yerror(L.file, t->dep_nodes->kids[j], "%s lists %s twice in depends_on", who, dt->id);
+			}
 		}
 		if (p->have_discovery) {
 			for (j = 0; j < t->ncontext; j++) {
@@ -1162,6 +1170,28 @@ static void load_masterplan(struct plan *p, int strict)
 			if (!t->r)
 				yerror(L.file, t->node, "no rule matches output '%s' of %s (set 'rule:' or add rules/generic.yaml)",
 				       t->outputs[0], who);
+		}
+	}
+	/* a file cannot also be a directory: 'a' and 'a/b' are both declared */
+	for (i = 0; i < p->ntasks; i++) {
+		struct task *t = &p->tasks[i];
+
+		for (j = 0; j < t->noutputs; j++) {
+			char *o = xstrdup(t->outputs[j]), *s;
+
+			while ((s = strrchr(o, '/')) != NULL) {
+				struct task *other;
+
+				*s = '\0';
+				other = htab_get(&p->outputs, o);
+				if (other) {
+					yerror(L.file, ymap_get(t->node, "outputs")->kids[j],
+					       "output '%s' of task %s is inside '%s', an output of task %s: a file cannot be a directory",
+					       t->outputs[j], t->id, o, other->id);
+					break;
+				}
+			}
+			free(o);
 		}
 	}
 	if (yaml_errors == before)

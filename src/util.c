@@ -468,6 +468,17 @@ const char *closest(const char *word, const char *const *cands, size_t n)
 			pick = cands[i];
 		}
 	}
+	/* else one that starts the same way: budget -> budget_usd, retry -> retries */
+	for (i = 0, best = 0; !pick && i < n; i++) {
+		size_t l = 0;
+
+		while (word[l] && word[l] == cands[i][l])
+			l++;
+		if (l >= 4 && l + 2 >= len && l > best && strcmp(word, cands[i]) != 0) {
+			best = l;
+			pick = cands[i];
+		}
+	}
 	return pick;
 }
 
