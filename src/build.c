@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "prompt.h"
 #include "provider.h"
+#include "retrieve.h"
 #include "state.h"
 #include "store.h"
 
@@ -78,6 +79,8 @@ struct engine {
 	double budget;          /* USD, < 0: none */
 	double ttl_remaining;   /* calls the rest of the run may make, for cache_ttl auto */
 	char *approved;         /* approved check set from the lock */
+	struct rulebook rb;     /* rule versions and pinned examples (SPEC 10.2, 10.3) */
+	int writable;           /* the state file may be written */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -167,8 +170,10 @@ static int load_records(struct engine *e, int writable)
 			lk.targets = NULL;
 			lk.ntargets = 0;
 			e->approved = lk.approved_checks ? xstrdup(lk.approved_checks) : NULL;
+			rulebook_from_lock(&e->rb, &lk);
 			if (writable && e->st) {
 				state_records_replace(e->st, e->recs, e->nrec);
+				state_rules_replace(e->st, e->rb.recs, e->rb.n);
 				state_meta_set(e->st, "lock_hash", h);
 				state_meta_set(e->st, "approved_checks", e->approved ? e->approved : "");
 			}
@@ -187,6 +192,7 @@ static int load_records(struct engine *e, int writable)
 			e->approved = NULL;
 		}
 	}
+	rulebook_load(&e->rb, e->st, e->root);
 	index_records(e);
 	return 0;
 }
@@ -214,17 +220,7 @@ static void write_lock(struct engine *e)
 	}
 	record_free_all(all, n);
 	lk.approved_checks = e->approved ? xstrdup(e->approved) : NULL;
-	lk.rules = xcalloc(e->p->nrules + 1, sizeof(*lk.rules));
-	for (i = 0; i < e->p->nrules; i++) {
-		for (j = 0; j < e->p->ntasks; j++)
-			if (e->p->tasks[j].r == &e->p->rules[i])
-				break;
-		if (j == e->p->ntasks)
-			continue;
-		lk.rules[lk.nrules].name = xstrdup(e->p->rules[i].name);
-		memcpy(lk.rules[lk.nrules].hash, e->p->rules[i].hash, HASH_HEX);
-		lk.nrules++;
-	}
+	retrieve_lock_rules(&e->rb, e->p, e->pc, e->st, &lk);
 	lockfile_render(&lk, &b);
 	if (lockfile_write(e->root, &b, h) == 0) {
 		state_meta_set(e->st, "lock_hash", h);
@@ -255,6 +251,8 @@ static int is_named(const struct plan *p, const struct task *t, char **names, si
 	for (i = 0; i < n; i++) {
 		if (strcmp(names[i], t->id) == 0 || strcmp(names[i], "all") == 0)
 			return 1;
+		if (strncmp(names[i], "rule:", 5) == 0 && t->r && strcmp(names[i] + 5, t->r->name) == 0)
+			return 1;
 		if (t->milestone && strcmp(names[i], t->milestone) == 0)
 			return 1;
 		for (j = 0; j < p->nphases; j++)
@@ -265,9 +263,30 @@ static int is_named(const struct plan *p, const struct task *t, char **names, si
 	return 0;
 }
 
+/* -B forces the named targets; -B rule:NAME picks the rule's examples again
+ * instead (its tasks are then stale when their layer changed) */
 static int is_forced(struct engine *e, const struct task *t)
 {
-	return e->o && e->o->force && is_named(e->p, t, e->o->targets, e->o->ntargets);
+	size_t i;
+
+	if (!e->o || !e->o->force)
+		return 0;
+	for (i = 0; i < e->o->ntargets; i++)
+		if (strncmp(e->o->targets[i], "rule:", 5) != 0 && is_named(e->p, t, &e->o->targets[i], 1))
+			return 1;
+	return e->o->ntargets == 0;
+}
+
+/* a record imported from the lock has no manifest: an up-to-date target gets
+ * its current one, so that explain and rule reports can compare later */
+static void keep_manifest(struct engine *e, const struct record *rec, const char *manifest)
+{
+	struct record *r = (struct record *)rec;
+
+	if (r->manifest || !e->writable || !e->st)
+		return;
+	r->manifest = xstrdup(manifest);
+	state_record_put(e->st, r);
 }
 
 /* decide what t needs; deps were evaluated (and built) before */
@@ -375,6 +394,7 @@ static void eval(struct engine *e, struct task *t)
 		} else if (rec && strcmp(rec->key, ti->key) == 0 && !missing) {
 			ti->s = S_UPTODATE;
 			set_why(ti, NULL);
+			keep_manifest(e, rec, ti->manifest);
 		} else {
 			ti->s = S_PENDING;
 			set_why(ti, !rec ? xstrdup("never built")
@@ -966,6 +986,7 @@ static int engine_open(struct engine *e, const char *root, struct build_opts *o,
 	memset(e, 0, sizeof(*e));
 	e->root = root;
 	e->o = o;
+	e->writable = writable;
 	e->p = plan_load(root);
 	if (!e->p)
 		return EXIT_BADINPUT;
@@ -991,6 +1012,7 @@ static int engine_open(struct engine *e, const char *root, struct build_opts *o,
 		return EXIT_BADINPUT;
 	if (load_records(e, writable) < 0)
 		return EXIT_BADINPUT;
+	retrieve_apply(&e->rb, e->p, e->pc, o && o->remote_cache ? o->remote_cache : e->p->settings.remote_cache);
 	if (e->st)
 		state_failures(e->st, &e->failures);
 	e->ti = xcalloc(e->p->ntasks + 1, sizeof(*e->ti));
@@ -1027,6 +1049,7 @@ static void engine_close(struct engine *e)
 	free(e->approved);
 	free(e->check_hash);
 	htab_free(&e->warned);
+	rulebook_free(&e->rb);
 	state_close(e->st);
 	plan_free(e->p);
 }
@@ -1201,6 +1224,18 @@ static void summary(struct engine *e, double secs)
 		printf("mpbuild: %d restored from the cache with no call, saving $%.2f\n", c[S_RESTORED], e->saved);
 }
 
+/* -B rule:NAME: pick the rule's examples again (SPEC 10.2) */
+static int repick(struct engine *e)
+{
+	struct repick env = {
+		.p = e->p, .st = e->st, .fc = &e->fc, .recs = e->recs, .nrec = e->nrec, .rec_by = &e->rec_by,
+		.pc = e->pc, .rb = &e->rb, .remote = e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache,
+		.dry = e->o->dry_run, .verbose = e->o->verbose, .out = e->o->json ? stderr : stdout,
+	};
+
+	return retrieve_repick(&env, e->o->targets, e->o->ntargets);
+}
+
 int build_run(const char *root, struct build_opts *o)
 {
 	struct engine e;
@@ -1229,10 +1264,13 @@ int build_run(const char *root, struct build_opts *o)
 		return rc;
 	}
 	order = select_order(&e, o->targets, o->ntargets, &n);
-	if (!order) {
+	if (!order || (o->force && repick(&e) < 0)) {
+		free(order);
 		engine_close(&e);
 		return EXIT_BADINPUT;
 	}
+	if (!o->quiet)
+		retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, o->json ? stderr : stdout);
 	if (o->dry_run) {
 		rc = dry_run(&e, order, n);
 		free(order);
@@ -1336,6 +1374,7 @@ int build_status(const char *root, char **targets, size_t n)
 		engine_close(&e);
 		return rc ? rc : EXIT_BADINPUT;
 	}
+	retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, stdout);
 	for (i = 0; i < cnt; i++) {
 		struct task *t = order[i];
 		struct tinfo *ti = &e.ti[t->index];

@@ -25,12 +25,52 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* the validate command that applies to each output of t, in output order */
+static json_t *validate_json(const struct task *t)
+{
+	json_t *val = json_array();
+	size_t i, j;
+
+	for (i = 0; t && i < t->noutputs; i++) {
+		const char *out = t->outputs[i], *base = strrchr(out, '/');
+
+		base = base ? base + 1 : out;
+		for (j = 0; t->r && j < t->r->nvalidate; j++) {
+			const struct validator *v = &t->r->validate[j];
+
+			if (glob_match(v->glob, base) || glob_match(v->glob, out)) {
+				json_t *e = json_array();
+
+				json_array_append_new(e, json_string(out));
+				json_array_append_new(e, argv_json(&v->argv));
+				json_array_append_new(val, e);
+				break;
+			}
+		}
+	}
+	return val;
+}
+
+static char *dump(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+
+	json_decref(o);
+	if (!s)
+		fatal("jansson: out of memory");
+	return s;
+}
+
+char *key_validate(const struct task *t)
+{
+	return dump(validate_json(t));
+}
+
 char *key_manifest(const struct key_input *in)
 {
-	json_t *o = json_object(), *layers = json_array(), *val = json_array(), *chk = json_array();
+	json_t *o = json_object(), *layers = json_array(), *chk = json_array();
 	const struct task *t = in->task;
-	char *s;
-	size_t i, j;
+	size_t i;
 	int k;
 
 	json_object_set_new(o, "format", json_integer(PROMPT_FORMAT_VERSION));
@@ -55,35 +95,13 @@ char *key_manifest(const struct key_input *in)
 		}
 		json_object_set_new(o, "deps", deps);
 	}
-	/* the validate command that applies to each output, in output order */
-	for (i = 0; t && i < t->noutputs; i++) {
-		const char *out = t->outputs[i], *base = strrchr(out, '/');
-
-		base = base ? base + 1 : out;
-		for (j = 0; t->r && j < t->r->nvalidate; j++) {
-			const struct validator *v = &t->r->validate[j];
-
-			if (glob_match(v->glob, base) || glob_match(v->glob, out)) {
-				json_t *e = json_array();
-
-				json_array_append_new(e, json_string(out));
-				json_array_append_new(e, argv_json(&v->argv));
-				json_array_append_new(val, e);
-				break;
-			}
-		}
-	}
-	json_object_set_new(o, "validate", val);
+	json_object_set_new(o, "validate", validate_json(t));
 	for (i = 0; t && i < t->ncheck; i++)
 		json_array_append_new(chk, argv_json(&t->check[i]));
 	json_object_set_new(o, "check", chk);
 	json_object_set_new(o, "retries", json_integer(in->retries));
 	json_object_set_new(o, "escalate", str_or_null(in->escalate));
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (!s)
-		fatal("jansson: out of memory");
-	return s;
+	return dump(o);
 }
 
 void key_of(const char *manifest, char out[HASH_HEX])

@@ -26,6 +26,8 @@ struct key_input {
 
 /* the manifest as canonical JSON (fixed key order, compact); caller frees */
 char *key_manifest(const struct key_input *in);
+/* the manifest's "validate" field for task t as compact JSON; caller frees */
+char *key_validate(const struct task *t);
 /* the key of a manifest */
 void key_of(const char *manifest, char out[HASH_HEX]);
 
