@@ -16,6 +16,7 @@
 #include "progress.h"
 #include "prompt.h"
 #include "provider.h"
+#include "retrieve.h"
 #include "state.h"
 #include "store.h"
 
@@ -90,6 +91,8 @@ struct engine {
 	double charged;         /* what counts against the budget: costs, plus what dropped tries keep reserved */
 	struct htab prefixes;   /* id -> struct prefix* */
 	struct prefix *plist;   /* every prefix, for freeing */
+	struct rulebook rb;     /* rule versions and pinned examples (SPEC 10.2, 10.3) */
+	int writable;           /* the state file may be written */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -185,8 +188,10 @@ static int load_records(struct engine *e, int writable)
 			lk.targets = NULL;
 			lk.ntargets = 0;
 			e->approved = lk.approved_checks ? xstrdup(lk.approved_checks) : NULL;
+			rulebook_from_lock(&e->rb, &lk);
 			if (writable && e->st) {
 				state_records_replace(e->st, e->recs, e->nrec);
+				state_rules_replace(e->st, e->rb.recs, e->rb.n);
 				state_meta_set(e->st, "lock_hash", h);
 				state_meta_set(e->st, "approved_checks", e->approved ? e->approved : "");
 			}
@@ -205,6 +210,7 @@ static int load_records(struct engine *e, int writable)
 			e->approved = NULL;
 		}
 	}
+	rulebook_load(&e->rb, e->st, e->root);
 	index_records(e);
 	return 0;
 }
@@ -264,17 +270,7 @@ static void write_lock(struct engine *e)
 	}
 	record_free_all(all, n);
 	lk.approved_checks = e->approved ? xstrdup(e->approved) : NULL;
-	lk.rules = xcalloc(e->p->nrules + 1, sizeof(*lk.rules));
-	for (i = 0; i < e->p->nrules; i++) {
-		for (j = 0; j < e->p->ntasks; j++)
-			if (e->p->tasks[j].r == &e->p->rules[i])
-				break;
-		if (j == e->p->ntasks)
-			continue;
-		lk.rules[lk.nrules].name = xstrdup(e->p->rules[i].name);
-		memcpy(lk.rules[lk.nrules].hash, e->p->rules[i].hash, HASH_HEX);
-		lk.nrules++;
-	}
+	retrieve_lock_rules(&e->rb, e->p, e->pc, e->st, &lk);
 	lockfile_render(&lk, &b);
 	if (lockfile_write(e->root, &b, h) == 0) {
 		state_meta_set(e->st, "lock_hash", h);
@@ -307,6 +303,8 @@ static int is_named(const struct plan *p, const struct task *t, char **names, si
 	for (i = 0; i < n; i++) {
 		if (strcmp(names[i], t->id) == 0 || strcmp(names[i], "all") == 0)
 			return 1;
+		if (strncmp(names[i], "rule:", 5) == 0 && t->r && strcmp(names[i] + 5, t->r->name) == 0)
+			return 1;
 		if (t->milestone && strcmp(names[i], t->milestone) == 0)
 			return 1;
 		for (j = 0; j < p->nphases; j++)
@@ -317,9 +315,30 @@ static int is_named(const struct plan *p, const struct task *t, char **names, si
 	return 0;
 }
 
+/* -B forces the named targets; -B rule:NAME picks the rule's examples again
+ * instead (its tasks are then stale when their layer changed) */
 static int is_forced(struct engine *e, const struct task *t)
 {
-	return e->o && e->o->force && is_named(e->p, t, e->o->targets, e->o->ntargets);
+	size_t i;
+
+	if (!e->o || !e->o->force)
+		return 0;
+	for (i = 0; i < e->o->ntargets; i++)
+		if (strncmp(e->o->targets[i], "rule:", 5) != 0 && is_named(e->p, t, &e->o->targets[i], 1))
+			return 1;
+	return e->o->ntargets == 0;
+}
+
+/* a record imported from the lock has no manifest: an up-to-date target gets
+ * its current one, so that explain and rule reports can compare later */
+static void keep_manifest(struct engine *e, const struct record *rec, const char *manifest)
+{
+	struct record *r = (struct record *)rec;
+
+	if (r->manifest || !e->writable || !e->st)
+		return;
+	r->manifest = xstrdup(manifest);
+	state_record_put(e->st, r);
 }
 
 /* decide what t needs; deps were evaluated (and built) before */
@@ -427,6 +446,7 @@ static void eval(struct engine *e, struct task *t)
 		} else if (rec && strcmp(rec->key, ti->key) == 0 && !missing) {
 			ti->s = S_UPTODATE;
 			set_why(ti, NULL);
+			keep_manifest(e, rec, ti->manifest);
 		} else {
 			ti->s = S_PENDING;
 			set_why(ti, !rec ? xstrdup("never built")
@@ -1261,6 +1281,7 @@ static int engine_open(struct engine *e, const char *root, struct build_opts *o,
 	memset(e, 0, sizeof(*e));
 	e->root = root;
 	e->o = o;
+	e->writable = writable;
 	e->p = plan_load(root);
 	if (!e->p)
 		return EXIT_BADINPUT;
@@ -1286,6 +1307,7 @@ static int engine_open(struct engine *e, const char *root, struct build_opts *o,
 		return EXIT_BADINPUT;
 	if (load_records(e, writable) < 0)
 		return EXIT_BADINPUT;
+	retrieve_apply(&e->rb, e->p, e->pc, o && o->remote_cache ? o->remote_cache : e->p->settings.remote_cache);
 	if (e->st)
 		state_failures(e->st, &e->failures);
 	e->ti = xcalloc(e->p->ntasks + 1, sizeof(*e->ti));
@@ -1322,6 +1344,7 @@ static void engine_close(struct engine *e)
 	free(e->approved);
 	free(e->check_hash);
 	htab_free(&e->warned);
+	rulebook_free(&e->rb);
 	state_close(e->st);
 	plan_free(e->p);
 }
@@ -1623,6 +1646,18 @@ static int schedule(struct engine *e, struct task **order, size_t n)
 	return e->pv || !code ? 0 : code;
 }
 
+/* -B rule:NAME: pick the rule's examples again (SPEC 10.2) */
+static int repick(struct engine *e)
+{
+	struct repick env = {
+		.p = e->p, .st = e->st, .fc = &e->fc, .recs = e->recs, .nrec = e->nrec, .rec_by = &e->rec_by,
+		.pc = e->pc, .rb = &e->rb, .remote = e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache,
+		.dry = e->o->dry_run, .verbose = e->o->verbose, .out = e->o->json ? stderr : stdout,
+	};
+
+	return retrieve_repick(&env, e->o->targets, e->o->ntargets);
+}
+
 int build_run(const char *root, struct build_opts *o)
 {
 	struct engine e;
@@ -1646,16 +1681,19 @@ int build_run(const char *root, struct build_opts *o)
 		}
 	}
 	rc = engine_open(&e, root, o, !o->dry_run);
-	e.dirty |= recovered > 0;
+	e.dirty |= recovered > 0 || o->force;
 	if (rc) {
 		engine_close(&e);
 		return rc;
 	}
 	order = select_order(&e, o->targets, o->ntargets, &n);
-	if (!order) {
+	if (!order || (o->force && repick(&e) < 0)) {
+		free(order);
 		engine_close(&e);
 		return EXIT_BADINPUT;
 	}
+	if (!o->quiet)
+		retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, o->json ? stderr : stdout);
 	if (o->dry_run) {
 		rc = dry_run(&e, order, n);
 		free(order);
@@ -1722,6 +1760,7 @@ int build_status(const char *root, char **targets, size_t n)
 		engine_close(&e);
 		return rc ? rc : EXIT_BADINPUT;
 	}
+	retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, stdout);
 	for (i = 0; i < cnt; i++) {
 		struct task *t = order[i];
 		struct tinfo *ti = &e.ti[t->index];

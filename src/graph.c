@@ -34,6 +34,31 @@ static void mark_closure(const struct plan *p, struct task *t, unsigned char *se
 	free(stack);
 }
 
+/* rule:NAME: the tasks of the rule and what they need */
+static int select_rule(const struct plan *p, const char *name, unsigned char *sel)
+{
+	const struct rule *r = plan_rule(p, name);
+	const char **names, *near;
+	size_t i;
+
+	if (r) {
+		for (i = 0; i < p->ntasks; i++)
+			if (p->tasks[i].r == r)
+				mark_closure(p, &p->tasks[i], sel);
+		return 0;
+	}
+	names = xcalloc(p->nrules + 1, sizeof(*names));
+	for (i = 0; i < p->nrules; i++)
+		names[i] = p->rules[i].name;
+	near = closest(name, names, p->nrules);
+	if (near)
+		error("unknown rule '%s' in target 'rule:%s' (did you mean rule:%s?)", name, name, near);
+	else
+		error("unknown rule '%s' in target 'rule:%s' (the rules are in rules/ and the built-in rules)", name, name);
+	free(names);
+	return -1;
+}
+
 int graph_select(const struct plan *p, char **names, size_t n, unsigned char *sel, unsigned *pipeline)
 {
 	size_t i, j, k;
@@ -62,6 +87,11 @@ int graph_select(const struct plan *p, char **names, size_t n, unsigned char *se
 			}
 		if (found)
 			continue;
+		if (strncmp(name, "rule:", 5) == 0) {
+			if (select_rule(p, name + 5, sel) < 0)
+				rc = -1;
+			continue;
+		}
 		if ((t = plan_task(p, name))) {
 			mark_closure(p, t, sel);
 			continue;

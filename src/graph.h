@@ -11,8 +11,9 @@ extern const char *const graph_pipeline[4];
 
 /* mark in sel (ntasks bytes, zeroed by the caller) the tasks that the named
  * targets need, dependencies included; names may be task, milestone or phase
- * ids or "all"; n == 0 means all.  Unknown names are reported with a close
- * match and make it return -1. pipeline names set *pipeline bits (1 << i). */
+ * ids, "rule:NAME" (the tasks of a rule) or "all"; n == 0 means all.  Unknown
+ * names are reported with a close match and make it return -1. pipeline names
+ * set *pipeline bits (1 << i). */
 int graph_select(const struct plan *p, char **names, size_t n, unsigned char *sel, unsigned *pipeline);
 /* the selected tasks in an order where each comes after its dependencies
  * (plan order where free); returns the count, fills order (ntasks slots) */

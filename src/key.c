@@ -72,11 +72,45 @@ static void jargv(struct buffer *b, const struct argv *a)
 	buf_putc(b, ']');
 }
 
+/* the validate command that applies to each output of t, in output order */
+static void jvalidate(struct buffer *b, const struct task *t)
+{
+	size_t i, j, nv = 0;
+
+	buf_putc(b, '[');
+	for (i = 0; t && i < t->noutputs; i++) {
+		const char *out = t->outputs[i], *base = strrchr(out, '/');
+
+		base = base ? base + 1 : out;
+		for (j = 0; t->r && j < t->r->nvalidate; j++) {
+			const struct validator *v = &t->r->validate[j];
+
+			if (glob_match(v->glob, base) || glob_match(v->glob, out)) {
+				buf_puts(b, nv++ ? ",[" : "[");
+				jstr(b, out);
+				buf_putc(b, ',');
+				jargv(b, &v->argv);
+				buf_putc(b, ']');
+				break;
+			}
+		}
+	}
+	buf_putc(b, ']');
+}
+
+char *key_validate(const struct task *t)
+{
+	struct buffer b = {0};
+
+	jvalidate(&b, t);
+	return buf_take(&b);
+}
+
 char *key_manifest(const struct key_input *in)
 {
 	const struct task *t = in->task;
 	struct buffer b = {0};
-	size_t i, j, nv = 0;
+	size_t i;
 	int k;
 
 	buf_printf(&b, "{\"format\":%d,\"family\":", PROMPT_FORMAT_VERSION);
@@ -103,26 +137,9 @@ char *key_manifest(const struct key_input *in)
 		jstr(&b, in->dep_hash[i]);
 		buf_putc(&b, ']');
 	}
-	/* the validate command that applies to each output, in output order */
-	buf_puts(&b, "],\"validate\":[");
-	for (i = 0; t && i < t->noutputs; i++) {
-		const char *out = t->outputs[i], *base = strrchr(out, '/');
-
-		base = base ? base + 1 : out;
-		for (j = 0; t->r && j < t->r->nvalidate; j++) {
-			const struct validator *v = &t->r->validate[j];
-
-			if (glob_match(v->glob, base) || glob_match(v->glob, out)) {
-				buf_puts(&b, nv++ ? ",[" : "[");
-				jstr(&b, out);
-				buf_putc(&b, ',');
-				jargv(&b, &v->argv);
-				buf_putc(&b, ']');
-				break;
-			}
-		}
-	}
-	buf_puts(&b, "],\"check\":[");
+	buf_puts(&b, "],\"validate\":");
+	jvalidate(&b, t);
+	buf_puts(&b, ",\"check\":[");
 	for (i = 0; t && i < t->ncheck; i++) {
 		if (i)
 			buf_putc(&b, ',');

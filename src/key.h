@@ -26,6 +26,8 @@ struct key_input {
 
 /* the manifest as canonical JSON (fixed key order, compact); caller frees */
 char *key_manifest(const struct key_input *in);
+/* the manifest's "validate" field for task t as compact JSON; caller frees */
+char *key_validate(const struct task *t);
 /* the key of a manifest */
 void key_of(const char *manifest, char out[HASH_HEX]);
 
@@ -39,6 +41,8 @@ struct fscache {
 
 /* load the entries of st */
 void fscache_open(struct fscache *c, struct state *st, const char *root);
+/* the manifest's "validate" field for task t as compact JSON; caller frees */
+char *key_validate(const struct task *t);
 /* the content hash of root/rel, from the cache when its stat is unchanged and
  * not racy; NULL when the file does not exist (errno ENOENT) or cannot be read.
  * A file is looked at once per run: call fscache_forget before changing it */

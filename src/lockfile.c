@@ -14,7 +14,7 @@ static int rec_cmp(const void *a, const void *b)
 
 static int rule_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct lock_rule *)a)->name, ((const struct lock_rule *)b)->name);
+	return strcmp(((const struct rule_rec *)a)->name, ((const struct rule_rec *)b)->name);
 }
 
 static const char *scalar(const char *file, struct ynode *n, const char *what)
@@ -134,7 +134,7 @@ int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX]
 		lk->rules = xcalloc(t->n / 2 + 1, sizeof(*lk->rules));
 		for (i = 0; i < t->n; i += 2) {
 			struct ynode *e = t->kids[i + 1], *ex;
-			struct lock_rule *lr = &lk->rules[lk->nrules++];
+			struct rule_rec *lr = &lk->rules[lk->nrules++];
 
 			lr->name = xstrdup(t->kids[i]->str);
 			if (e->kind != Y_MAP)
@@ -142,11 +142,24 @@ int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX]
 			want_hash(file, ymap_get(e, "hash") ? ymap_get(e, "hash") : e,
 				  scalar(file, ymap_get(e, "hash"), "hash"), lr->hash);
 			ex = ymap_get(e, "examples");
-			if (ex && ex->kind == Y_SEQ) {
-				lr->examples = xcalloc(ex->n + 1, sizeof(*lr->examples));
-				for (j = 0; j < ex->n; j++)
-					if (ex->kids[j]->kind == Y_SCALAR)
-						lr->examples[lr->nexamples++] = xstrdup(ex->kids[j]->str);
+			if (!ex || yis_null(ex))
+				continue;
+			if (ex->kind != Y_SEQ) {
+				yerror(file, ex, "examples of rule %s must be a list of 'path: sha256:...' entries", lr->name);
+				continue;
+			}
+			/* each pin is a one-entry mapping, so the list keeps the layer's order */
+			for (j = 0; j < ex->n; j++) {
+				struct ynode *pin = ex->kids[j];
+				char h[HASH_HEX];
+
+				if (pin->kind != Y_MAP || pin->n != 2) {
+					yerror(file, pin, "a pinned example of rule %s must be one 'path: sha256:...' entry",
+					       lr->name);
+					continue;
+				}
+				want_hash(file, pin->kids[1], scalar(file, pin->kids[1], "a pinned example's hash"), h);
+				rule_rec_add_pin(lr, pin->kids[0]->str, h);
 			}
 		}
 		qsort(lk->rules, lk->nrules, sizeof(*lk->rules), rule_cmp);
@@ -185,16 +198,16 @@ void lockfile_render(const struct lockfile *lk, struct buffer *b)
 	buf_puts(b, "rules:");
 	buf_puts(b, lk->nrules ? "\n" : " {}\n");
 	for (i = 0; i < lk->nrules; i++) {
-		const struct lock_rule *lr = &lk->rules[i];
+		const struct rule_rec *lr = &lk->rules[i];
 
 		buf_puts(b, "  ");
 		yemit_scalar(b, lr->name);
 		buf_printf(b, ":\n    hash: %s\n    examples:", lr->hash);
-		buf_puts(b, lr->nexamples ? "\n" : " []\n");
-		for (j = 0; j < lr->nexamples; j++) {
+		buf_puts(b, lr->n ? "\n" : " []\n");
+		for (j = 0; j < lr->n; j++) {
 			buf_puts(b, "      - ");
-			yemit_scalar(b, lr->examples[j]);
-			buf_putc(b, '\n');
+			yemit_scalar(b, lr->paths[j]);
+			buf_printf(b, ": %s\n", lr->hashes[j]);
 		}
 	}
 }
@@ -221,16 +234,8 @@ int lockfile_write(const char *root, const struct buffer *b, char hash_out[HASH_
 
 void lockfile_free(struct lockfile *lk)
 {
-	size_t i, j;
-
 	record_free_all(lk->targets, lk->ntargets);
-	for (i = 0; i < lk->nrules; i++) {
-		free(lk->rules[i].name);
-		for (j = 0; j < lk->rules[i].nexamples; j++)
-			free(lk->rules[i].examples[j]);
-		free(lk->rules[i].examples);
-	}
-	free(lk->rules);
+	rule_rec_free_all(lk->rules, lk->nrules);
 	free(lk->approved_checks);
 	memset(lk, 0, sizeof(*lk));
 }

@@ -5,18 +5,11 @@
 
 #include "state.h"
 
-struct lock_rule {
-	char *name;
-	char hash[HASH_HEX];
-	char **examples;        /* pinned example paths ("path sha256:..." pairs later) */
-	size_t nexamples;
-};
-
 struct lockfile {
 	struct record *targets; /* sorted by target */
 	size_t ntargets;
 	char *approved_checks;  /* sha256 of the approved check set, or NULL */
-	struct lock_rule *rules;/* sorted by name */
+	struct rule_rec *rules; /* version and pinned examples per rule, sorted by name */
 	size_t nrules;
 };
 

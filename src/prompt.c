@@ -24,9 +24,12 @@ const char prompt_files_schema[] =
 
 /* layer 3 of one rule, rendered on first use */
 struct rule_layer {
-	const struct rule *r;
+	const struct rule *r;           /* set once text and hash are rendered */
 	struct buffer text;
 	char hash[HASH_HEX];
+	size_t npicked;                 /* pinned examples (SPEC 10.2), after the rule's own */
+	char **picked_name;
+	struct buffer *picked;
 };
 
 struct prompt_ctx {
@@ -42,6 +45,21 @@ struct prompt_ctx {
 	struct buffer l4;               /* scratch: layer 4 of the current request */
 	struct buffer scratch;
 };
+
+static void drop_picked(struct rule_layer *rl)
+{
+	size_t i;
+
+	for (i = 0; i < rl->npicked; i++) {
+		free(rl->picked_name[i]);
+		buf_free(&rl->picked[i]);
+	}
+	free(rl->picked_name);
+	free(rl->picked);
+	rl->picked_name = NULL;
+	rl->picked = NULL;
+	rl->npicked = 0;
+}
 
 enum answer_format prompt_format(const char *s)
 {
@@ -132,8 +150,10 @@ void prompt_close(struct prompt_ctx *c)
 		return;
 	for (i = 0; i < 3; i++)
 		buf_free(&c->layer1[i]);
-	for (i = 0; i < c->p->nrules; i++)
+	for (i = 0; i < c->p->nrules; i++) {
 		buf_free(&c->rules[i].text);
+		drop_picked(&c->rules[i]);
+	}
 	free(c->rules);
 	free(c->task_md);
 	buf_free(&c->layer2);
@@ -192,6 +212,7 @@ static void fence(struct buffer *b, const char *s, size_t len)
 
 void prompt_fenced(struct buffer *b, const char *info, const char *s, size_t len)
 {
+	s = s ? s : "";
 	fence(b, s, len);
 	buf_puts(b, info);
 	buf_putc(b, '\n');
@@ -233,15 +254,43 @@ static struct rule_layer *rule_layer(struct prompt_ctx *c, const struct rule *r)
 					continue;
 				}
 				buf_printf(b, "\n## Example: %s\n\n", g.gl_pathv[j] + skip);
-				prompt_fenced(b, "", f.data ? f.data : "", f.len);
+				prompt_fenced(b, "", f.data, f.len);
 				buf_free(&f);
 			}
 			globfree(&g);
 		}
 		free(pat);
 	}
+	for (i = 0; i < rl->npicked; i++) {
+		buf_printf(b, "\n## Example: %s\n\n", rl->picked_name[i]);
+		prompt_fenced(b, "", rl->picked[i].data, rl->picked[i].len);
+	}
 	sha256_hex(b->data, b->len, rl->hash);
 	return rl;
+}
+
+void prompt_rule_examples(struct prompt_ctx *c, const struct rule *r, size_t n, char *const *names,
+			  const struct buffer *bodies)
+{
+	struct rule_layer *rl = &c->rules[r - c->p->rules];
+	size_t i;
+
+	drop_picked(rl);
+	rl->picked_name = xcalloc(n + 1, sizeof(*rl->picked_name));
+	rl->picked = xcalloc(n + 1, sizeof(*rl->picked));
+	for (i = 0; i < n; i++) {
+		rl->picked_name[i] = xstrdup(names[i]);
+		buf_add(&rl->picked[i], bodies[i].data ? bodies[i].data : "", bodies[i].len);
+	}
+	rl->npicked = n;
+	/* rendered again on next use */
+	rl->r = NULL;
+	buf_reset(&rl->text);
+}
+
+const char *prompt_rule_hash(struct prompt_ctx *c, const struct rule *r)
+{
+	return rule_layer(c, r)->hash;
 }
 
 void prompt_shared_hashes(struct prompt_ctx *c, const struct task *t, enum answer_format f, const char *out[3])
@@ -348,7 +397,7 @@ int prompt_task_request(struct prompt_ctx *c, const struct task *t, struct reque
 				buf_puts(b, "\n# Outputs of the tasks it depends on (for reference; do not return them)\n");
 			any = 1;
 			buf_printf(b, "\n## %s (from %s)\n\n", rel, t->deps[i]->id);
-			prompt_fenced(b, "", f.data ? f.data : "", f.len);
+			prompt_fenced(b, "", f.data, f.len);
 			buf_free(&f);
 		}
 	}

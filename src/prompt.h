@@ -43,6 +43,13 @@ const char *prompt_schema_hash(struct prompt_ctx *c, enum answer_format f);
 void prompt_shared_hashes(struct prompt_ctx *c, const struct task *t, enum answer_format f, const char *out[3]);
 /* the byte lengths of those layers */
 void prompt_shared_lens(struct prompt_ctx *c, const struct task *t, enum answer_format f, size_t len[3]);
+/* examples picked for rule r's layer (its pinned examples, SPEC 10.2), shown
+ * after the rule's own examples files under their names: n names and bodies,
+ * copied; they replace earlier ones and the layer is rendered again */
+void prompt_rule_examples(struct prompt_ctx *c, const struct rule *r, size_t n, char *const *names,
+			  const struct buffer *bodies);
+/* the hash of rule r's layer (layer 3), the same for every task of the rule */
+const char *prompt_rule_hash(struct prompt_ctx *c, const struct rule *r);
 /* the key-side hash of layer 4 without dependency outputs: the task entry, its
  * bounded contexts and relationships (dependency outputs enter the key by
  * content hash, beside it) */

@@ -33,7 +33,15 @@ static const char schema[] =
 	" try INTEGER, model TEXT, input INTEGER, cache_write INTEGER, cache_write_1h INTEGER,"
 	" cache_read INTEGER, output INTEGER, cost REAL, latency REAL, outcome TEXT);"
 	"CREATE TABLE IF NOT EXISTS outcome(run INTEGER, target TEXT, attempts INTEGER, landed INTEGER,"
-	" PRIMARY KEY(run, target));";
+	" PRIMARY KEY(run, target));"
+	"CREATE TABLE IF NOT EXISTS rule(name TEXT PRIMARY KEY, hash TEXT);"
+	"CREATE TABLE IF NOT EXISTS pin(rule TEXT, pos INTEGER, path TEXT, hash TEXT, PRIMARY KEY(rule, pos));";
+
+/* the example index (SPEC 10.2), made on first use so that a SQLite without
+ * FTS5 costs only retrieval, never the whole state file */
+static const char index_schema[] =
+	"CREATE TABLE IF NOT EXISTS example(id INTEGER PRIMARY KEY, path TEXT UNIQUE, hash TEXT);"
+	"CREATE VIRTUAL TABLE IF NOT EXISTS example_fts USING fts5(path, body);";
 
 static int dberr(struct state *st, const char *what)
 {
@@ -153,9 +161,15 @@ int state_commit(struct state *st)
 	return exec(st, "COMMIT");
 }
 
+int state_rollback(struct state *st)
+{
+	st->in_txn = 0;
+	return exec(st, "ROLLBACK");
+}
+
 /* run fn inside a transaction unless the caller holds one */
 #define TXN_BEGIN(st) int own_ = !(st)->in_txn; if (own_ && state_begin(st) < 0) return -1
-#define TXN_END(st, rc) do { if (own_) { if ((rc) == 0) rc = state_commit(st); else { exec(st, "ROLLBACK"); (st)->in_txn = 0; } } } while (0)
+#define TXN_END(st, rc) do { if (own_) { if ((rc) == 0) rc = state_commit(st); else state_rollback(st); } } while (0)
 
 int state_stat_load(struct state *st, struct htab *out)
 {
@@ -267,7 +281,7 @@ static char *col_dup(sqlite3_stmt *s, int i)
 
 struct record *state_records(struct state *st, size_t *n)
 {
-	sqlite3_stmt *s = prep(st, "SELECT target, key, model, generated FROM record ORDER BY target");
+	sqlite3_stmt *s = prep(st, "SELECT target, key, model, generated, manifest FROM record ORDER BY target");
 	sqlite3_stmt *o = prep(st, "SELECT target, path, hash FROM output ORDER BY target, path");
 	struct record *r = NULL;
 	size_t cap = 0, j = 0;
@@ -292,6 +306,7 @@ struct record *state_records(struct state *st, size_t *n)
 		snprintf(e->key, sizeof(e->key), "%s", k ? k : "");
 		e->model = col_dup(s, 2);
 		e->generated = sqlite3_column_int(s, 3);
+		e->manifest = col_dup(s, 4);
 	}
 	/* both queries are ordered by target: merge them in one pass */
 	while (sqlite3_step(o) == SQLITE_ROW) {
@@ -736,4 +751,271 @@ int state_outcome_counts(struct state *st, long *first, long *retry, long *faile
 	}
 	sqlite3_finalize(s);
 	return 0;
+}
+
+void rule_rec_clear(struct rule_rec *r)
+{
+	size_t i;
+
+	free(r->name);
+	for (i = 0; i < r->n; i++)
+		free(r->paths[i]);
+	free(r->paths);
+	free(r->hashes);
+	memset(r, 0, sizeof(*r));
+}
+
+void rule_rec_free_all(struct rule_rec *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		rule_rec_clear(&r[i]);
+	free(r);
+}
+
+void rule_rec_add_pin(struct rule_rec *r, const char *path, const char *hash)
+{
+	r->paths = xreallocarray(r->paths, r->n + 1, sizeof(*r->paths));
+	r->hashes = xreallocarray(r->hashes, r->n + 1, sizeof(*r->hashes));
+	r->paths[r->n] = xstrdup(path);
+	snprintf(r->hashes[r->n], HASH_HEX, "%s", hash);
+	r->n++;
+}
+
+/* a read-only open does not make tables: a state file from an older mpbuild may lack one */
+static int has_table(struct state *st, const char *name)
+{
+	sqlite3_stmt *s = prep(st, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?");
+	int yes;
+
+	if (!s)
+		return 0;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	yes = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return yes;
+}
+
+struct rule_rec *state_rules(struct state *st, size_t *n)
+{
+	sqlite3_stmt *s, *p;
+	struct rule_rec *r = NULL;
+	size_t j = 0;
+
+	*n = 0;
+	if (!has_table(st, "rule") || !has_table(st, "pin"))
+		return NULL;
+	s = prep(st, "SELECT name, hash FROM rule ORDER BY name");
+	p = prep(st, "SELECT rule, path, hash FROM pin ORDER BY rule, pos");
+	while (s && p && sqlite3_step(s) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(s, 1);
+
+		r = xreallocarray(r, *n + 1, sizeof(*r));
+		memset(&r[*n], 0, sizeof(*r));
+		r[*n].name = col_dup(s, 0);
+		snprintf(r[*n].hash, HASH_HEX, "%s", h ? h : "");
+		(*n)++;
+	}
+	/* both ordered by rule name: merge in one pass, as state_records does */
+	while (s && p && sqlite3_step(p) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(p, 0), *h = (const char *)sqlite3_column_text(p, 2);
+		int c = 1;
+
+		while (j < *n && (c = strcmp(r[j].name, name)) < 0)
+			j++;
+		if (j < *n && c == 0 && sqlite3_column_text(p, 1))
+			rule_rec_add_pin(&r[j], (const char *)sqlite3_column_text(p, 1), h ? h : "");
+	}
+	sqlite3_finalize(s);
+	sqlite3_finalize(p);
+	return r;
+}
+
+static int put_rule(struct state *st, const struct rule_rec *r)
+{
+	sqlite3_stmt *s = NULL, *p = NULL;
+	size_t i;
+	int rc = exec_target(st, "DELETE FROM pin WHERE rule=?", r->name);
+
+	if (rc == 0 && (!(s = prep(st, "INSERT OR REPLACE INTO rule VALUES(?,?)")) ||
+			!(p = prep(st, "INSERT INTO pin VALUES(?,?,?,?)"))))
+		rc = -1;
+	if (rc == 0) {
+		sqlite3_bind_text(s, 1, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, r->hash, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = dberr(st, "rule");
+	}
+	for (i = 0; rc == 0 && i < r->n; i++) {
+		sqlite3_bind_text(p, 1, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(p, 2, (sqlite3_int64)i);
+		sqlite3_bind_text(p, 3, r->paths[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(p, 4, r->hashes[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(p) != SQLITE_DONE)
+			rc = dberr(st, "pin");
+		sqlite3_reset(p);
+	}
+	sqlite3_finalize(s);
+	sqlite3_finalize(p);
+	return rc;
+}
+
+int state_rule_put(struct state *st, const struct rule_rec *r)
+{
+	int rc;
+	TXN_BEGIN(st);
+	rc = put_rule(st, r);
+	TXN_END(st, rc);
+	return rc;
+}
+
+int state_rules_replace(struct state *st, const struct rule_rec *r, size_t n)
+{
+	size_t i;
+	int rc;
+	TXN_BEGIN(st);
+	rc = exec(st, "DELETE FROM rule; DELETE FROM pin;");
+	for (i = 0; i < n && rc == 0; i++)
+		rc = put_rule(st, &r[i]);
+	TXN_END(st, rc);
+	return rc;
+}
+
+int state_index_open(struct state *st)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, index_schema, NULL, NULL, &msg) != SQLITE_OK) {
+		error("%s: cannot make the example index (%s); this SQLite may lack FTS5", st->path, msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* copy the index of the state file at path into st (a scratch database) */
+static void copy_index(struct state *st, const char *path)
+{
+	sqlite3 *from = NULL;
+	sqlite3_stmt *s = NULL, *e = prep(st, "INSERT INTO example VALUES(?,?,?)"),
+		     *f = prep(st, "INSERT INTO example_fts(rowid, path, body) VALUES(?,?,?)");
+
+	/* read-only, so that not even a WAL checkpoint writes to the real file */
+	if (e && f && sqlite3_open_v2(path, &from, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(from, "SELECT example.id, example.path, example.hash, example_fts.body FROM example"
+				     " JOIN example_fts ON example_fts.rowid = example.id", -1, &s, NULL) == SQLITE_OK) {
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			sqlite3_bind_int64(e, 1, sqlite3_column_int64(s, 0));
+			sqlite3_bind_text(e, 2, (const char *)sqlite3_column_text(s, 1), -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(e, 3, (const char *)sqlite3_column_text(s, 2), -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(f, 1, sqlite3_column_int64(s, 0));
+			sqlite3_bind_text(f, 2, (const char *)sqlite3_column_text(s, 1), -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(f, 3, (const char *)sqlite3_column_text(s, 3), -1, SQLITE_TRANSIENT);
+			sqlite3_step(e);
+			sqlite3_step(f);
+			sqlite3_reset(e);
+			sqlite3_reset(f);
+		}
+	}
+	sqlite3_finalize(s);
+	sqlite3_finalize(e);
+	sqlite3_finalize(f);
+	sqlite3_close(from);
+}
+
+struct state *state_open_scratch(const char *cachedir)
+{
+	struct state *st = xcalloc(1, sizeof(*st));
+	char *disk = path_join(cachedir, "state.db");
+
+	st->path = xasprintf("%s (a scratch copy in memory)", disk);
+	if (sqlite3_open_v2(":memory:", &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    exec(st, schema) < 0 || state_index_open(st) < 0) {
+		state_close(st);
+		free(disk);
+		return NULL;
+	}
+	if (path_exists(disk))
+		copy_index(st, disk);
+	free(disk);
+	return st;
+}
+
+/* the (path, hash) rows of s, appended to growing arrays */
+static int path_rows(struct state *st, sqlite3_stmt *s, char ***paths, char (**hashes)[HASH_HEX], size_t *n)
+{
+	int step;
+
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(s, 1);
+
+		*paths = xreallocarray(*paths, *n + 1, sizeof(**paths));
+		*hashes = xreallocarray(*hashes, *n + 1, sizeof(**hashes));
+		(*paths)[*n] = col_dup(s, 0);
+		snprintf((*hashes)[*n], HASH_HEX, "%s", h ? h : "");
+		(*n)++;
+	}
+	sqlite3_finalize(s);
+	return step == SQLITE_DONE ? 0 : dberr(st, "example index");
+}
+
+int state_index_list(struct state *st, char ***paths, char (**hashes)[HASH_HEX], size_t *n)
+{
+	sqlite3_stmt *s = prep(st, "SELECT path, hash FROM example ORDER BY path");
+
+	*n = 0;
+	*paths = NULL;
+	*hashes = NULL;
+	return s ? path_rows(st, s, paths, hashes, n) : -1;
+}
+
+int state_index_drop(struct state *st, const char *path)
+{
+	int rc = exec_target(st, "DELETE FROM example_fts WHERE rowid=(SELECT id FROM example WHERE path=?)", path);
+
+	return rc == 0 ? exec_target(st, "DELETE FROM example WHERE path=?", path) : rc;
+}
+
+int state_index_put(struct state *st, const char *path, const char *hash, const char *body, size_t len)
+{
+	sqlite3_stmt *s;
+	sqlite3_int64 id;
+	int rc = state_index_drop(st, path);
+
+	if (rc < 0 || !(s = prep(st, "INSERT INTO example(path, hash) VALUES(?,?)")))
+		return -1;
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, hash, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "example index");
+	sqlite3_finalize(s);
+	id = sqlite3_last_insert_rowid(st->db);
+	if (rc < 0 || !(s = prep(st, "INSERT INTO example_fts(rowid, path, body) VALUES(?,?,?)")))
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, body ? body : "", (int)len, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "example index");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_index_search(struct state *st, const char *query, size_t limit, char ***paths,
+		       char (**hashes)[HASH_HEX], size_t *n)
+{
+	/* bm25 ranks best first (most negative); a match in the path counts twice */
+	sqlite3_stmt *s = prep(st, "SELECT example.path, example.hash FROM example_fts JOIN example"
+				   " ON example.id = example_fts.rowid WHERE example_fts MATCH ?"
+				   " ORDER BY bm25(example_fts, 2.0, 1.0), example.path LIMIT ?");
+
+	*n = 0;
+	*paths = NULL;
+	*hashes = NULL;
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, query, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+	return path_rows(st, s, paths, hashes, n);
 }

@@ -32,6 +32,15 @@ struct record {
 	char (*hashes)[HASH_HEX];
 };
 
+/* a rule as recorded (SPEC 10.2, 10.3): its version and its pinned examples */
+struct rule_rec {
+	char *name;
+	char hash[HASH_HEX];    /* the rule file's hash its tasks were last built with */
+	size_t n;               /* pinned examples, best match first */
+	char **paths;           /* project-relative, or "builtin:" and a path in the built-in rules */
+	char (*hashes)[HASH_HEX];
+};
+
 /* a target's last failure */
 struct failure {
 	char *target;
@@ -45,9 +54,10 @@ struct failure {
 struct state *state_open(const char *cachedir, int readonly);
 /* close it */
 void state_close(struct state *st);
-/* begin / commit a transaction (nesting is not supported) */
+/* begin / commit / roll back a transaction (nesting is not supported) */
 int state_begin(struct state *st);
 int state_commit(struct state *st);
+int state_rollback(struct state *st);
 
 /* all stat-cache entries, as path -> struct stat_entry*; the table owns keys and values */
 int state_stat_load(struct state *st, struct htab *out);
@@ -56,8 +66,7 @@ int state_stat_flush(struct state *st, struct htab *t);
 /* free a table from state_stat_load */
 void state_stat_free(struct htab *t);
 
-/* every record, sorted by target, without its manifest (a no-op needs none);
- * *n set; caller frees with record_free_all */
+/* every record, sorted by target; *n set; caller frees with record_free_all */
 struct record *state_records(struct state *st, size_t *n);
 /* the manifest the record of target was built from (NULL: none); caller frees */
 char *state_manifest(struct state *st, const char *target);
@@ -73,6 +82,36 @@ int state_records_replace(struct state *st, const struct record *r, size_t n);
 /* free one record's contents / an array of n records */
 void record_clear(struct record *r);
 void record_free_all(struct record *r, size_t n);
+
+/* every rule record with its pins, sorted by name; *n set; free with rule_rec_free_all */
+struct rule_rec *state_rules(struct state *st, size_t *n);
+/* insert or replace a rule record and its pins (its own transaction unless one is open) */
+int state_rule_put(struct state *st, const struct rule_rec *r);
+/* replace all rule records with these (lock import), in one transaction */
+int state_rules_replace(struct state *st, const struct rule_rec *r, size_t n);
+/* append a pin (copied) to r */
+void rule_rec_add_pin(struct rule_rec *r, const char *path, const char *hash);
+/* free one rule record's contents / an array of n */
+void rule_rec_clear(struct rule_rec *r);
+void rule_rec_free_all(struct rule_rec *r, size_t n);
+
+/* the example index (SPEC 10.2): an FTS5 table of path and body per file.
+ * Make its tables if needed; -1 with a message when SQLite has no FTS5 */
+int state_index_open(struct state *st);
+/* an in-memory database holding a copy of cachedir/state.db's index (when
+ * there is one), for a dry run that must not write; NULL with a message */
+struct state *state_open_scratch(const char *cachedir);
+/* every indexed path with the content hash it was indexed at, sorted by path;
+ * the caller frees each path and both arrays */
+int state_index_list(struct state *st, char ***paths, char (**hashes)[HASH_HEX], size_t *n);
+/* index (or re-index) path with its hash and text */
+int state_index_put(struct state *st, const char *path, const char *hash, const char *body, size_t len);
+/* drop path from the index */
+int state_index_drop(struct state *st, const char *path);
+/* the best matches of an FTS5 query (bm25, a match in the path weighing
+ * double; ties by path), at most limit; arrays as state_index_list */
+int state_index_search(struct state *st, const char *query, size_t limit, char ***paths,
+		       char (**hashes)[HASH_HEX], size_t *n);
 
 /* landing intents (SPEC 10.7): JSON text per target */
 int state_intent_put(struct state *st, const char *target, const char *json);

@@ -1062,8 +1062,19 @@ static char *project_root(const char *dir)
 	return copy;
 }
 
-/* protect every key and output hash that mpbuild.lock (beside cachedir) and
- * state.db record; -1 when they cannot be read (then nothing may go) */
+/* the pinned bytes of rules' examples keep a layer stable when a pinned file changes */
+static void protect_pins(struct htab *h, const struct rule_rec *rr, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < rr[i].n; j++)
+			protect(h, rr[i].hashes[j]);
+}
+
+/* protect every key, output hash and pinned example that mpbuild.lock
+ * (beside cachedir) and state.db record; -1 when they cannot be read (then
+ * nothing may go) */
 static int protect_project(const char *dir, struct htab *h)
 {
 	char *root = project_root(dir), *db = path_join(dir, "state.db");
@@ -1080,10 +1091,12 @@ static int protect_project(const char *dir, struct htab *h)
 		for (j = 0; j < lk.targets[i].n; j++)
 			protect(h, lk.targets[i].hashes[j]);
 	}
+	protect_pins(h, lk.rules, lk.nrules);
 	rc = 0;
 	if (path_exists(db)) {
 		struct state *st = state_open(dir, 1);
 		struct record *r;
+		struct rule_rec *rr;
 
 		if (!st) {
 			rc = error("%s cannot be read: nothing removed", db);
@@ -1096,6 +1109,9 @@ static int protect_project(const char *dir, struct htab *h)
 				protect(h, r[i].hashes[j]);
 		}
 		record_free_all(r, n);
+		rr = state_rules(st, &n);
+		protect_pins(h, rr, n);
+		rule_rec_free_all(rr, n);
 		state_close(st);
 	}
 out:

@@ -1,5 +1,5 @@
 /* test_graph.c: what target names select (tasks, milestones, phases, all,
- * pipeline targets, unknown names with a close match), the build order
+ * pipeline targets, rule:NAME, unknown names with a close match), the build order
  * (dependencies first, deterministic), and the dot output. */
 #include "unit.h"
 #include "helpers.h"
@@ -110,6 +110,10 @@ TEST(select)
 	want_select(p, "P2", "T-001 T-002 T-003 T-004", 0);
 	want_select(p, "discovery", "", 1u << 2);
 	want_select(p, "questions masterplan T-001", "T-001", 1u | 1u << 3);
+	/* rule:NAME: the tasks of the rule (chosen by their outputs here) with what they need */
+	want_select(p, "rule:c", "T-001 T-002 T-003 T-004", 0);
+	want_select(p, "rule:docs", "T-001 T-002 T-005 T-003 T-004", 0);
+	want_select(p, "rule:python", "", 0);
 	unload(p);
 }
 
@@ -131,6 +135,15 @@ TEST(select_unknown)
 	got = select_ids(p, "M3", &rc, &pipe, &err);
 	CHECK(rc == -1);
 	CHECK(strstr(err, "unknown target 'M3' (did you mean M1?)") != NULL);
+	free(got);
+	free(err);
+	got = select_ids(p, "rule:cc", &rc, &pipe, &err);
+	CHECK(rc == -1);
+	CHECK_STR(err, "mpbuild: unknown rule 'cc' in target 'rule:cc' (did you mean rule:c?)\n");
+	free(got);
+	free(err);
+	got = select_ids(p, "rule:", &rc, &pipe, &err);
+	CHECK(rc == -1 && strstr(err, "unknown rule '' in target 'rule:'") != NULL);
 	free(got);
 	free(err);
 	got = select_ids(p, "dicovery", &rc, &pipe, &err);

@@ -43,8 +43,9 @@ static const char lock_text[] =
 	"  python:\n"
 	"    hash: " H3 "\n"
 	"    examples:\n"
-	"      - examples/a.py\n"
-	"      - examples/b c.py\n";
+	"      - examples/z.py: " H1 "\n"
+	"      - \"examples/b: c.py\": " H2 "\n"
+	"      - builtin:examples/python/cli.py: " H3 "\n";
 
 static char *render(const struct lockfile *lk)
 {
@@ -89,8 +90,12 @@ TEST(read_render_identical)
 	CHECK(!lk.targets[1].generated && lk.targets[1].n == 0);
 	CHECK_STR(lk.targets[2].target, "true");
 	CHECK_STR(lk.approved_checks, H1);
-	CHECK(lk.rules[1].nexamples == 2);
-	CHECK_STR(lk.rules[1].examples[1], "examples/b c.py");
+	CHECK(lk.rules[0].n == 0);
+	CHECK(lk.rules[1].n == 3);              /* in the order pinned, not sorted */
+	CHECK_STR(lk.rules[1].paths[0], "examples/z.py");
+	CHECK_STR(lk.rules[1].paths[1], "examples/b: c.py");
+	CHECK_STR(lk.rules[1].hashes[1], H2);
+	CHECK_STR(lk.rules[1].paths[2], "builtin:examples/python/cli.py");
 	text = render(&lk);
 	CHECK_STR(text, lock_text);
 	free(text);
@@ -267,6 +272,15 @@ TEST(bad_locks)
 	free(e);
 	e = bad_lock("<<<<<<< HEAD\nversion: 1\n=======\n");
 	CHECK(e && strncmp(e, "mpbuild.lock:", 13) == 0);
+	free(e);
+	e = bad_lock("version: 1\nrules:\n  c:\n    hash: " H1 "\n    examples:\n      - examples/a.c\n");
+	CHECK_STR(e, "mpbuild.lock:6:9: error: a pinned example of rule c must be one 'path: sha256:...' entry\n");
+	free(e);
+	e = bad_lock("version: 1\nrules:\n  c:\n    hash: " H1 "\n    examples: {a.c: " H2 "}\n");
+	CHECK_STR(e, "mpbuild.lock:5:15: error: examples of rule c must be a list of 'path: sha256:...' entries\n");
+	free(e);
+	e = bad_lock("version: 1\nrules:\n  c:\n    hash: " H1 "\n    examples:\n      - a.c: sha256:12\n");
+	CHECK_STR(e, "mpbuild.lock:6:14: error: expected a hash like sha256:<64 hex digits>\n");
 	free(e);
 	e = bad_lock("- a\n");
 	CHECK_STR(e, "mpbuild.lock:1:1: error: the lock must be a mapping\n");
