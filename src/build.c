@@ -210,7 +210,13 @@ static int load_records(struct engine *e, int writable)
 			e->approved = NULL;
 		}
 	}
-	rulebook_load(&e->rb, e->st, e->root);
+	if (rulebook_load(&e->rb, e->st, e->root) && writable && e->st) {
+		size_t i;
+
+		/* a state file from before rule records: take the lock's, once */
+		for (i = 0; i < e->rb.n; i++)
+			state_rule_put(e->st, &e->rb.recs[i]);
+	}
 	index_records(e);
 	return 0;
 }

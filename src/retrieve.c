@@ -30,7 +30,7 @@ void rulebook_from_lock(struct rulebook *rb, struct lockfile *lk)
 	lk->nrules = 0;
 }
 
-void rulebook_load(struct rulebook *rb, struct state *st, const char *root)
+int rulebook_load(struct rulebook *rb, struct state *st, const char *root)
 {
 	struct lockfile lk;
 
@@ -40,7 +40,9 @@ void rulebook_load(struct rulebook *rb, struct state *st, const char *root)
 	if (rb->n == 0 && lockfile_read(root, &lk, NULL) == 0) {
 		rulebook_from_lock(rb, &lk);
 		lockfile_free(&lk);
+		return 1;
 	}
+	return 0;
 }
 
 struct rule_rec *rulebook_get(const struct rulebook *rb, const char *name)
