@@ -673,29 +673,33 @@ static void trial_undo(struct engine *e, const struct task *t, const unsigned ch
 		}
 		free(path);
 		free(old);
+		crashpoint("trial-undo");
 	}
 	state_intent_clear(e->st, t->id);
 }
 
-/* after a trial passed: the previous versions go back in place and the trial
- * intent is dropped, so that landing (with its own intent, and -B's backups of
- * a person's files) replaces them atomically; frees had */
+/* after a trial passed: the tree goes back to what it was (previous versions
+ * in place, new files removed: a crash before landing must not leave files
+ * that look like a person's) and the trial intent is dropped, so that landing
+ * (with its own intent, and -B's backups of a person's files) replaces them
+ * atomically; frees had */
 static void trial_passed(struct engine *e, const struct task *t, unsigned char *had)
 {
 	size_t i;
 
 	for (i = 0; i < t->noutputs; i++) {
-		if (had[i]) {
-			char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
+		char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
 
-			if (rename(old, path) < 0)
-				warn("%s: cannot put back %s:", t->id, path);
-			free(path);
-			free(old);
-		}
+		if (had[i] && rename(old, path) < 0)
+			warn("%s: cannot put back %s:", t->id, path);
+		else if (!had[i])
+			unlink(path);
+		free(path);
+		free(old);
 	}
 	free(had);
 	state_intent_clear(e->st, t->id);
+	crashpoint("trial-passed");
 }
 
 /* layers 3 and 4 of judging: the files are put in place (previous versions
@@ -744,6 +748,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 			trial_undo(e, t, had);
 			return -1;
 		}
+		crashpoint("trial-file");
 	}
 	/* 3. syntax */
 	for (i = 0; i < t->noutputs; i++) {
@@ -818,6 +823,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 		for (k = 0; k < t->check[i].c; k++)
 			buf_printf(&o, " %s", t->check[i].v[k]);
 		buf_putc(&o, '\n');
+		crashpoint("trial-check");
 		rc = check_run(t->check[i].v, e->root, s->check_timeout, &o);
 		buf_printf(&o, "[exit %d]\n", rc);
 		mkdirs(logdir);

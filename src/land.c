@@ -2,7 +2,8 @@
  * synced first; then the intent (target, key, new hashes) is committed to
  * state.db; then the renames; then the record, which clears the intent in the
  * same transaction.  A kill -9 anywhere leaves either the old files with no
- * intent, or an intent whose temporaries let the next run roll forward. */
+ * intent, or an intent whose temporaries let the next run roll forward; that
+ * run also clears away the temporaries the killed process left. */
 #include "land.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 static char *tmp_name(const char *path)
@@ -91,18 +93,23 @@ int land_answer(struct state *st, struct fscache *fc, const char *root, struct r
 			goto out;
 		}
 	}
+	crashpoint("land-staged");
 	json = intent_json(r);
 	if (state_intent_put(st, r->target, json) < 0)
 		goto out;
+	crashpoint("land-intent");
 	for (i = 0; i < a->n; i++) {
 		if (rename(tmps[i], paths[i]) < 0) {
 			error("%s: cannot rename %s to %s:", r->target, tmps[i], paths[i]);
 			goto out;
 		}
 		fsync_parent(paths[i]);
+		crashpoint("land-rename");
 	}
+	crashpoint("land-renamed");
 	if (state_land_commit(st, r) < 0)
 		goto out;
+	crashpoint("land-committed");
 	for (i = 0; i < a->n; i++)
 		fscache_note(fc, a->files[i].path, r->hashes[i]);
 	rc = 0;
@@ -119,11 +126,75 @@ out:
 	return rc;
 }
 
+/* add dir (malloc'd; the table takes it) to a set of directories */
+static void add_dir(struct htab *dirs, char *dir)
+{
+	if (htab_get(dirs, dir))
+		free(dir);
+	else
+		htab_put(dirs, dir, (void *)1);
+}
+
+/* add the directory of root/rel */
+static void note_dir(struct htab *dirs, const char *root, const char *rel)
+{
+	char *path = path_join(root, rel), *slash = strrchr(path, '/');
+
+	if (slash) {
+		*slash = '\0';
+		add_dir(dirs, path);
+	} else {
+		free(path);
+		add_dir(dirs, xstrdup(root));
+	}
+}
+
+/* the temporaries a crash left: write_file_atomic's of a process that has
+ * gone, in root, plans/, beside every recorded or intended output and in
+ * cache/; and, unless an intent is still open, the staged FILE.mpbuild-new of
+ * recorded outputs (land_answer reuses the others).  Without a crash only
+ * cache/ itself is looked at (one small directory): a build writes
+ * cache/stats.json after it has marked its run finished. */
+static void sweep(struct state *st, const char *root, struct htab *dirs, int crashed, int staged_too)
+{
+	struct record *recs;
+	size_t n = 0, i, j;
+	char *cache = path_join(root, "cache");
+
+	if (!crashed) {
+		tmp_sweep(cache, 0);
+		free(cache);
+		return;
+	}
+	add_dir(dirs, xstrdup(root));
+	add_dir(dirs, path_join(root, "plans"));
+	recs = state_records(st, &n);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < recs[i].n; j++) {
+			note_dir(dirs, root, recs[i].paths[j]);
+			if (staged_too) {
+				char *path = path_join(root, recs[i].paths[j]), *tmp = tmp_name(path);
+
+				unlink(tmp);
+				free(path);
+				free(tmp);
+			}
+		}
+	}
+	record_free_all(recs, n);
+	for (i = 0; i < dirs->cap; i++)
+		if (dirs->keys[i])
+			tmp_sweep(dirs->keys[i], 0);
+	tmp_sweep(cache, 3);
+	free(cache);
+}
+
 int land_recover(struct state *st, const char *root)
 {
 	char **targets, **jsons;
+	struct htab dirs = {0};
 	size_t n, i, j;
-	int finished = 0;
+	int finished = 0, stuck = 0;
 
 	if (state_intents(st, &targets, &jsons, &n) < 0)
 		return 0;
@@ -141,6 +212,7 @@ int land_recover(struct state *st, const char *root)
 
 				if (!rel)
 					continue;
+				note_dir(&dirs, root, rel);
 				path = path_join(root, rel);
 				old = xasprintf("%s.mpbuild-old", path);
 				if (json_is_true(json_object_get(f, "old"))) {
@@ -152,13 +224,13 @@ int land_recover(struct state *st, const char *root)
 				free(path);
 				free(old);
 			}
-			state_intent_clear(st, targets[i]);
+			stuck |= state_intent_clear(st, targets[i]) < 0;
 			json_decref(o);
 			continue;
 		}
 		if (!json_is_array(files)) {
 			warn("%s: unreadable landing record; it is dropped", targets[i]);
-			state_intent_clear(st, targets[i]);
+			stuck |= state_intent_clear(st, targets[i]) < 0;
 			json_decref(o);
 			continue;
 		}
@@ -179,6 +251,7 @@ int land_recover(struct state *st, const char *root)
 				complete = 0;
 				continue;
 			}
+			note_dir(&dirs, root, rel);
 			path = path_join(root, rel);
 			tmp = tmp_name(path);
 			/* roll forward: the temporary holds the new bytes if it survived */
@@ -199,13 +272,19 @@ int land_recover(struct state *st, const char *root)
 		if (complete) {
 			if (state_land_commit(st, &r) == 0)
 				finished++;
+			else
+				stuck = 1;
 		} else {
 			warn("%s: an interrupted landing could not be finished; the target will be rebuilt", targets[i]);
-			state_intent_clear(st, targets[i]);
+			stuck |= state_intent_clear(st, targets[i]) < 0;
 		}
 		record_clear(&r);
 		json_decref(o);
 	}
+	sweep(st, root, &dirs, n > 0 || state_run_unfinished(st), !stuck);
+	for (i = 0; i < dirs.cap; i++)
+		free((char *)dirs.keys[i]);
+	htab_free(&dirs);
 	for (i = 0; i < n; i++) {
 		free(targets[i]);
 		free(jsons[i]);
@@ -213,6 +292,27 @@ int land_recover(struct state *st, const char *root)
 	free(targets);
 	free(jsons);
 	return finished;
+}
+
+void land_recover_idle(const char *root)
+{
+	char *lock = path_join(root, "cache/lock"), *cache = path_join(root, "cache"), *db = path_join(cache, "state.db");
+	int fd = path_exists(db) ? open(lock, O_RDWR | O_CLOEXEC) : -1;
+
+	/* a build holding the lock has its intents in flight, not interrupted */
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		struct state *st = state_open(cache, 0);
+
+		if (st) {
+			land_recover(st, root);
+			state_close(st);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(lock);
+	free(cache);
+	free(db);
 }
 
 char *land_backup(const char *root, const char *rel)

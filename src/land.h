@@ -10,8 +10,14 @@
 /* land a's files (already judged; in r's output order) under root and commit
  * record r (whose hashes are filled in here) in state; -1 with a message */
 int land_answer(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a);
-/* finish the landings a crash interrupted; returns how many were finished */
+/* finish the landings a crash interrupted (and, after a crash, remove the
+ * temporaries it left); the caller holds the build lock; returns how many
+ * landings were finished */
 int land_recover(struct state *st, const char *root);
+/* land_recover for commands other than a build (status, explain, clean,
+ * accept, touch, approve), when no build holds the lock cache/lock, so that
+ * they never see an interrupted landing as a hand edit */
+void land_recover_idle(const char *root);
 /* copy root/rel to rel.orig.N with the smallest free N (never overwriting an
  * earlier backup); returns the backup's relative name (malloc'd) or NULL */
 char *land_backup(const char *root, const char *rel);

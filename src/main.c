@@ -3,6 +3,7 @@
 #include "build.h"
 #include "discover.h"
 #include "graph.h"
+#include "land.h"
 #include "models.h"
 #include "plan.h"
 #include "state.h"
@@ -400,6 +401,11 @@ int main(int argc, char **argv)
 	find_root(dir, 0);
 	o.targets = args;
 	o.ntargets = nargs;
+	/* a landing a crash interrupted is finished (when no build is running)
+	 * before a verb looks at the outputs, so it never looks like a hand edit */
+	if (!strcmp(verb, "status") || !strcmp(verb, "explain") || !strcmp(verb, "clean") || !strcmp(verb, "accept") ||
+	    !strcmp(verb, "touch") || !strcmp(verb, "approve"))
+		land_recover_idle(".");
 	if (!strcmp(verb, "check"))
 		rc = cmd_check();
 	else if (!strcmp(verb, "status"))

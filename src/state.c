@@ -625,6 +625,19 @@ long state_run_start(struct state *st, const char *argv_joined)
 	return id;
 }
 
+int state_run_unfinished(struct state *st)
+{
+	sqlite3_stmt *s = prep(st, "SELECT seconds IS NULL FROM run ORDER BY id DESC LIMIT 1");
+	int rc = 0;
+
+	if (!s)
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		rc = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int state_run_finish(struct state *st, long run, int built, int restored, int uptodate, int failed,
 		     int skipped, double seconds)
 {

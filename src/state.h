@@ -136,6 +136,8 @@ int state_meta_expire(struct state *st, const char *prefix, double t);
 
 /* start a run; returns its number */
 long state_run_start(struct state *st, const char *argv_joined);
+/* 1 when the last run started and never finished: it was killed (or ended early) */
+int state_run_unfinished(struct state *st);
 /* finish a run with its counts */
 int state_run_finish(struct state *st, long run, int built, int restored, int uptodate, int failed,
 		     int skipped, double seconds);

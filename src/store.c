@@ -81,14 +81,15 @@ static void touch(const char *path)
 	utimensat(AT_FDCWD, path, NULL, 0);
 }
 
-/* write data to path atomically; one writer at a time, since the temporary
- * name is per process and two threads may store the same blob */
-static int write_locked(struct store *s, const char *path, const void *data, size_t len)
+/* write data to path atomically (crash point `point` before the rename); one
+ * writer at a time, since the temporary name is per process and two threads
+ * may store the same blob */
+static int write_locked(struct store *s, const char *path, const void *data, size_t len, const char *point)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
-	rc = write_file_atomic(path, data, len);
+	rc = write_file_atomic_cp(path, data, len, point);
 	pthread_mutex_unlock(&s->mu);
 	if (rc < 0)
 		return error("cannot write %s:", path);
@@ -181,8 +182,8 @@ static int blob_write(struct store *s, const char *hex, const void *data, size_t
 	n = ZSTD_compress(z, bound, data, len, s->level);
 	if (ZSTD_isError(n))
 		rc = error("%s: zstd: %s", path, ZSTD_getErrorName(n));
-	else
-		rc = write_locked(s, path, z, n);
+	else if ((rc = write_locked(s, path, z, n, "blob-tmp")) == 0)
+		crashpoint("blob-stored");
 	free(z);
 	free(path);
 	return rc;
@@ -518,7 +519,7 @@ static int action_fetch(struct store *s, const char *hex, const char *path, stru
 	}
 	json = action_to_json(a);
 	if (json)
-		write_locked(s, path, json, strlen(json));
+		write_locked(s, path, json, strlen(json), "action-tmp");
 	free(json);
 	return 0;
 }
@@ -703,12 +704,13 @@ int store_put_action(struct store *s, const char *key, const struct action *a)
 	if (!json)
 		return error("%s: the action cannot be written as JSON (invalid UTF-8)", who);
 	path = entry_path(s->dir, "ac", hex);
-	if (write_locked(s, path, json, strlen(json)) < 0) {
+	if (write_locked(s, path, json, strlen(json), "action-tmp") < 0) {
 		free(json);
 		free(path);
 		return -1;
 	}
 	free(path);
+	crashpoint("action-stored");
 	/* blobs first, the action last: a reader that sees the action finds its blobs */
 	for (i = 0; remote_up(s, 1) && (bhex = action_blob(a, i)); i++) {
 		struct buffer b = {0};
@@ -1523,7 +1525,7 @@ static int cmd_import(const char *dir, char **args, size_t n)
 			char *json = action_to_json(&a);
 
 			path = entry_path(dir, "ac", im.acs.v[i]);
-			if (json && write_locked(im.s, path, json, strlen(json)) == 0)
+			if (json && write_locked(im.s, path, json, strlen(json), "action-tmp") == 0)
 				nac++;
 			else
 				im.bad++;

@@ -2,10 +2,14 @@
  * buffers, a hash table and careful file writes. */
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +362,11 @@ int mkdirs(const char *dir)
 
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
+	return write_file_atomic_cp(path, data, len, "atomic-tmp");
+}
+
+int write_file_atomic_cp(const char *path, const void *data, size_t len, const char *point)
+{
 	char *copy = xstrdup(path), *tmp;
 	const char *p = data;
 	int fd, e;
@@ -386,6 +395,7 @@ int write_file_atomic(const char *path, const void *data, size_t len)
 		goto fail_fd;
 	if (close(fd) < 0)
 		goto fail_tmp;
+	crashpoint(point);
 	if (rename(tmp, path) < 0)
 		goto fail_tmp;
 	free(tmp);
@@ -493,4 +503,81 @@ double now(void)
 int glob_match(const char *pat, const char *name)
 {
 	return fnmatch(pat, name, 0) == 0;
+}
+
+/* ---- crash points: MPBUILD_CRASH=NAME[:N] kills the process at the N-th
+ * hit of crashpoint(NAME), for the crash-safety tests (like git's GIT_TEST_*
+ * knobs).  The variable is read once; unset, a hit is one string compare. ---- */
+
+static char crash_name[64];             /* the point to die at; "" when none */
+static long crash_at;                   /* at its crash_at-th hit */
+static atomic_long crash_hits;
+static pthread_once_t crash_once = PTHREAD_ONCE_INIT;
+
+static void crash_init(void)
+{
+	const char *v = getenv("MPBUILD_CRASH"), *colon;
+	size_t len;
+	char *end = NULL;
+
+	if (!v || !*v)
+		return;
+	colon = strchr(v, ':');
+	len = colon ? (size_t)(colon - v) : strlen(v);
+	crash_at = colon ? strtol(colon + 1, &end, 10) : 1;
+	if (len == 0 || len >= sizeof(crash_name) || crash_at < 1 || (colon && *end)) {
+		warn("MPBUILD_CRASH=%s: expected NAME or NAME:N with N >= 1; ignored", v);
+		return;
+	}
+	memcpy(crash_name, v, len);
+	crash_name[len] = '\0';
+}
+
+void crashpoint(const char *name)
+{
+	pthread_once(&crash_once, crash_init);
+	if (crash_name[0] && strcmp(name, crash_name) == 0 && atomic_fetch_add(&crash_hits, 1) + 1 == crash_at)
+		raise(SIGKILL);
+}
+
+int tmp_orphaned(const char *name)
+{
+	const char *p = strstr(name, ".mpbuild-tmp.");
+	char *end;
+	long pid;
+
+	if (!p)
+		return 0;
+	p += strlen(".mpbuild-tmp.");
+	pid = strtol(p, &end, 10);
+	if (end == p || *end || pid <= 0 || pid == (long)getpid())
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int tmp_sweep(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct stat st;
+		char *p;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		p = path_join(dir, de->d_name);
+		if (lstat(p, &st) == 0) {
+			if (S_ISDIR(st.st_mode) && depth > 0)
+				n += tmp_sweep(p, depth - 1);
+			else if (S_ISREG(st.st_mode) && tmp_orphaned(de->d_name) && unlink(p) == 0)
+				n++;
+		}
+		free(p);
+	}
+	closedir(d);
+	return n;
 }

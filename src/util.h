@@ -86,6 +86,18 @@ int read_file(const char *path, struct buffer *b, size_t max);
 /* write data to path atomically: temporary file in the same directory, fsync,
  * rename, fsync of the directory; creates parent directories; -1 on error */
 int write_file_atomic(const char *path, const void *data, size_t len);
+/* write_file_atomic, calling crashpoint(point) between the synced temporary
+ * and the rename (write_file_atomic's point is "atomic-tmp") */
+int write_file_atomic_cp(const char *path, const void *data, size_t len, const char *point);
+/* 1 if name is a write_file_atomic temporary ("X.mpbuild-tmp.PID") whose
+ * process has gone: a crash left it behind */
+int tmp_orphaned(const char *name);
+/* remove the orphaned temporaries in dir and in its subdirectories down to
+ * depth levels; returns how many */
+int tmp_sweep(const char *dir, int depth);
+/* a fault-injection point for the crash tests: SIGKILL at the N-th hit of
+ * NAME when the environment has MPBUILD_CRASH=NAME[:N] (N defaults to 1) */
+void crashpoint(const char *name);
 /* create dir and its parents (mode 0777 & ~umask); -1 on error */
 int mkdirs(const char *dir);
 /* fsync the directory holding path; -1 on error */

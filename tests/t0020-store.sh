@@ -16,23 +16,11 @@ lock_hashes() { sed -n 's/^      .*: \(sha256:[0-9a-f]*\)$/\1/p' "${1:-.}/mpbuil
 have_zstd=false
 command -v zstd >/dev/null 2>&1 && tar --zstd --version >/dev/null 2>&1 && have_zstd=true
 
-t() {
-	if $integrated; then
-		expect_success "$@"
-	else
-		expect_todo "the store is not integrated into the build yet" "$@"
-	fi
-}
-
 new_project proj
 mkdir empty
 cd proj
-# the build integration (restore before a call, store after a success, and
-# mpbuild cache ...) is the lead's; without it these tests are TODO
-integrated=false
-"$MPBUILD" --help 2>&1 | grep -q -- --remote-cache && "$MPBUILD" cache --help >/dev/null 2>&1 && integrated=true
 
-t 'a build fills the store: one action per target, a blob per output' '
+expect_success 'a build fills the store: one action per target, a blob per output' '
 	mpbuild --replay "$CASSETTE" --progress plain >../out && grep "5 built" ../out &&
 	test "$(find cache/ac -type f | wc -l)" = 5 &&
 	for h in $(lock_hashes); do test -f "$(blob $h)" || { echo "no blob for $h"; exit 1; }; done &&
@@ -42,7 +30,7 @@ t 'a build fills the store: one action per target, a blob per output' '
 '
 
 if $have_zstd; then
-	t 'blobs are zstd named by the SHA-256 of what they hold' '
+	expect_success 'blobs are zstd named by the SHA-256 of what they hold' '
 		for h in $(lock_hashes); do
 			test "$(zstd -q -d -c "$(blob $h)" | sha256sum | cut -c1-64)" = "${h#sha256:}" || exit 1
 		done
@@ -51,14 +39,14 @@ else
 	skip_test 'blobs are zstd' 'zstd not installed'
 fi
 
-t 'cache stats counts actions, blobs and bytes' '
+expect_success 'cache stats counts actions, blobs and bytes' '
 	mpbuild cache stats >../out &&
 	grep "^actions: 5 " ../out &&
 	grep "^blobs: [0-9][0-9]* (.* on disk, .* uncompressed)" ../out &&
 	grep "^lookups: 0 hits (0 local, 0 remote), 5 misses" ../out
 '
 
-t 'export, then import into another project, restores everything with no call' '
+expect_success 'export, then import into another project, restores everything with no call' '
 	mpbuild cache export ../all.tar.zst >../out && grep "exported 5 actions and" ../out &&
 	if $have_zstd; then
 		tar --zstd -tf ../all.tar.zst >../list &&
@@ -74,7 +62,7 @@ t 'export, then import into another project, restores everything with no call' '
 	mpbuild cache stats >../out && grep "^lookups: 5 hits (5 local, 0 remote)" ../out
 '
 
-t 'export of named targets or keys carries those actions and their blobs only' '
+expect_success 'export of named targets or keys carries those actions and their blobs only' '
 	k=$(sed -n "/^  T-002:/,/key:/s/^    key: //p" mpbuild.lock) &&
 	mpbuild cache export ../one.tar.zst T-001 "$k" >../out && grep "exported 2 actions" ../out &&
 	new_project ../proj3 && cd ../proj3 &&
@@ -85,7 +73,7 @@ t 'export of named targets or keys carries those actions and their blobs only' '
 '
 
 if $have_zstd; then
-	t 'import keeps only what verifies and names the archive in each message' '
+	expect_success 'import keeps only what verifies and names the archive in each message' '
 		mkdir -p ../evil/cas ../evil/ac &&
 		printf "good\n" >../evil/cas/$(hex "good
 ") &&
@@ -105,14 +93,14 @@ else
 	skip_test 'import keeps only what verifies' 'zstd not installed'
 fi
 
-t 'importing a missing or broken archive fails naming it' '
+expect_success 'importing a missing or broken archive fails naming it' '
 	expect_code 1 mpbuild cache import ../nothere.tar.zst 2>../err &&
 	grep "mpbuild: ../nothere.tar.zst: cannot open" ../err &&
 	printf "garbage" >../broken.tar.zst &&
 	expect_code 1 mpbuild cache import ../broken.tar.zst 2>../err && grep "mpbuild: ../broken.tar.zst: " ../err
 '
 
-t 'verify finds a corrupted blob, removes it and what needed it, and exits 1' '
+expect_success 'verify finds a corrupted blob, removes it and what needed it, and exits 1' '
 	new_project ../proj5 && cd ../proj5 && mpbuild cache import ../all.tar.zst >/dev/null &&
 	h=$(lock_hashes ../proj | head -1) && f=$(blob $h) &&
 	printf "\050\265\057\375 not zstd any more" >"$f" &&
@@ -124,7 +112,7 @@ t 'verify finds a corrupted blob, removes it and what needed it, and exits 1' '
 	mpbuild cache stats >../out && grep "^actions: 4 " ../out
 '
 
-t 'a build restores around a corrupted blob: that target is built, the rest restored' '
+expect_success 'a build restores around a corrupted blob: that target is built, the rest restored' '
 	new_project ../proj6 && cd ../proj6 && mpbuild cache import ../all.tar.zst >/dev/null &&
 	h=$(sed -n "/^  T-005:/,/^  T-/s/^      .*: //p" ../proj/mpbuild.lock | head -1) &&
 	printf "x" >"$(blob $h)" &&
@@ -132,17 +120,8 @@ t 'a build restores around a corrupted blob: that target is built, the rest rest
 	grep "corrupt blob" ../out && grep "1 built, 4 restored" ../out
 '
 
-# main.c must hand the options after "cache" to store_command
-gc_t() {
-	if $integrated && mpbuild cache gc --max-size 1T >/dev/null 2>&1; then
-		expect_success "$@"
-	else
-		expect_todo "mpbuild cache gc --max-size is not passed through by main.c yet" "$@"
-	fi
-}
-
 if test -x "$STORE"; then
-	gc_t 'gc --max-size drops the least recently used and keeps what mpbuild.lock needs' '
+	expect_success 'gc --max-size drops the least recently used and keeps what mpbuild.lock needs' '
 		printf "old one\n" >../old1 && printf "old two\n" >../old2 &&
 		store put cache sha256:$(hex extra) EXTRA ../old1 ../old2 >/dev/null &&
 		for f in $(find cache/cas cache/ac -type f); do touch -d @1000000000 $f; done &&
@@ -160,11 +139,11 @@ else
 	skip_test 'gc --max-size' "the unit driver $STORE is not built"
 fi
 
-gc_t 'gc with room to spare removes nothing' '
+expect_success 'gc with room to spare removes nothing' '
 	mpbuild cache gc --max-size 2G >../out && grep "gc: removed 0 entries" ../out
 '
 
-gc_t 'bad cache commands and arguments exit 2 with a message' '
+expect_success 'bad cache commands and arguments exit 2 with a message' '
 	expect_code 2 mpbuild cache gc --max-size 12Q 2>../err && grep "cache gc: bad size .12Q." ../err &&
 	expect_code 2 mpbuild cache gc --keep 2>../err && grep "unknown argument .--keep." ../err &&
 	expect_code 2 mpbuild cache gcc 2>../err && grep "unknown cache command .gcc. (did you mean .gc.?)" ../err &&
@@ -192,7 +171,7 @@ else
 	skip_test 'entry with ..' "the unit driver $STORE is not built"
 fi
 
-t 'mpbuild --replay takes a cassette packed as .tar.zst, and leaves no temporary directory' '
+expect_success 'mpbuild --replay takes a cassette packed as .tar.zst, and leaves no temporary directory' '
 	store pack "$CASSETTE" c2.tar.zst && mkdir tmp &&
 	new_project p8 && cd p8 && TMPDIR=$TRASH/tmp mpbuild --no-cache --replay ../c2.tar.zst --progress plain >../out &&
 	grep "5 built" ../out && test -z "$(ls ../tmp)"

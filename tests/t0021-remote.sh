@@ -25,9 +25,6 @@ ROOT=$TRASH/nginx/root
 CLOSED=http://127.0.0.1:$(free_port)
 have_store=false
 test -x "$STORE" && have_store=true
-# the build integration: mpbuild --remote-cache URL
-integrated=false
-"$MPBUILD" --help 2>&1 | grep -q -- --remote-cache && integrated=true
 
 run_store_test() {
 	if $have_store; then
@@ -110,18 +107,10 @@ run_store_test 'a remote that refuses uploads is one warning; reading from it go
 	! grep "^PUT /ro/ac/" "$NGINX_DIR/access.log"
 '
 
-# ---- end to end through mpbuild (needs the build integration) ----
-
-build_test() {
-	if $integrated; then
-		expect_success "$@"
-	else
-		expect_todo "mpbuild --remote-cache is not integrated yet" "$@"
-	fi
-}
+# ---- end to end through mpbuild ----
 
 mkdir empty
-build_test 'machine A builds and uploads; machine B restores everything with no provider call' '
+expect_success 'machine A builds and uploads; machine B restores everything with no provider call' '
 	new_project ma && new_project mb &&
 	(cd ma && mpbuild --replay "$CASSETTE" --remote-cache "$NGINX_URL/team" --progress plain >../ma.out 2>&1) &&
 	grep "5 built, 0 restored" ma.out &&
@@ -132,14 +121,14 @@ build_test 'machine A builds and uploads; machine B restores everything with no 
 	(cd mb && mpbuild --replay ../empty --progress plain >../mb2.out) && grep "everything is up to date" mb2.out
 '
 
-build_test 'remote_cache: in mpbuild.yaml is read through too' '
+expect_success 'remote_cache: in mpbuild.yaml is read through too' '
 	new_project mc &&
 	printf "version: 1\nremote_cache: %s/team\n" "$NGINX_URL" >mc/mpbuild.yaml &&
 	(cd mc && mpbuild --replay ../empty --progress plain >../mc.out 2>&1) &&
 	grep "0 built, 5 restored" mc.out
 '
 
-build_test 'an unreachable remote cache is one warning, never a failed build' '
+expect_success 'an unreachable remote cache is one warning, never a failed build' '
 	new_project md &&
 	(cd md && mpbuild --replay "$CASSETTE" --remote-cache "$CLOSED" --progress plain >../md.out 2>&1) &&
 	grep "5 built, 0 restored" md.out &&
