@@ -69,18 +69,6 @@ done_testing() {
 	[ "$test_failed" = 0 ]
 }
 
-# expect_todo REASON NAME BODY: like expect_success, reported with a TAP
-# "# TODO REASON" directive (for behaviour another part has yet to provide)
-expect_todo() {
-	test_count=$((test_count + 1))
-	if (eval "$3") >"$TRASH/.out" 2>&1; then
-		echo "ok $test_count - $2 # TODO $1"
-	else
-		echo "not ok $test_count - $2 # TODO $1"
-		sed 's/^/# /' "$TRASH/.out" | tail -20
-	fi
-}
-
 # skip_test NAME REASON: count a test that cannot run here
 skip_test() {
 	test_count=$((test_count + 1))
