@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -95,13 +96,16 @@ struct engine {
 	int writable;           /* the state file may be written */
 };
 
-static volatile sig_atomic_t interrupted;
+/* Ctrl-Cs so far; set from a signal handler, read on the worker threads too */
+static atomic_int interrupted;
 
 static void on_sigint(int sig)
 {
+	int saved = errno, n = ++interrupted;
+
 	(void)sig;
-	interrupted++;
-	provider_interrupt(interrupted >= 2 ? 2 : 1);
+	provider_interrupt(n >= 2 ? 2 : 1);
+	errno = saved;
 }
 
 static void set_why(struct tinfo *ti, char *why)
@@ -1651,6 +1655,9 @@ static int schedule(struct engine *e, struct task **order, size_t n)
 				ts.tv_nsec -= 1000000000;
 			}
 			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+			/* a worker waiting in on_try for the budget sees a Ctrl-C too */
+			if (interrupted)
+				pthread_cond_broadcast(&e->cv);
 		}
 	}
 	free(run);

@@ -5,7 +5,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,7 +13,8 @@
 #define BODY_MAX_DEFAULT ((size_t)256 << 20)
 
 static int initialised;
-static volatile sig_atomic_t aborted;
+/* set from a signal handler, read by calls on other threads: a lock-free atomic */
+static atomic_int aborted;
 
 void http_global_init(void)
 {

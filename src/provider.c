@@ -6,8 +6,8 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,7 +17,8 @@
 #define RETRY_AFTER_MAX 600.0   /* a longer retry-after is taken as bogus */
 #define PACE_MAX 60.0           /* the longest single pacing wait */
 
-static volatile sig_atomic_t interrupted;
+/* set from a signal handler, read on the worker threads: a lock-free atomic */
+static atomic_int interrupted;
 
 void call_result_clear(struct call_result *r)
 {
