@@ -345,10 +345,10 @@ static void keep_manifest(struct engine *e, const struct record *rec, const char
 {
 	struct record *r = (struct record *)rec;
 
-	if (r->manifest || !e->writable || !e->st)
+	if (r->manifest || r->has_manifest || !e->writable || !e->st)
 		return;
 	r->manifest = xstrdup(manifest);
-	state_record_put(e->st, r);
+	r->has_manifest = state_record_put(e->st, r) == 0;
 }
 
 /* decide what t needs; deps were evaluated (and built) before */
@@ -1712,7 +1712,7 @@ int build_run(const char *root, struct build_opts *o)
 		return EXIT_BADINPUT;
 	}
 	if (!o->quiet)
-		retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, o->json ? stderr : stdout);
+		retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, o->json ? stderr : stdout);
 	if (o->dry_run) {
 		rc = dry_run(&e, order, n);
 		free(order);
@@ -1779,7 +1779,7 @@ int build_status(const char *root, char **targets, size_t n)
 		engine_close(&e);
 		return rc ? rc : EXIT_BADINPUT;
 	}
-	retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, stdout);
+	retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, stdout);
 	for (i = 0; i < cnt; i++) {
 		struct task *t = order[i];
 		struct tinfo *ti = &e.ti[t->index];
@@ -1872,7 +1872,7 @@ int build_explain(const char *root, const char *target)
 	for (i = 0; i < cnt; i++)
 		eval(&e, order[i]);
 	rec = htab_get(&e.rec_by, t->id);
-	if (rec && !rec->manifest && e.st)
+	if (rec && !rec->manifest && rec->has_manifest && e.st)
 		rec->manifest = state_manifest(e.st, t->id);
 	{
 		struct tinfo *ti = &e.ti[t->index];

@@ -238,10 +238,13 @@ void retrieve_apply(const struct rulebook *rb, const struct plan *p, struct prom
 
 /* --- rule versions (SPEC 10.3) --- */
 
-/* was the record made with another layer 3 or validate set than t's now? */
-static int built_with_other(struct prompt_ctx *pc, const struct task *t, const struct record *rec)
+/* was the record made with another layer 3 or validate set than t's now?
+ * (its manifest is read from st when the record does not hold it) */
+static int built_with_other(struct prompt_ctx *pc, const struct task *t, const struct record *rec, struct state *st)
 {
-	json_t *m = rec->manifest ? json_loads(rec->manifest, 0, NULL) : NULL;
+	char *own = !rec->manifest && rec->has_manifest && st ? state_manifest(st, rec->target) : NULL;
+	const char *ms = rec->manifest ? rec->manifest : own;
+	json_t *m = ms ? json_loads(ms, 0, NULL) : NULL;
 	const char *l3 = json_string_value(json_array_get(json_object_get(m, "layers"), 2));
 	int other = 1;
 
@@ -254,24 +257,26 @@ static int built_with_other(struct prompt_ctx *pc, const struct task *t, const s
 		free(now);
 	}
 	json_decref(m);
+	free(own);
 	return other;
 }
 
-size_t retrieve_stale(const struct plan *p, struct prompt_ctx *pc, const struct rule *r, const struct htab *rec_by)
+size_t retrieve_stale(const struct plan *p, struct prompt_ctx *pc, const struct rule *r, const struct htab *rec_by,
+		      struct state *st)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < p->ntasks; i++) {
 		const struct record *rec = p->tasks[i].r == r ? htab_get(rec_by, p->tasks[i].id) : NULL;
 
-		if (rec && built_with_other(pc, &p->tasks[i], rec))
+		if (rec && built_with_other(pc, &p->tasks[i], rec, st))
 			n++;
 	}
 	return n;
 }
 
 void retrieve_report(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc,
-		     const struct htab *rec_by, FILE *out)
+		     const struct htab *rec_by, struct state *st, FILE *out)
 {
 	size_t i;
 
@@ -282,7 +287,7 @@ void retrieve_report(const struct rulebook *rb, const struct plan *p, struct pro
 
 		if (!rr || !rr->hash[0] || strcmp(rr->hash, r->hash) == 0 || !rule_used(p, r))
 			continue;
-		n = retrieve_stale(p, pc, r, rec_by);
+		n = retrieve_stale(p, pc, r, rec_by, st);
 		fprintf(out, "mpbuild: rule %s changed: %zu task%s stale%s\n", r->name, n, n == 1 ? "" : "s",
 			n ? "" : " (its prompt layer and validate commands are as before)");
 	}
@@ -308,7 +313,7 @@ void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct promp
 		if (!rr) {
 			rr = rulebook_want(rb, r);
 			changed = 1;
-		} else if (strcmp(rr->hash, r->hash) != 0 && retrieve_stale(p, pc, r, &by) == 0) {
+		} else if (strcmp(rr->hash, r->hash) != 0 && retrieve_stale(p, pc, r, &by, st) == 0) {
 			/* every task of the rule has been built with its new version */
 			memcpy(rr->hash, r->hash, HASH_HEX);
 			changed = 1;
@@ -758,7 +763,7 @@ int retrieve_repick(struct repick *env, char **names, size_t n)
 					rc = -1;
 			}
 			apply_one(p, env->pc, r, rr, env->remote, &none);
-			stale = retrieve_stale(p, env->pc, r, env->rec_by);
+			stale = retrieve_stale(p, env->pc, r, env->rec_by, env->st);
 			if (picked.n)
 				fprintf(env->out, "mpbuild: rule %s: %s %zu example%s: %s; %zu task%s %s stale\n", r->name,
 					env->dry ? "would pin" : "pinned", picked.n, picked.n == 1 ? "" : "s", list, stale,

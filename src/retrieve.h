@@ -73,12 +73,14 @@ void rulebook_free(struct rulebook *rb);
  * store does not have them, it is left out of the layer */
 void retrieve_apply(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, const char *remote);
 /* how many tasks of r have a build record made with another layer 3 or other
- * validate commands than r's now (a record without a manifest counts) */
-size_t retrieve_stale(const struct plan *p, struct prompt_ctx *pc, const struct rule *r, const struct htab *rec_by);
+ * validate commands than r's now (a record without a manifest counts); a
+ * manifest the record does not hold is read from st (may be NULL) */
+size_t retrieve_stale(const struct plan *p, struct prompt_ctx *pc, const struct rule *r, const struct htab *rec_by,
+		      struct state *st);
 /* print "rule NAME changed: N tasks stale" to out for each rule in use whose
  * hash differs from its recorded one */
 void retrieve_report(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc,
-		     const struct htab *rec_by, FILE *out);
+		     const struct htab *rec_by, struct state *st, FILE *out);
 /* fill lk->rules (lk->targets are the current records): every rule that a
  * task uses or that has pins.  A rule's recorded hash becomes its current one
  * once no task is left built with the old version; changes are written to st */

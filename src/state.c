@@ -281,7 +281,7 @@ static char *col_dup(sqlite3_stmt *s, int i)
 
 struct record *state_records(struct state *st, size_t *n)
 {
-	sqlite3_stmt *s = prep(st, "SELECT target, key, model, generated, manifest FROM record ORDER BY target");
+	sqlite3_stmt *s = prep(st, "SELECT target, key, model, generated, manifest IS NOT NULL FROM record ORDER BY target");
 	sqlite3_stmt *o = prep(st, "SELECT target, path, hash FROM output ORDER BY target, path");
 	struct record *r = NULL;
 	size_t cap = 0, j = 0;
@@ -306,7 +306,7 @@ struct record *state_records(struct state *st, size_t *n)
 		snprintf(e->key, sizeof(e->key), "%s", k ? k : "");
 		e->model = col_dup(s, 2);
 		e->generated = sqlite3_column_int(s, 3);
-		e->manifest = col_dup(s, 4);
+		e->has_manifest = sqlite3_column_int(s, 4);
 	}
 	/* both queries are ordered by target: merge them in one pass */
 	while (sqlite3_step(o) == SQLITE_ROW) {

@@ -27,6 +27,7 @@ struct record {
 	char *model;
 	int generated;          /* outputs came from a model (0: accepted or touched by a person) */
 	char *manifest;         /* the key's manifest (JSON), for explain; may be NULL */
+	int has_manifest;       /* state.db has one (state_records leaves it there: state_manifest) */
 	size_t n;               /* outputs */
 	char **paths;
 	char (*hashes)[HASH_HEX];
@@ -66,7 +67,9 @@ int state_stat_flush(struct state *st, struct htab *t);
 /* free a table from state_stat_load */
 void state_stat_free(struct htab *t);
 
-/* every record, sorted by target; *n set; caller frees with record_free_all */
+/* every record, sorted by target, without its manifest (a no-op needs none;
+ * has_manifest says whether there is one); *n set; caller frees with
+ * record_free_all */
 struct record *state_records(struct state *st, size_t *n);
 /* the manifest the record of target was built from (NULL: none); caller frees */
 char *state_manifest(struct state *st, const char *target);

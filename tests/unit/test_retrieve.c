@@ -304,15 +304,15 @@ TEST(stale_count)
 		char *val = key_validate(plan_task(p, "T-001"));
 
 		/* no record: not stale by the rule; a record without a manifest: counted */
-		CHECK(retrieve_stale(p, pc, w, &by) == 0);
+		CHECK(retrieve_stale(p, pc, w, &by, NULL) == 0);
 		rec.target = "T-001";
 		htab_put(&by, "T-001", &rec);
-		CHECK(retrieve_stale(p, pc, w, &by) == 1);
+		CHECK(retrieve_stale(p, pc, w, &by, NULL) == 1);
 		memcpy(l3, prompt_rule_hash(pc, w), HASH_HEX);
 		manifest = xasprintf("{\"layers\":[\"a\",\"b\",\"%s\",\"d\"],\"validate\":%s}", l3, val);
 		rec.manifest = manifest;
-		CHECK(retrieve_stale(p, pc, w, &by) == 0);
-		CHECK(retrieve_stale(p, pc, plan_rule(p, "other"), &by) == 0);
+		CHECK(retrieve_stale(p, pc, w, &by, NULL) == 0);
+		CHECK(retrieve_stale(p, pc, plan_rule(p, "other"), &by, NULL) == 0);
 		/* new pins change the layer: the task was built with another one */
 		{
 			char *names[] = {"examples/x.wdg"};
@@ -323,7 +323,7 @@ TEST(stale_count)
 			buf_free(&body);
 		}
 		CHECK(strcmp(prompt_rule_hash(pc, w), l3) != 0);
-		CHECK(retrieve_stale(p, pc, w, &by) == 1);
+		CHECK(retrieve_stale(p, pc, w, &by, NULL) == 1);
 		free(manifest);
 		free(val);
 	}
