@@ -214,13 +214,7 @@ static int load_records(struct engine *e, int writable)
 			e->approved = NULL;
 		}
 	}
-	if (rulebook_load(&e->rb, e->st, e->root) && writable && e->st) {
-		size_t i;
-
-		/* a state file from before rule records: take the lock's, once */
-		for (i = 0; i < e->rb.n; i++)
-			state_rule_put(e->st, &e->rb.recs[i]);
-	}
+	rulebook_load(&e->rb, e->st, e->root, writable);
 	index_records(e);
 	return 0;
 }
@@ -524,20 +518,13 @@ static int on_try(void *arg, const struct call_result *r, int try_no)
 	int stop = 0;
 
 	pthread_mutex_lock(&e->mu);
-	cost = call_cost(e, j->model, &r->usage);
+	provider_ledger_row(&row, r, model_lookup(&e->p->settings, j->model));
+	cost = row.cost;
 	row.run = e->run;
 	row.target = j->t->id;
 	row.attempt = j->attempt;
 	row.try_no = try_no;
 	row.model = j->model;
-	row.input = r->usage.input;
-	row.cache_write = r->usage.cache_write_5m + r->usage.cache_write_1h;
-	row.cache_write_1h = r->usage.cache_write_1h;
-	row.cache_read = r->usage.cache_read;
-	row.output = r->usage.output;
-	row.cost = cost;
-	row.latency = r->latency;
-	row.outcome = r->status == CALL_OK ? "ok" : r->status == CALL_RETRY ? "retry" : r->status == CALL_AUTH ? "auth" : "failed";
 	state_ledger_add(e->st, &row);
 	e->total.input += r->usage.input;
 	e->total.cache_write_5m += r->usage.cache_write_5m;
@@ -955,6 +942,9 @@ static struct prefix *prefix_get(struct engine *e, const char *id)
 
 	if (x)
 		return x;
+	/* the first prefix of a run that makes calls (never a no-op) drops the expired ones */
+	if (!e->plist)
+		state_meta_expire(e->st, "warm:", now());
 	x = xcalloc(1, sizeof(*x));
 	x->id = xstrdup(id);
 	x->next = e->plist;
@@ -1119,10 +1109,13 @@ static int job_start(struct engine *e, struct job *j)
 	j->req.feedback = j->feedback;
 	j->req.ttl_1h = want_1h(e);
 	if (halted(e)) {
-		task_failed(e, j, xasprintf("not retried: %s (the last answer was rejected: %s)",
-					    interrupted ? "interrupted" : e->budget_hit ? "the budget is reached"
-					    : e->o->stop && e->count[S_FAILED] ? "--stop after a failure" : "the run stops",
-					    j->feedback ? j->feedback : "?"));
+		const char *why = interrupted ? "interrupted" : e->budget_hit ? "the budget is reached"
+				  : e->o->stop && e->count[S_FAILED] ? "--stop after a failure" : "the run stops";
+
+		/* a retry, or a first call that was waiting for the budget */
+		task_failed(e, j, j->attempt == 1 ? xasprintf("not sent: %s", why)
+				  : xasprintf("answer %d was rejected and not retried: %s (it is kept in cache/failed/%s/%d/)",
+					      j->attempt - 1, why, j->t->id, j->attempt - 1));
 		return -1;
 	}
 	if (prompt_task_request(e->pc, t, &j->req) < 0) {
@@ -1556,7 +1549,6 @@ static int schedule(struct engine *e, struct task **order, size_t n)
 	double last_lock = now();
 	int code = 0;
 
-	state_meta_expire(e->st, "warm:", now());
 	for (;;) {
 		int ready = 0;
 
@@ -1817,14 +1809,30 @@ int build_status(const char *root, char **targets, size_t n)
 	return 0;
 }
 
+/* the engine of a command that changes records: the project lock first
+ * (*lockfd, -1 when it could not be taken: then the engine is empty) */
+static int engine_open_locked(struct engine *e, const char *root, int *lockfd)
+{
+	*lockfd = take_lock(root);
+	if (*lockfd < 0) {
+		memset(e, 0, sizeof(*e));
+		return EXIT_BADINPUT;
+	}
+	return engine_open(e, root, NULL, 1);
+}
+
+static void engine_close_locked(struct engine *e, int lockfd)
+{
+	engine_close(e);
+	if (lockfd >= 0)
+		close(lockfd);
+}
+
 int build_approve(const char *root)
 {
 	struct engine e;
-	int rc, lockfd = take_lock(root);
+	int lockfd, rc = engine_open_locked(&e, root, &lockfd);
 
-	if (lockfd < 0)
-		return EXIT_BADINPUT;
-	rc = engine_open(&e, root, NULL, 1);
 	if (rc == 0) {
 		free(e.approved);
 		e.approved = xstrdup(e.check_hash);
@@ -1832,8 +1840,7 @@ int build_approve(const char *root)
 		write_lock(&e);
 		printf("mpbuild: approved the check commands of the plan (%s)\n", e.approved);
 	}
-	engine_close(&e);
-	close(lockfd);
+	engine_close_locked(&e, lockfd);
 	return rc;
 }
 
@@ -2001,17 +2008,13 @@ int build_clean(const char *root, char **targets, size_t n)
 int build_clean_orphans(const char *root)
 {
 	struct engine e;
-	int rc, lockfd = take_lock(root);
+	int lockfd, rc = engine_open_locked(&e, root, &lockfd);
 
-	if (lockfd < 0)
-		return EXIT_BADINPUT;
-	rc = engine_open(&e, root, NULL, 1);
 	if (rc == 0) {
 		rc = orphan_clean(e.st, &e.fc, e.p, e.recs, e.nrec);
 		fscache_flush(&e.fc);
 	}
-	engine_close(&e);
-	close(lockfd);
+	engine_close_locked(&e, lockfd);
 	return rc;
 }
 
@@ -2020,18 +2023,13 @@ int build_mark(const char *root, char **targets, size_t n, int touch)
 	struct engine e;
 	struct task **order;
 	size_t cnt, i, j;
-	int rc, lockfd = take_lock(root), marked = 0;
+	int rc, lockfd, marked = 0;
 
-	if (lockfd < 0)
-		return EXIT_BADINPUT;
-	if (n == 0) {
-		close(lockfd);
+	if (n == 0)
 		return error("%s needs at least one target", touch ? "touch" : "accept"), EXIT_BADINPUT;
-	}
-	rc = engine_open(&e, root, NULL, 1);
+	rc = engine_open_locked(&e, root, &lockfd);
 	if (rc || !(order = select_order(&e, targets, n, &cnt))) {
-		engine_close(&e);
-		close(lockfd);
+		engine_close_locked(&e, lockfd);
 		return rc ? rc : EXIT_BADINPUT;
 	}
 	for (i = 0; i < cnt; i++) {
@@ -2080,7 +2078,6 @@ int build_mark(const char *root, char **targets, size_t n, int touch)
 	if (marked)
 		write_lock(&e);
 	free(order);
-	engine_close(&e);
-	close(lockfd);
+	engine_close_locked(&e, lockfd);
 	return 0;
 }

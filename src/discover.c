@@ -497,21 +497,13 @@ static int on_try(void *arg, const struct call_result *r, int try_no)
 {
 	struct tryctx *t = arg;
 	struct ledger_row row = {0};
-	const struct model_info *m = model_lookup(t->s, t->model);
 
+	provider_ledger_row(&row, r, model_lookup(t->s, t->model));
 	row.run = t->d->run;
 	row.target = t->target;
 	row.attempt = t->attempt;
 	row.try_no = try_no;
 	row.model = t->model;
-	row.input = r->usage.input;
-	row.cache_write = r->usage.cache_write_5m + r->usage.cache_write_1h;
-	row.cache_write_1h = r->usage.cache_write_1h;
-	row.cache_read = r->usage.cache_read;
-	row.output = r->usage.output;
-	row.cost = model_cost(m, &r->usage);
-	row.latency = r->latency;
-	row.outcome = r->status == CALL_OK ? "ok" : r->status == CALL_RETRY ? "retry" : r->status == CALL_AUTH ? "auth" : "failed";
 	state_ledger_add(t->d->st, &row);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * share: error classes, the retry loop, the backoff sleep (scaled for tests),
  * rate-limit pacing and the normalised answer text. */
 #include "provider.h"
+#include "state.h"
 #include "http.h"
 
 #include <jansson.h>
@@ -141,6 +142,21 @@ double provider_backoff(int try_no, double retry_after)
 		d = BACKOFF_CAP;
 	/* the SDKs' jitter: up to a quarter less, so parallel clients spread out */
 	return d * (1 - 0.25 * jitter());
+}
+
+void provider_ledger_row(struct ledger_row *row, const struct call_result *r, const struct model_info *m)
+{
+	row->input = r->usage.input;
+	row->cache_write = r->usage.cache_write_5m + r->usage.cache_write_1h;
+	row->cache_write_1h = r->usage.cache_write_1h;
+	row->cache_read = r->usage.cache_read;
+	row->output = r->usage.output;
+	row->cost = m->priced ? model_cost(m, &r->usage) : -1;
+	row->latency = r->latency;
+	row->outcome = r->status == CALL_OK      ? "ok"
+		       : r->status == CALL_RETRY ? "retry"
+		       : r->status == CALL_AUTH  ? "auth"
+						 : "failed";
 }
 
 void provider_call_retrying(struct provider *pv, const struct request *req, struct call_result *res,

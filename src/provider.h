@@ -69,6 +69,12 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 /* turn one Chat Completions exchange into *res (zeroed by the caller) */
 void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res);
 
+struct ledger_row;
+/* the ledger row of try r on model m (SPEC 5): token counts, cost (< 0 when
+ * m has no known price), latency and outcome; run, target, attempt, try and
+ * model are the caller's */
+void provider_ledger_row(struct ledger_row *row, const struct call_result *r, const struct model_info *m);
+
 /* tries in all, the first included */
 #define PROVIDER_TRIES 5
 

@@ -30,19 +30,21 @@ void rulebook_from_lock(struct rulebook *rb, struct lockfile *lk)
 	lk->nrules = 0;
 }
 
-int rulebook_load(struct rulebook *rb, struct state *st, const char *root)
+void rulebook_load(struct rulebook *rb, struct state *st, const char *root, int writable)
 {
 	struct lockfile lk;
+	size_t i;
 
 	rulebook_free(rb);
 	if (st)
 		rb->recs = state_rules(st, &rb->n);
-	if (rb->n == 0 && lockfile_read(root, &lk, NULL) == 0) {
-		rulebook_from_lock(rb, &lk);
-		lockfile_free(&lk);
-		return 1;
-	}
-	return 0;
+	if (rb->n || lockfile_read(root, &lk, NULL) != 0)
+		return;
+	rulebook_from_lock(rb, &lk);
+	lockfile_free(&lk);
+	/* kept in st, so that the next no-op does not read the whole lock again */
+	for (i = 0; writable && st && i < rb->n; i++)
+		state_rule_put(st, &rb->recs[i]);
 }
 
 struct rule_rec *rulebook_get(const struct rulebook *rb, const char *name)

@@ -59,9 +59,8 @@ struct repick {
 /* the rule records of a lock that won over state.db (moved out of lk) */
 void rulebook_from_lock(struct rulebook *rb, struct lockfile *lk);
 /* the rule records of st; when it has none (a state file older than them),
- * those of root's mpbuild.lock, and then 1 (the caller may put them in st,
- * so that the next no-op does not read the whole lock again) */
-int rulebook_load(struct rulebook *rb, struct state *st, const char *root);
+ * those of root's mpbuild.lock, which are then put in st when writable */
+void rulebook_load(struct rulebook *rb, struct state *st, const char *root, int writable);
 /* the record of rule name, or NULL */
 struct rule_rec *rulebook_get(const struct rulebook *rb, const char *name);
 /* free what rb owns */

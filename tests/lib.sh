@@ -172,6 +172,41 @@ start_fake_server() {
 	return 1
 }
 
+# fake_provider VAR [ARGS...]: a random test key in $KEY, exported as VAR
+# (ANTHROPIC_API_KEY or OPENAI_API_KEY), backoff and pacing waits 100 times
+# shorter, and tests/fake_server.py started with ARGS, accepting only that key;
+# when it cannot start, the script ends here with one skipped test
+fake_provider() {
+	KEY=test-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	eval "$1=\$KEY; export $1"
+	shift
+	MPBUILD_BACKOFF_SCALE=0.01
+	export MPBUILD_BACKOFF_SCALE
+	if ! start_fake_server --api-key "$KEY" "$@"; then
+		skip_test 'the fake model server' 'tests/fake_server.py does not start (python3 missing?)'
+		done_testing
+		exit
+	fi
+}
+
+# same_as_answers DIR: every file of the fixture answers is in DIR with exactly that content
+same_as_answers() {
+	python3 - "$ANSWERS" "$1" <<-"PY"
+	import glob, json, os, sys
+	answers, root = sys.argv[1], sys.argv[2]
+	for p in sorted(glob.glob(os.path.join(answers, "T-*.json"))):
+	    for f in json.load(open(p, encoding="utf-8"))["files"]:
+	        got = open(os.path.join(root, f["path"]), "rb").read()
+	        if got != f["content"].encode("utf-8"):
+	            sys.exit("%s differs from the answer in %s" % (f["path"], p))
+	PY
+}
+
+# worst_case FILE: the worst case of T-001's call in a "could cost up to" line of FILE
+worst_case() {
+	sed -n "s/.*T-001 .*could cost up to \$\([0-9.]*\) and.*/\1/p" "$1"
+}
+
 # fake_control [JSON]: POST JSON (default {}) to the fake server's /_control
 # and print the state it answers (GET /_control without an argument)
 fake_control() {

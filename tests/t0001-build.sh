@@ -24,11 +24,11 @@ expect_success 'the built program compiles and runs' '
 	printf "b a b\n" | demo/build/wordfreq -n 1 | grep "2 b"
 '
 
-expect_success 'a second build makes no provider call and says up to date' '
-	cp mpbuild.lock ../lock.before &&
+expect_success 'a second build makes no provider call, says up to date and leaves the lock file alone' '
+	cp mpbuild.lock ../lock.before && ino=$(stat -c %i mpbuild.lock) &&
 	mpbuild --replay ../empty --progress plain >../out &&
 	grep "everything is up to date (5 targets" ../out &&
-	cmp_files ../lock.before mpbuild.lock
+	cmp_files ../lock.before mpbuild.lock && test "$(stat -c %i mpbuild.lock)" = "$ino"
 '
 
 expect_success 'status says up to date for every task' '

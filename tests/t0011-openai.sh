@@ -7,30 +7,8 @@
 # a missing key for a remote base URL; the tool format; failures and retries.
 . "$(dirname "$0")/lib.sh"
 
-KEY=test-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-OPENAI_API_KEY=$KEY
-MPBUILD_BACKOFF_SCALE=0.01
-export OPENAI_API_KEY MPBUILD_BACKOFF_SCALE
-
 # --openai-keyless: requests without Authorization are served, as local servers do
-if ! start_fake_server --answers "$ANSWERS" --api-key "$KEY" --strict-answers --openai-keyless; then
-	skip_test 'the fake model server' 'tests/fake_server.py does not start (python3 missing?)'
-	done_testing
-	exit
-fi
-
-# same_as_answers DIR: every file of the fixture answers is in DIR with exactly that content
-same_as_answers() {
-	python3 - "$ANSWERS" "$1" <<-"PY"
-	import glob, json, os, sys
-	answers, root = sys.argv[1], sys.argv[2]
-	for p in sorted(glob.glob(os.path.join(answers, "T-*.json"))):
-	    for f in json.load(open(p, encoding="utf-8"))["files"]:
-	        got = open(os.path.join(root, f["path"]), "rb").read()
-	        if got != f["content"].encode("utf-8"):
-	            sys.exit("%s differs from the answer in %s" % (f["path"], p))
-	PY
-}
+fake_provider OPENAI_API_KEY --answers "$ANSWERS" --strict-answers --openai-keyless
 
 # check_requests LOG N AUTH FORMAT: N Chat Completions requests; AUTH "key"
 # (Authorization: Bearer with the test key) or "none"; FORMAT json_schema or tool

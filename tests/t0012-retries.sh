@@ -7,29 +7,7 @@
 # dependents are skipped; a missing key, a 401 and a 403 exit 4.
 . "$(dirname "$0")/lib.sh"
 
-KEY=test-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-ANTHROPIC_API_KEY=$KEY
-MPBUILD_BACKOFF_SCALE=0.01
-export ANTHROPIC_API_KEY MPBUILD_BACKOFF_SCALE
-
-if ! start_fake_server --answers "$ANSWERS" --api-key "$KEY" --strict-answers; then
-	skip_test 'the fake model server' 'tests/fake_server.py does not start (python3 missing?)'
-	done_testing
-	exit
-fi
-
-# same_as_answers DIR: every file of the fixture answers is in DIR with exactly that content
-same_as_answers() {
-	python3 - "$ANSWERS" "$1" <<-"PY"
-	import glob, json, os, sys
-	answers, root = sys.argv[1], sys.argv[2]
-	for p in sorted(glob.glob(os.path.join(answers, "T-*.json"))):
-	    for f in json.load(open(p, encoding="utf-8"))["files"]:
-	        got = open(os.path.join(root, f["path"]), "rb").read()
-	        if got != f["content"].encode("utf-8"):
-	            sys.exit("%s differs from the answer in %s" % (f["path"], p))
-	PY
-}
+fake_provider ANTHROPIC_API_KEY --answers "$ANSWERS" --strict-answers
 
 # statuses LOG: "TARGET STATUS" per logged request, in order
 statuses() {

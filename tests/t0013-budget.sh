@@ -6,15 +6,7 @@
 # prices: entry it is called, here through the write_files tool.
 . "$(dirname "$0")/lib.sh"
 
-ANTHROPIC_API_KEY=test-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-MPBUILD_BACKOFF_SCALE=0.01
-export ANTHROPIC_API_KEY MPBUILD_BACKOFF_SCALE
-
-if ! start_fake_server --answers "$ANSWERS" --strict-answers; then
-	skip_test 'the fake model server' 'tests/fake_server.py does not start (python3 missing?)'
-	done_testing
-	exit
-fi
+fake_provider ANTHROPIC_API_KEY --answers "$ANSWERS" --strict-answers
 
 expect_success 'a budget below the first call'"'"'s worst case sends nothing (exit 3)' '
 	fake_reset && new_project p0 && cd p0 &&
@@ -27,7 +19,7 @@ expect_success 'a budget below the first call'"'"'s worst case sends nothing (ex
 expect_success 'the budget stops the run before it is exceeded: exit 3, the ledger within it' '
 	fake_reset && new_project p1 && cd p1 &&
 	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
-	worst=$(sed -n "s/.*T-001 .*could cost up to \$\([0-9.]*\) and.*/\1/p" ../out) &&
+	worst=$(worst_case ../out) &&
 	budget=$(python3 -c "import sys; print(round(float(sys.argv[1]) + 0.004, 6))" "$worst") && echo "budget $budget" &&
 	expect_code 3 mpbuild --budget "$budget" --progress plain >../out 2>../err &&
 	cat ../out ../err &&
@@ -50,7 +42,7 @@ expect_success 'the budget stops the run before it is exceeded: exit 3, the ledg
 expect_success 'a call cut off after the answer was made keeps its reservation: no retry past the budget' '
 	fake_reset && new_project pc && cd pc &&
 	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
-	worst=$(sed -n "s/.*T-001 .*could cost up to \$\([0-9.]*\) and.*/\1/p" ../out) &&
+	worst=$(worst_case ../out) &&
 	budget=$(python3 -c "import sys; print(round(float(sys.argv[1]) * 1.5, 6))" "$worst") && echo "budget $budget" &&
 	fake_control "{\"faults\": [{\"target\": \"T-001\", \"cut\": true}]}" >/dev/null &&
 	expect_code 3 mpbuild --budget "$budget" --progress plain >../out 2>../err &&

@@ -6,15 +6,7 @@
 # no file is half-written, and the next run finishes the build.
 . "$(dirname "$0")/lib.sh"
 
-ANTHROPIC_API_KEY=test-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-MPBUILD_BACKOFF_SCALE=0.01
-export ANTHROPIC_API_KEY MPBUILD_BACKOFF_SCALE
-
-if ! start_fake_server --answers "$ANSWERS" --strict-answers; then
-	skip_test 'the fake model server' 'tests/fake_server.py does not start (python3 missing?)'
-	done_testing
-	exit
-fi
+fake_provider ANTHROPIC_API_KEY --answers "$ANSWERS" --strict-answers
 
 # wait_asked TARGET: until the fake server has received a request for TARGET (at most 60 s)
 wait_asked() {

@@ -10,15 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 FIX=$SRCDIR/tests/fixtures/replan
-ANTHROPIC_API_KEY=test-key
-MPBUILD_BACKOFF_SCALE=0.01
-export ANTHROPIC_API_KEY MPBUILD_BACKOFF_SCALE
-
-if ! start_fake_server --answers "$FIX"; then
-	skip_test 'the fake model server' 'tests/fake_server.py does not start (python3 missing?)'
-	done_testing
-	exit
-fi
+fake_provider ANTHROPIC_API_KEY --answers "$FIX"
 
 # answer TARGET FIXTURE: the fake server answers TARGET with $FIX/FIXTURE from now on
 answer() { fake_control "{\"answers\": {\"$1\": $(cat "$FIX/$2")}}" >/dev/null; }

@@ -7,20 +7,12 @@
 # pins; bad rule names; "rule NAME changed: N tasks stale".
 . "$(dirname "$0")/lib.sh"
 
-ANTHROPIC_API_KEY=test-key
-MPBUILD_BACKOFF_SCALE=0.01
-export ANTHROPIC_API_KEY MPBUILD_BACKOFF_SCALE
-
 # the demo's fixture answers plus T-006, a shell task beside the C ones
 mkdir answers && cp "$ANSWERS"/*.json answers/ &&
 cat >answers/T-006.json <<'EOF'
 {"files": [{"path": "demo/run.sh", "content": "#!/bin/sh\n# run.sh: count the words of README.md\nset -eu\nexec ./build/wordfreq -n 3 README.md\n"}], "summary": "a script"}
 EOF
-if ! start_fake_server --answers "$TRASH/answers"; then
-	skip_test 'the fake model server' 'tests/fake_server.py does not start (python3 missing?)'
-	done_testing
-	exit
-fi
+fake_provider ANTHROPIC_API_KEY --answers "$TRASH/answers"
 
 new_project proj
 # no check commands (they build the demo; not what this script is about), and a shell task

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plan.h"
 #include "util.h"
 
 #define UNUSED __attribute__((unused))
@@ -87,6 +88,22 @@ UNUSED static char *capture_end(void)
 		buf_add(&b, chunk, n);
 	fclose(capture_file);
 	return buf_take(&b);
+}
+
+/* plan_load(dir) with its messages captured; when it fails they are shown as
+ * a TAP comment */
+UNUSED static struct plan *load_plan_quietly(const char *dir)
+{
+	struct plan *p;
+	char *err;
+
+	capture_begin();
+	p = plan_load(dir);
+	err = capture_end();
+	if (!p)
+		printf("# the plan did not load:\n# %s\n", err);
+	free(err);
+	return p;
 }
 
 #endif

@@ -32,20 +32,12 @@ static char *dir;
 static struct plan *load_plan(void)
 {
 	char buf[PATH_MAX];
-	struct plan *p;
-	char *err;
 
 	if (!getenv("MPBUILD_RULES") && realpath("rules", buf))
 		setenv("MPBUILD_RULES", buf, 1);
 	dir = tmp_dir();
 	put_file(dir, "plans/masterplan.yaml", plan_text);
-	capture_begin();
-	p = plan_load(dir);
-	err = capture_end();
-	if (!p)
-		printf("# the plan did not load:\n# %s\n", err);
-	free(err);
-	return p;
+	return load_plan_quietly(dir);
 }
 
 static void unload(struct plan *p)

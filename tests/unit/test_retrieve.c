@@ -41,22 +41,13 @@ static const char plan_text[] =
  * directory of their own (with an examples/ folder) */
 static struct plan *load(void)
 {
-	struct plan *p;
-	char *err;
-
 	proj = tmp_dir();
 	builtin = tmp_dir();
 	setenv("MPBUILD_RULES", builtin, 1);
 	put_file(proj, "plans/masterplan.yaml", plan_text);
 	put_file(proj, "rules/widget.yaml", widget_rule);
 	put_file(proj, "rules/other.yaml", "version: 1\nname: other\nmatch: [\"*.txt\"]\nsystem: Gears.\n");
-	capture_begin();
-	p = plan_load(proj);
-	err = capture_end();
-	if (!p)
-		printf("# the plan did not load:\n# %s\n", err);
-	free(err);
-	return p;
+	return load_plan_quietly(proj);
 }
 
 static void unload(struct plan *p)
