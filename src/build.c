@@ -934,7 +934,7 @@ out:
 /* ---- prompt-cache prefixes: with -j, one call writes a prefix, the rest read it ---- */
 
 /* the prefix named id, created cold, or warm when an earlier run wrote it
- * within its TTL (state meta "warm:ID" holds the expiry) */
+ * within its TTL (state meta "warm:ID" holds the expiry, in Unix seconds) */
 static struct prefix *prefix_get(struct engine *e, const char *id)
 {
 	struct prefix *x = htab_get(&e->prefixes, id);
@@ -944,7 +944,7 @@ static struct prefix *prefix_get(struct engine *e, const char *id)
 		return x;
 	/* the first prefix of a run that makes calls (never a no-op) drops the expired ones */
 	if (!e->plist)
-		state_meta_expire(e->st, "warm:", now());
+		state_meta_expire(e->st, "warm:", (double)time(NULL));
 	x = xcalloc(1, sizeof(*x));
 	x->id = xstrdup(id);
 	x->next = e->plist;
@@ -952,7 +952,7 @@ static struct prefix *prefix_get(struct engine *e, const char *id)
 	htab_put(&e->prefixes, x->id, x);
 	name = xasprintf("warm:%s", id);
 	until = state_meta_get(e->st, name);
-	if (until && atof(until) > now())
+	if (until && atof(until) > (double)time(NULL))
 		x->state = P_WARM;
 	free(until);
 	free(name);
@@ -1024,7 +1024,8 @@ static void prefixes_settle(struct engine *e, struct job *j, int warm)
 		j->warms[i]->state = warm ? P_WARM : P_COLD;
 		if (warm) {
 			char *name = xasprintf("warm:%s", j->warms[i]->id);
-			char *until = xasprintf("%.0f", now() + (j->req.ttl_1h ? 3600 : 300) - 30);
+			/* wall-clock seconds: the monotonic clock restarts with the machine */
+			char *until = xasprintf("%lld", (long long)time(NULL) + (j->req.ttl_1h ? 3600 : 300) - 30);
 
 			state_meta_set(e->st, name, until);
 			free(name);

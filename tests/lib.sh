@@ -189,6 +189,22 @@ fake_provider() {
 	fi
 }
 
+# lockkey TARGET: the key mpbuild.lock records for TARGET
+lockkey() { sed -n "/^  $1:\$/{n;s/^    key: //p;}" mpbuild.lock; }
+
+# last_body TARGET: the body of the last request the fake server got for TARGET
+last_body() {
+	python3 - "$FAKE_LOG" "$1" <<-'PY'
+	import json, sys
+	body = ""
+	for line in open(sys.argv[1]):
+	    e = json.loads(line)
+	    if e["target"] == sys.argv[2]:
+	        body = e["body"]
+	sys.stdout.write(body)
+	PY
+}
+
 # same_as_answers DIR: every file of the fixture answers is in DIR with exactly that content
 same_as_answers() {
 	python3 - "$ANSWERS" "$1" <<-"PY"
@@ -224,7 +240,8 @@ fake_control() {
 fake_reset() { fake_control '{"reset": true}' >/dev/null && : >"$FAKE_LOG"; }
 
 # ledger [DB] SQL: rows of SQL on DB (default cache/state.db), fields joined
-# by "|" as the sqlite3 shell prints them (sqlite3 itself may be missing)
+# by "|" as the sqlite3 shell prints them (sqlite3 itself may be missing);
+# a change SQL makes is committed
 ledger() {
 	if [ $# -ge 2 ]; then ledger_db=$1; shift; else ledger_db=cache/state.db; fi
 	python3 - "$ledger_db" "$1" <<-'PY'
@@ -232,5 +249,6 @@ ledger() {
 	db = sqlite3.connect(sys.argv[1])
 	for row in db.execute(sys.argv[2]):
 	    print("|".join("" if v is None else str(v) for v in row))
+	db.commit()
 	PY
 }

@@ -50,6 +50,18 @@ def most_in_flight():  # at any one moment (two calls can each overlap a third y
         top = max(top, n)
     return top
 PY
+# warm live|expired|expire: count the prefixes state.db remembers as written
+# within their TTL, or past it; or put them all past it, with one more that
+# no task uses
+warm() {
+	case $1 in
+	live) ledger "SELECT count(*) FROM meta WHERE name LIKE 'warm:%' AND CAST(value AS REAL) > CAST(strftime('%s', 'now') AS REAL)" ;;
+	expired) ledger "SELECT count(*) FROM meta WHERE name LIKE 'warm:%' AND CAST(value AS REAL) <= CAST(strftime('%s', 'now') AS REAL)" ;;
+	expire)
+		ledger "UPDATE meta SET value = '1' WHERE name LIKE 'warm:%'" &&
+		ledger "INSERT INTO meta(name, value) VALUES ('warm:gone', '1')" ;;
+	esac
+}
 check_calls() { python3 -c "exec(open('$TRASH/calls.py').read()); $2" "$1"; }
 
 expect_success '-j 4: independent tasks overlap; the first call writes the shared prefix, the rest read it' '
@@ -90,6 +102,20 @@ assert all(calls[t][2][\"cache_read_input_tokens\"] > 0 for t in ts)
 "
 '
 
+expect_success 'a remembered prefix past its TTL is written again by one call while the rest wait' '
+	cd p1 && : >"$FAKE_LOG" &&
+	test "$(warm live)" -gt 0 && warm expire && test "$(warm live)" = 0 &&
+	fake_control "{\"advance\": 600}" >/dev/null &&
+	mpbuild -j 4 -B T-001 T-002 T-003 T-004 --progress plain >../out 2>&1 && cat ../out &&
+	grep "4 built" ../out &&
+	check_calls "$FAKE_LOG" "
+first = min(calls, key=lambda t: calls[t][0])
+assert all(before(first, t) for t in calls if t != first), \"a call did not wait for the prefix\"
+assert calls[first][2][\"cache_creation_input_tokens\"] > 0
+" &&
+	test "$(warm expired)" = 0 && test "$(warm live)" -gt 0
+'
+
 expect_success '-j 1: one call at a time, in plan order' '
 	fake_reset && plan p2 && cd p2 &&
 	fake_control "{\"faults\": [{\"delay\": 0.3, \"times\": 100}]}" >/dev/null &&
@@ -125,6 +151,28 @@ expect_success 'the budget counts the reservations of calls in flight: a call wa
 assert most_in_flight() <= 2, \"more calls in flight than the budget allows\"
 assert overlap(\"T-002\", \"T-003\")
 "
+'
+
+# T-002's first try is dropped while T-003 is in flight: the dropped try keeps
+# its reservation, so the retry fits only once T-003 has settled, and waits
+expect_success 'a retry that fits once the calls in flight settle waits for them' '
+	fake_reset && plan p6 && cd p6 &&
+	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
+	worst=$(worst_case ../out) &&
+	budget=$(python3 -c "import sys; print(round(float(sys.argv[1]) * 2.5, 6))" "$worst") &&
+	fake_control "{\"faults\": [{\"target\": \"T-002\", \"drop\": true}, {\"target\": \"T-003\", \"delay\": 2},
+		{\"delay\": 0.3, \"times\": 100}]}" >/dev/null &&
+	mpbuild -j 4 --budget "$budget" --progress plain >../out 2>&1 && cat ../out &&
+	grep "5 built" ../out &&
+	python3 - "$FAKE_LOG" <<-\PY
+	import json, sys
+	log = [json.loads(l) for l in open(sys.argv[1])]
+	t2 = [e for e in log if e["target"] == "T-002"]
+	t3 = [e for e in log if e["target"] == "T-003"][0]
+	assert len(t2) == 2 and t2[0]["status"] == "dropped", t2
+	assert t2[0]["time"] < t3["answered"], "T-002 was not dropped while T-003 was in flight"
+	assert t2[1]["time"] >= t3["answered"], "the retry did not wait for T-003 to settle"
+	PY
 '
 
 # T-001 goes first (it writes the prefix), then T-002 and T-003 are in flight together
