@@ -27,6 +27,7 @@
 #include "progress.h"
 #include "prompt.h"
 #include "provider.h"
+#include "retrieve.h"
 #include "state.h"
 #include "yaml.h"
 
@@ -105,6 +106,7 @@ struct dctx {
 	size_t nmoved;
 	struct lockfile lock;   /* dry run: a lock state.db has not seen, whose records count */
 	int use_lock;
+	struct rulebook rb;     /* the lock's rules: the masterplan's example plans are pinned there */
 };
 
 /* a plan file against its record (SPEC 2 and 10.5) */
@@ -389,6 +391,7 @@ static void update_lock(struct dctx *d)
 	}
 	record_free_all(all, n);
 	plan_free(np);
+	retrieve_lock_phases(&d->rb, &lk);
 	lockfile_render(&lk, &b);
 	if (lockfile_write(d->root, &b, h) == 0)
 		state_meta_set(d->st, "lock_hash", h);
@@ -511,7 +514,7 @@ static int on_try(void *arg, const struct call_result *r, int try_no)
 /* the request of a stage: layer 1 = phase instructions + schema, layer 4 = task */
 struct call {
 	struct request req;
-	struct buffer l1, l4;
+	struct buffer l1, l3, l4;
 	char key[HASH_HEX];
 	char *manifest;
 	struct model_choice mc;
@@ -520,6 +523,7 @@ struct call {
 static void call_free(struct call *c)
 {
 	buf_free(&c->l1);
+	buf_free(&c->l3);
 	buf_free(&c->l4);
 	free(c->manifest);
 }
@@ -529,7 +533,7 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 	const struct settings *set = &p->settings;
 	struct key_input in = {0};
 	struct buffer sh = {0};
-	char h1[HASH_HEX], h2[HASH_HEX], h4[HASH_HEX], hs[HASH_HEX];
+	char h1[HASH_HEX], h2[HASH_HEX], h3[HASH_HEX], h4[HASH_HEX], hs[HASH_HEX];
 	enum answer_format f;
 	const char *prov = d->o->provider ? d->o->provider : set->provider;
 
@@ -564,12 +568,18 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 	c->req.schema = s->schema;
 	c->req.layer[0] = buf_str(&c->l1);
 	c->req.layer_len[0] = c->l1.len;
-	c->req.layer[1] = c->req.layer[2] = "";
+	/* layer 3 of the masterplan: the example plans pinned for it */
+	if (s->bit == DISCOVER_MASTERPLAN)
+		retrieve_plan_layer(p, rulebook_get(&d->rb, RETRIEVE_PLAN_PINS), set->remote_cache, &c->l3);
+	c->req.layer[1] = "";
+	c->req.layer[2] = buf_str(&c->l3);
+	c->req.layer_len[2] = c->l3.len;
 	c->req.layer[3] = buf_str(&c->l4);
 	c->req.layer_len[3] = c->l4.len;
 	c->req.ttl_1h = 0;
 	sha256_hex(c->l1.data, c->l1.len, h1);
 	sha256_hex("", 0, h2);
+	sha256_hex(c->l3.data, c->l3.len, h3);
 	sha256_hex(c->l4.data, c->l4.len, h4);
 	buf_puts(&sh, prompt_format_name(f));
 	buf_putc(&sh, '\n');
@@ -583,7 +593,7 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 	in.schema_hash = hs;
 	in.layer[0] = h1;
 	in.layer[1] = h2;
-	in.layer[2] = h2;
+	in.layer[2] = h3;
 	in.layer[3] = h4;
 	in.retries = s->bit == DISCOVER_MASTERPLAN ? 1 : 0;
 	in.escalate = NULL;
@@ -939,6 +949,41 @@ static int inputs_ready(const struct dctx *d, const struct plan *p, const struct
 	return *why == NULL;
 }
 
+/* pick the example plans for the masterplan again, each time it is called
+ * (SPEC 2), and prepare c (already prepared) again with them.  The pins go in
+ * d->rb and, unless dry, in state.db and the lock, so that the next no-op and
+ * a fresh clone compute the key of the plan that lands */
+static int pick_plans(struct dctx *d, const struct plan *p, const struct stage *s, struct call *c, int dry)
+{
+	struct repick env = {0};
+	struct fscache fc;
+	char h[HASH_HEX];
+	int rc;
+
+	env.p = p;
+	env.st = dry ? NULL : d->st;
+	env.fc = &fc;
+	env.rb = &d->rb;
+	env.remote = p->settings.remote_cache;
+	env.dry = dry;
+	env.verbose = d->o->verbose;
+	env.out = d->o->quiet ? NULL : d->o->json ? stderr : stdout;
+	fscache_open(&fc, env.st, d->root);
+	/* the pins are recorded with the version of the instructions they were picked for */
+	sha256_hex(c->l1.data ? c->l1.data : "", c->l1.len, h);
+	rc = retrieve_repick_plans(&env, h);
+	if (env.st)
+		fscache_flush(&fc);
+	fscache_close(&fc);
+	if (rc < 0)
+		return error("masterplan: cannot pick example plans");
+	if (!dry)
+		d->changed = 1;
+	call_free(c);
+	memset(c, 0, sizeof(*c));
+	return task_layer(d, p, s, &c->l4) < 0 || call_prepare(d, p, s, c) < 0 ? -1 : 0;
+}
+
 /* build stage s if it needs it: a missing file; a stale one mpbuild wrote;
  * with -B (named) any.  A person's file is kept: named, that stops with exit
  * 2; upstream of a named target, a stale one is reported and used as it is */
@@ -974,6 +1019,10 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 		goto done;
 	}
 	have_old = fs == F_EDITED || fs == F_SOURCE;
+	if (s->bit == DISCOVER_MASTERPLAN && pick_plans(d, p, s, &c, 0) < 0) {
+		code = EXIT_FAILED;
+		goto done;
+	}
 	if (fs != F_MISSING && read_file(path, &old, YAML_MAX_FILE) == 0 && replan_hint(d, s, &old, have_old, &hint) < 0) {
 		code = EXIT_BADINPUT;
 		goto done;
@@ -1119,6 +1168,7 @@ int discover_run(const char *root, const struct discover_opts *o)
 		state_close(d.st);
 		return EXIT_BADINPUT;
 	}
+	rulebook_load(&d.rb, d.st, root, 1);
 	d.run = state_run_start(d.st, "discover");
 	for (i = 0; i < LEN(stages) && stages[i].bit <= upto && !rc; i++) {
 		const struct stage *s = &stages[i];
@@ -1157,6 +1207,7 @@ int discover_run(const char *root, const struct discover_opts *o)
 	if (d.pv)
 		d.pv->close(d.pv);
 	plan_free(d.pv_plan);
+	rulebook_free(&d.rb);
 	state_close(d.st);
 	for (i = 0; i < 2 * d.nmoved; i++)
 		free(d.moved[i]);
@@ -1234,6 +1285,10 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 		plan_free(p);
 		return EXIT_BADINPUT;
 	}
+	if (d.use_lock)
+		rulebook_from_lock(&d.rb, &d.lock);
+	else
+		rulebook_load(&d.rb, d.st, root, 0);
 	for (i = 0; i < LEN(stages) && stages[i].bit <= upto && !rc; i++) {
 		const struct stage *s = &stages[i];
 		int named = (which & s->bit) != 0, forced = named && o->force, stale, exists = exists_in(root, s->file);
@@ -1320,6 +1375,10 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 			free(w);
 			goto next;
 		}
+		if (s->bit == DISCOVER_MASTERPLAN && pick_plans(&d, p, s, &c, 1) < 0) {
+			rc = EXIT_FAILED;
+			goto next;
+		}
 		if (fs != F_MISSING) {
 			char *fp = path_join(root, s->file);
 
@@ -1328,7 +1387,7 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 			free(fp);
 			c.req.feedback = hint.len ? buf_str(&hint) : NULL;
 		}
-		dry_cost(p, &c, c.l1.len + c.l4.len + hint.len + strlen(s->schema), &a, &b);
+		dry_cost(p, &c, c.l1.len + c.l3.len + c.l4.len + hint.len + strlen(s->schema), &a, &b);
 		dry_say(o, s, "stale", c.key, c.mc.model,
 			forced ? "forced with -B" : fs == F_MISSING ? "never built" : "inputs changed", &c.req, a, b);
 counted:
@@ -1356,6 +1415,7 @@ next:
 	}
 	if (d.use_lock)
 		lockfile_free(&d.lock);
+	rulebook_free(&d.rb);
 	state_close(d.st);
 	plan_free(p);
 	return rc;

@@ -21,7 +21,7 @@ struct discover_opts {
 	int quiet;              /* -q: no "questions: built" lines */
 	int build_follows;      /* tasks are built afterwards (and their summary lists orphans) */
 	int json;               /* with discover_dry_run: one JSON object per target */
-	int verbose;            /* with discover_dry_run: list up-to-date targets too */
+	int verbose;            /* -v: with discover_dry_run, list up-to-date targets too; show the example plans query */
 };
 
 /* the DISCOVER_* bit of a pipeline target name, or 0 for any other target */

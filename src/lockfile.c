@@ -257,6 +257,7 @@ int lockfile_sync(const char *root, struct state *st, struct lockfile *out)
 		rc = lockfile_read(root, out ? out : &lk, h);
 		if (rc == 0 && !out) {
 			state_records_replace(st, lk.targets, lk.ntargets);
+			state_rules_replace(st, lk.rules, lk.nrules);
 			state_meta_set(st, "lock_hash", h);
 			state_meta_set(st, "approved_checks", lk.approved_checks ? lk.approved_checks : "");
 			lockfile_free(&lk);

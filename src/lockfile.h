@@ -24,7 +24,7 @@ void lockfile_render(const struct lockfile *lk, struct buffer *b);
 int lockfile_write(const char *root, const struct buffer *b, char hash_out[HASH_HEX]);
 /* when root/mpbuild.lock is not the lock st last wrote or read (a fresh
  * clone, a checkout, a pull; st may be NULL: no state yet): with out NULL its
- * records replace st's, else it is read into out and st is left alone.  1
+ * records and rules replace st's, else it is read into out and st is left alone.  1
  * when the lock was newer, 0 when not (or there is none), -1 after printing
  * its errors */
 int lockfile_sync(const char *root, struct state *st, struct lockfile *out);

@@ -1,7 +1,8 @@
-/* retrieve.c: pinned examples for rule layers, the FTS5 index they are picked
- * from, and rule versions.  The index is touched only when a person asks for
- * a pick, so a build that does not ask never reads an examples folder; what
- * a build uses is the pins, which are committed in the lock. */
+/* retrieve.c: pinned examples for rule layers and the masterplan's, the FTS5
+ * index they are picked from, and rule versions.  The index is touched only
+ * when a person asks for a pick (or the masterplan is called, for example
+ * plans only), so a build that does not ask never reads an examples folder;
+ * what a build uses is the pins, which are committed in the lock. */
 #include "retrieve.h"
 #include "store.h"
 
@@ -57,18 +58,18 @@ struct rule_rec *rulebook_get(const struct rulebook *rb, const char *name)
 	return NULL;
 }
 
-/* the record of rule r, made (at its current hash) when there is none */
-static struct rule_rec *rulebook_want(struct rulebook *rb, const struct rule *r)
+/* the record called name, made (with hash) when there is none */
+static struct rule_rec *rulebook_want(struct rulebook *rb, const char *name, const char *hash)
 {
-	struct rule_rec *rr = rulebook_get(rb, r->name);
+	struct rule_rec *rr = rulebook_get(rb, name);
 
 	if (rr)
 		return rr;
 	rb->recs = xreallocarray(rb->recs, rb->n + 1, sizeof(*rb->recs));
 	rr = &rb->recs[rb->n++];
 	memset(rr, 0, sizeof(*rr));
-	rr->name = xstrdup(r->name);
-	memcpy(rr->hash, r->hash, HASH_HEX);
+	rr->name = xstrdup(name);
+	memcpy(rr->hash, hash, HASH_HEX);
 	return rr;
 }
 
@@ -104,6 +105,12 @@ static int pins_equal(const struct rule_rec *a, const struct rule_rec *b)
 		if (strcmp(a->paths[i], b->paths[i]) || strcmp(a->hashes[i], b->hashes[i]))
 			return 0;
 	return 1;
+}
+
+/* 1 when a record's name is a pipeline phase's (phases/NAME), not a rule's */
+static int is_phase(const char *name)
+{
+	return strncmp(name, RETRIEVE_PHASE, strlen(RETRIEVE_PHASE)) == 0;
 }
 
 /* --- where a pinned or indexed file lives --- */
@@ -155,6 +162,12 @@ static int is_text(const char *s, size_t len)
 static size_t load_pins(const struct plan *p, const struct rule_rec *rr, const char *remote, struct store **store,
 			char **names, struct buffer *bodies)
 {
+	/* a phase's pins (phases/NAME) are picked again by -B NAME, a rule's by -B rule:NAME */
+	int phase = is_phase(rr->name);
+	char *who = phase ? xstrdup(rr->name + strlen(RETRIEVE_PHASE)) : xasprintf("rule %s", rr->name);
+	char *again = phase ? xasprintf("mpbuild -B %s", who) : xasprintf("mpbuild -B rule:%s", rr->name);
+	char *layer = phase ? xasprintf("the %s's layer", who) : xstrdup("the rule's layer");
+	const char *keys = phase ? "its key changes" : "its tasks' keys change";
 	size_t i, n = 0;
 
 	for (i = 0; i < rr->n; i++) {
@@ -163,7 +176,7 @@ static size_t load_pins(const struct plan *p, const struct rule_rec *rr, const c
 		struct buffer *b = &bodies[n];
 
 		if (!path) {
-			warn("rule %s: pinned example %s %s; left out of the rule's layer", rr->name, rr->paths[i], why);
+			warn("%s: pinned example %s %s; left out of %s", who, rr->paths[i], why, layer);
 			continue;
 		}
 		buf_reset(b);
@@ -182,17 +195,19 @@ static size_t load_pins(const struct plan *p, const struct rule_rec *rr, const c
 			free(cache);
 			buf_reset(b);
 			if (*store && store_get_blob(*store, rr->hashes[i], b) == 0) {
-				warn("rule %s: pinned example %s %s; the layer keeps its pinned bytes from the cache "
-				     "(mpbuild -B rule:%s picks again)", rr->name, rr->paths[i], why, rr->name);
+				warn("%s: pinned example %s %s; the layer keeps its pinned bytes from the cache (%s picks again)",
+				     who, rr->paths[i], why, again);
 			} else {
-				warn("rule %s: pinned example %s %s and its pinned bytes are not in the cache; left out of the "
-				     "rule's layer, so its tasks' keys change (mpbuild -B rule:%s picks again)", rr->name,
-				     rr->paths[i], why, rr->name);
+				warn("%s: pinned example %s %s and its pinned bytes are not in the cache; left out of %s, so %s "
+				     "(%s picks again)", who, rr->paths[i], why, layer, keys, again);
 				continue;
 			}
 		}
 		names[n++] = rr->paths[i];
 	}
+	free(who);
+	free(again);
+	free(layer);
 	return n;
 }
 
@@ -296,6 +311,12 @@ void retrieve_report(const struct rulebook *rb, const struct plan *p, struct pro
 	fflush(out);
 }
 
+/* the order of mpbuild.lock's rules, the order lockfile_read gives them */
+static int rec_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rule_rec *)a)->name, ((const struct rule_rec *)b)->name);
+}
+
 void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, struct state *st,
 			 struct lockfile *lk)
 {
@@ -313,7 +334,7 @@ void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct promp
 		if (!rule_used(p, r) && (!rr || rr->n == 0))
 			continue;
 		if (!rr) {
-			rr = rulebook_want(rb, r);
+			rr = rulebook_want(rb, r->name, r->hash);
 			changed = 1;
 		} else if (strcmp(rr->hash, r->hash) != 0 && retrieve_stale(p, pc, r, &by, st) == 0) {
 			/* every task of the rule has been built with its new version */
@@ -327,7 +348,33 @@ void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct promp
 		memcpy(out->hash, rr->hash, HASH_HEX);
 		pins_replace(out, rr);
 	}
+	/* the pins of pipeline phases are kept as they are */
+	retrieve_lock_phases(rb, lk);
 	htab_free(&by);
+}
+
+void retrieve_lock_phases(const struct rulebook *rb, struct lockfile *lk)
+{
+	size_t i, j;
+
+	for (i = 0; i < rb->n; i++) {
+		const struct rule_rec *rr = &rb->recs[i];
+
+		if (!is_phase(rr->name))
+			continue;
+		for (j = 0; j < lk->nrules && strcmp(lk->rules[j].name, rr->name) != 0; j++)
+			;
+		if (j == lk->nrules) {
+			lk->rules = xreallocarray(lk->rules, lk->nrules + 1, sizeof(*lk->rules));
+			memset(&lk->rules[j], 0, sizeof(lk->rules[j]));
+			lk->rules[j].name = xstrdup(rr->name);
+			lk->nrules++;
+		}
+		memcpy(lk->rules[j].hash, rr->hash, HASH_HEX);
+		pins_replace(&lk->rules[j], rr);
+	}
+	if (lk->nrules)
+		qsort(lk->rules, lk->nrules, sizeof(*lk->rules), rec_name_cmp);
 }
 
 /* --- the query --- */
@@ -336,7 +383,7 @@ static const char *const stopwords[] = {
 	"about", "above", "after", "all", "also", "and", "answer", "any", "are", "because", "been", "before", "being",
 	"below", "between", "both", "but", "can", "did", "does", "done", "each", "etc", "every", "few", "file",
 	"files", "for", "from", "has", "have", "here", "how", "into", "its", "just", "like", "made", "make", "more",
-	"most", "must", "never", "not", "one", "only", "other", "our", "out", "over", "own", "per", "same",
+	"most", "must", "never", "none", "not", "one", "only", "other", "our", "out", "over", "own", "per", "same",
 	"should", "some", "such", "task", "tasks", "than", "that", "the", "their", "them", "then", "there", "these",
 	"they", "this", "those", "through", "too", "under", "use", "used", "uses", "very", "via", "was", "were",
 	"what", "when", "where", "which", "while", "who", "why", "will", "with", "within", "without", "would",
@@ -403,28 +450,18 @@ static int term_cmp(const void *a, const void *b)
 	return strcmp(x->word, y->word);
 }
 
-char *retrieve_query(const struct plan *p, const struct rule *r)
+/* the query of the weighted words in t, which it frees */
+static char *query_of(struct htab *t)
 {
-	struct htab t = {0};
 	struct term **all;
 	struct buffer q = {0};
 	size_t i, n = 0;
 	long top;
 
-	add_words(&t, r->name, 4, 1);
-	for (i = 0; i < r->nmatch; i++)
-		add_words(&t, r->match[i], 4, 1);
-	add_words(&t, r->system, 1, 0);
-	for (i = 0; i < p->ntasks; i++) {
-		if (p->tasks[i].r != r)
-			continue;
-		add_words(&t, p->tasks[i].title, 2, 0);
-		add_words(&t, p->tasks[i].description, 1, 0);
-	}
-	all = xcalloc(t.n + 1, sizeof(*all));
-	for (i = 0; i < t.cap; i++)
-		if (t.keys[i])
-			all[n++] = t.vals[i];
+	all = xcalloc(t->n + 1, sizeof(*all));
+	for (i = 0; i < t->cap; i++)
+		if (t->keys[i])
+			all[n++] = t->vals[i];
 	qsort(all, n, sizeof(*all), term_cmp);
 	top = n ? all[0]->weight : 1;
 	for (i = 0; i < n; i++) {
@@ -439,9 +476,72 @@ char *retrieve_query(const struct plan *p, const struct rule *r)
 		free(all[i]);
 	}
 	free(all);
-	htab_free(&t);
+	htab_free(t);
 	buf_str(&q);
 	return buf_take(&q);
+}
+
+char *retrieve_query(const struct plan *p, const struct rule *r)
+{
+	struct htab t = {0};
+	size_t i;
+
+	add_words(&t, r->name, 4, 1);
+	for (i = 0; i < r->nmatch; i++)
+		add_words(&t, r->match[i], 4, 1);
+	add_words(&t, r->system, 1, 0);
+	for (i = 0; i < p->ntasks; i++) {
+		if (p->tasks[i].r != r)
+			continue;
+		add_words(&t, p->tasks[i].title, 2, 0);
+		add_words(&t, p->tasks[i].description, 1, 0);
+	}
+	return query_of(&t);
+}
+
+/* the scalars of n (of a mapping, its values only), space-separated, into b */
+static void node_text(const struct ynode *n, struct buffer *b)
+{
+	size_t i;
+
+	if (!n)
+		return;
+	if (n->kind == Y_SCALAR) {
+		buf_add(b, n->str, n->len);
+		buf_putc(b, ' ');
+		return;
+	}
+	for (i = n->kind == Y_MAP ? 1 : 0; i < n->n; i += n->kind == Y_MAP ? 2 : 1)
+		node_text(n->kids[i], b);
+}
+
+/* add the words of node n with weight w (each once) */
+static void add_node(struct htab *t, const struct ynode *n, long w, int chosen)
+{
+	struct buffer b = {0};
+
+	node_text(n, &b);
+	add_words(t, buf_str(&b), w, chosen);
+	buf_free(&b);
+}
+
+char *retrieve_plan_query(const struct plan *p)
+{
+	struct htab t = {0};
+	size_t i;
+
+	if (!p->have_discovery)
+		return xstrdup("");
+	/* the language, however short ("c", "go"), counts most; the rest of the stack as the domain */
+	add_node(&t, ymap_get(p->disc.stack, "language"), 4, 1);
+	add_node(&t, p->disc.stack, 2, 0);
+	add_node(&t, p->disc.domain, 2, 0);
+	add_node(&t, p->disc.summary, 2, 0);
+	for (i = 0; i < p->disc.ncontexts; i++) {
+		add_words(&t, p->disc.contexts[i].name, 1, 0);
+		add_node(&t, ymap_get(p->disc.contexts[i].node, "description"), 1, 0);
+	}
+	return query_of(&t);
 }
 
 /* --- the index --- */
@@ -546,10 +646,11 @@ static void cands_free(struct cands *c)
 	htab_free(&c->by);
 }
 
-int retrieve_index(struct state *ix, struct fscache *fc, const struct plan *p, const struct record *recs,
-		   size_t nrec, struct index_stats *stats)
+/* bring the index in ix up to date with the candidates c: index new and
+ * changed files, drop what is no longer a candidate (of the paths in_scope
+ * accepts, when it is not NULL) */
+static int index_update(struct state *ix, struct cands *c, int (*in_scope)(const char *), struct index_stats *stats)
 {
-	struct cands c = {0};
 	char **paths;
 	char (*hashes)[HASH_HEX];
 	struct htab had = {0};
@@ -559,34 +660,33 @@ int retrieve_index(struct state *ix, struct fscache *fc, const struct plan *p, c
 	memset(stats, 0, sizeof(*stats));
 	if (state_index_open(ix) < 0 || state_index_list(ix, &paths, &hashes, &n) < 0)
 		return -1;
-	candidates(&c, fc, p, recs, nrec);
 	for (i = 0; i < n; i++)
 		htab_put(&had, paths[i], hashes[i]);
 	if (state_begin(ix) < 0)
 		rc = -1;
 	for (i = 0; rc == 0 && i < n; i++) {
-		if (!htab_get(&c.by, paths[i])) {
+		if (!htab_get(&c->by, paths[i]) && (!in_scope || in_scope(paths[i]))) {
 			rc = state_index_drop(ix, paths[i]);
 			stats->removed++;
 		}
 	}
-	for (i = 0; rc == 0 && i < c.n; i++) {
-		const char *was = htab_get(&had, c.v[i].name);
+	for (i = 0; rc == 0 && i < c->n; i++) {
+		const char *was = htab_get(&had, c->v[i].name);
 		struct buffer b = {0};
 
 		stats->files++;
-		if (was && strcmp(was, c.v[i].hash) == 0) {
+		if (was && strcmp(was, c->v[i].hash) == 0) {
 			stats->unchanged++;
 			continue;
 		}
-		if (read_file(c.v[i].file, &b, RETRIEVE_FILE_MAX) < 0 || !is_text(b.data, b.len)) {
+		if (read_file(c->v[i].file, &b, RETRIEVE_FILE_MAX) < 0 || !is_text(b.data, b.len)) {
 			/* not worth a warning: an examples folder may hold images or archives */
 			stats->skipped++;
 			stats->files--;
 			if (was)
-				rc = state_index_drop(ix, c.v[i].name);
+				rc = state_index_drop(ix, c->v[i].name);
 		} else {
-			rc = state_index_put(ix, c.v[i].name, c.v[i].hash, b.data, b.len);
+			rc = state_index_put(ix, c->v[i].name, c->v[i].hash, b.data, b.len);
 			stats->indexed++;
 		}
 		buf_free(&b);
@@ -600,6 +700,31 @@ int retrieve_index(struct state *ix, struct fscache *fc, const struct plan *p, c
 	free(paths);
 	free(hashes);
 	htab_free(&had);
+	return rc;
+}
+
+int retrieve_index(struct state *ix, struct fscache *fc, const struct plan *p, const struct record *recs,
+		   size_t nrec, struct index_stats *stats)
+{
+	struct cands c = {0};
+	int rc;
+
+	candidates(&c, fc, p, recs, nrec);
+	rc = index_update(ix, &c, NULL, stats);
+	cands_free(&c);
+	return rc;
+}
+
+int retrieve_index_plans(struct state *ix, struct fscache *fc, const struct plan *p, struct index_stats *stats)
+{
+	struct cands c = {0};
+	size_t budget = WALK_FILES;
+	int rc;
+
+	walk(&c, p->root, "examples/plans", "", fc, 0, &budget);
+	budget = WALK_FILES;
+	walk(&c, plan_builtin_rules(), "examples/plans", RETRIEVE_BUILTIN, NULL, 0, &budget);
+	rc = index_update(ix, &c, retrieve_is_plan, stats);
 	cands_free(&c);
 	return rc;
 }
@@ -638,35 +763,82 @@ static void own_files(const struct plan *p, const struct rule *r, struct htab *o
 			htab_put(own, g->gl_pathv[i] + skip, (void *)1);
 }
 
-int retrieve_pick(struct state *ix, const struct plan *p, const struct rule *r, struct rule_rec *out)
+/* the best matches of query q in ix that ok(name, arg) accepts, appended to
+ * out as pins: at most max files and max_bytes */
+static int pick(struct state *ix, const struct plan *p, const char *q, int (*ok)(const char *, void *), void *arg,
+		size_t max, size_t max_bytes, struct rule_rec *out)
 {
-	char *q = retrieve_query(p, r), **paths = NULL;
+	char **paths = NULL;
 	char (*hashes)[HASH_HEX] = NULL;
-	struct htab own = {0};
-	glob_t g;
 	size_t n = 0, i, bytes = 0;
 	int rc = 0;
 
 	if (*q)
 		rc = state_index_search(ix, q, SEARCH_LIMIT, &paths, &hashes, &n);
-	own_files(p, r, &own, &g);
 	for (i = 0; i < n; i++) {
 		const char *why;
-		char *file = out->n < RETRIEVE_FILES && matches_rule(r, paths[i]) && !htab_get(&own, paths[i])
-			     ? file_of(p, paths[i], &why) : NULL;
+		char *file = out->n < max && ok(paths[i], arg) ? file_of(p, paths[i], &why) : NULL;
 		struct stat sb;
 
-		if (file && stat(file, &sb) == 0 && bytes + (size_t)sb.st_size <= RETRIEVE_BYTES) {
+		if (file && stat(file, &sb) == 0 && bytes + (size_t)sb.st_size <= max_bytes) {
 			bytes += (size_t)sb.st_size;
 			rule_rec_add_pin(out, paths[i], hashes[i]);
 		}
 		free(file);
 		free(paths[i]);
 	}
-	globfree(&g);
-	htab_free(&own);
 	free(paths);
 	free(hashes);
+	return rc;
+}
+
+struct rule_filter {
+	const struct rule *r;
+	struct htab own;
+};
+
+static int rule_ok(const char *name, void *arg)
+{
+	struct rule_filter *f = arg;
+
+	return !retrieve_is_plan(name) && matches_rule(f->r, name) && !htab_get(&f->own, name);
+}
+
+int retrieve_pick(struct state *ix, const struct plan *p, const struct rule *r, struct rule_rec *out)
+{
+	char *q = retrieve_query(p, r);
+	struct rule_filter f = {r, {0}};
+	glob_t g;
+	int rc;
+
+	own_files(p, r, &f.own, &g);
+	rc = pick(ix, p, q, rule_ok, &f, RETRIEVE_FILES, RETRIEVE_BYTES, out);
+	globfree(&g);
+	htab_free(&f.own);
+	free(q);
+	return rc;
+}
+
+int retrieve_is_plan(const char *name)
+{
+	size_t pre = strlen(RETRIEVE_BUILTIN);
+
+	if (strncmp(name, RETRIEVE_BUILTIN, pre) == 0)
+		name += pre;
+	return strncmp(name, "examples/plans/", 15) == 0;
+}
+
+static int plan_ok(const char *name, void *arg)
+{
+	(void)arg;
+	return retrieve_is_plan(name);
+}
+
+int retrieve_pick_plans(struct state *ix, const struct plan *p, struct rule_rec *out)
+{
+	char *q = retrieve_plan_query(p);
+	int rc = pick(ix, p, q, plan_ok, NULL, RETRIEVE_PLANS, RETRIEVE_PLAN_BYTES, out);
+
 	free(q);
 	return rc;
 }
@@ -750,7 +922,7 @@ int retrieve_repick(struct repick *env, char **names, size_t n)
 			rc = -1;
 			break;
 		}
-		rr = rulebook_want(env->rb, r);
+		rr = rulebook_want(env->rb, r->name, r->hash);
 		list = pin_list(&picked);
 		if (pins_equal(rr, &picked) && picked.n == 0) {
 			fprintf(env->out, "mpbuild: rule %s: no example matches; nothing is pinned\n", r->name);
@@ -781,6 +953,84 @@ int retrieve_repick(struct repick *env, char **names, size_t n)
 		rule_rec_clear(&picked);
 	}
 	fflush(env->out);
+	if (ix && ix != env->st)
+		state_close(ix);
+	return rc;
+}
+
+/* --- the masterplan's example plans --- */
+
+size_t retrieve_plan_layer(const struct plan *p, const struct rule_rec *rr, const char *remote, struct buffer *out)
+{
+	char **names;
+	struct buffer *bodies;
+	struct store *store = NULL;
+	size_t n, i;
+
+	if (!rr || !rr->n)
+		return 0;
+	names = xcalloc(rr->n + 1, sizeof(*names));
+	bodies = xcalloc(rr->n + 1, sizeof(*bodies));
+	n = load_pins(p, rr, remote, &store, names, bodies);
+	if (n)
+		buf_puts(out, "# Example plans\n\nMasterplans written for other projects, shown for their shape, the size of "
+			 "their tasks and the precision of their descriptions. Plan this project from its own discovery.yaml; "
+			 "do not copy their tasks.\n");
+	for (i = 0; i < n; i++) {
+		buf_printf(out, "\n## Example: %s\n\n", names[i]);
+		prompt_fenced(out, "yaml", bodies[i].data ? bodies[i].data : "", bodies[i].len);
+	}
+	for (i = 0; i <= rr->n; i++)
+		buf_free(&bodies[i]);
+	free(bodies);
+	free(names);
+	if (store)
+		store_close(store);
+	return n;
+}
+
+int retrieve_repick_plans(struct repick *env, const char *hash)
+{
+	const struct plan *p = env->p;
+	struct rule_rec picked = {0}, *rr;
+	struct index_stats stats;
+	struct state *ix;
+	char *cache = path_join(p->root, "cache"), *list;
+	int rc = 0;
+
+	/* a dry run indexes into a copy in memory: it writes nothing */
+	ix = env->dry || !env->st ? state_open_scratch(cache) : env->st;
+	free(cache);
+	if (!ix || retrieve_index_plans(ix, env->fc, p, &stats) < 0 || retrieve_pick_plans(ix, p, &picked) < 0) {
+		rc = -1;
+		goto done;
+	}
+	if (env->verbose && env->out) {
+		char *q = retrieve_plan_query(p);
+
+		fprintf(env->out, "mpbuild: masterplan: query %s\n", *q ? q : "(no words)");
+		free(q);
+	}
+	rr = rulebook_want(env->rb, RETRIEVE_PLAN_PINS, hash);
+	memcpy(rr->hash, hash, HASH_HEX);
+	pins_replace(rr, &picked);
+	if (!env->dry) {
+		store_pins(p, rr, env->remote);
+		if (state_rule_put(env->st, rr) < 0)
+			rc = -1;
+	}
+	list = pin_list(&picked);
+	if (env->out && picked.n)
+		fprintf(env->out, "masterplan: %s %zu example plan%s: %s\n", env->dry ? "would pin" : "pinned", picked.n,
+			picked.n == 1 ? "" : "s", list);
+	else if (env->out)
+		fprintf(env->out, "masterplan: no example plan matches; %s\n",
+			env->dry ? "nothing would be pinned" : "nothing is pinned");
+	free(list);
+	if (env->out)
+		fflush(env->out);
+done:
+	rule_rec_clear(&picked);
 	if (ix && ix != env->st)
 		state_close(ix);
 	return rc;

@@ -6,7 +6,9 @@
  * and the built-in rules') and the unedited outputs of generated targets is
  * brought up to date, changed files only, and the best matches are pinned by
  * path and content hash, so that every task of the rule sees the same layer
- * and a fresh clone computes the same keys. */
+ * and a fresh clone computes the same keys.  The masterplan's layer 3 holds
+ * example plans (examples/plans/ folders), picked the same way each time it
+ * is called and pinned under the name phases/masterplan. */
 #ifndef MPBUILD_RETRIEVE_H
 #define MPBUILD_RETRIEVE_H
 
@@ -24,6 +26,10 @@
 #define RETRIEVE_TERMS 32               /* words in a rule's query, at most */
 #define RETRIEVE_REPEAT 4               /* times the heaviest word is given */
 #define RETRIEVE_BUILTIN "builtin:"     /* prefix of a path in the built-in rules directory */
+#define RETRIEVE_PLANS 2                /* example plans picked for the masterplan, at most */
+#define RETRIEVE_PLAN_BYTES (32u << 10) /* their bytes, at most */
+#define RETRIEVE_PHASE "phases/"        /* lock rules entries of pipeline phases (no rule name has a '/') */
+#define RETRIEVE_PLAN_PINS "phases/masterplan" /* the example plans pinned for the masterplan */
 
 /* what each rule's tasks were last built with: its version and pinned examples */
 struct rulebook {
@@ -82,9 +88,13 @@ void retrieve_report(const struct rulebook *rb, const struct plan *p, struct pro
 		     const struct htab *rec_by, struct state *st, FILE *out);
 /* fill lk->rules (lk->targets are the current records): every rule that a
  * task uses or that has pins.  A rule's recorded hash becomes its current one
- * once no task is left built with the old version; changes are written to st */
+ * once no task is left built with the old version; changes are written to st.
+ * The pins of pipeline phases (RETRIEVE_PHASE) are copied as they are */
 void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, struct state *st,
 			 struct lockfile *lk);
+
+/* put the pins of pipeline phases in rb into lk->rules, replacing those there */
+void retrieve_lock_phases(const struct rulebook *rb, struct lockfile *lk);
 
 /* the FTS5 query for rule r: the heaviest words of its name and match
  * patterns (4 per use), its tasks' titles (2) and descriptions (1) and its
@@ -97,10 +107,34 @@ char *retrieve_query(const struct plan *p, const struct rule *r);
  * records; only files whose hash changed are read */
 int retrieve_index(struct state *ix, struct fscache *fc, const struct plan *p, const struct record *recs,
 		   size_t nrec, struct index_stats *stats);
+/* retrieve_index for the example plans only: the files under the project's
+ * and the built-in rules' examples/plans/ folders; the rest of the index
+ * (accepted outputs among it) is left as it is */
+int retrieve_index_plans(struct state *ix, struct fscache *fc, const struct plan *p, struct index_stats *stats);
 /* the best matches for r in ix, appended to out as pins: files that r's match
- * patterns accept, not outputs of r's own tasks nor r's own examples, at most
- * RETRIEVE_FILES and RETRIEVE_BYTES */
+ * patterns accept, not example plans, outputs of r's own tasks nor r's own
+ * examples, at most RETRIEVE_FILES and RETRIEVE_BYTES */
 int retrieve_pick(struct state *ix, const struct plan *p, const struct rule *r, struct rule_rec *out);
+/* 1 when index path name is an example plan (under an examples/plans/ folder,
+ * the project's or the built-in one); rules never pick these */
+int retrieve_is_plan(const char *name);
+/* the FTS5 query for the masterplan's examples, from p's discovery.yaml: the
+ * words of its stack's language (4, however short), the stack, domain and
+ * summary (2), bounded context names and descriptions (1); "" without one.
+ * Caller frees */
+char *retrieve_plan_query(const struct plan *p);
+/* the best example plans for p's discovery in ix, appended to out as pins: at
+ * most RETRIEVE_PLANS and RETRIEVE_PLAN_BYTES */
+int retrieve_pick_plans(struct state *ix, const struct plan *p, struct rule_rec *out);
+/* the masterplan's layer 3: the example plans pinned in rr (checked like a
+ * rule's pins), appended to out; returns how many.  rr may be NULL */
+size_t retrieve_plan_layer(const struct plan *p, const struct rule_rec *rr, const char *remote, struct buffer *out);
+/* pick the example plans for the masterplan again (each time it is called):
+ * index them (retrieve_index_plans), pick, and pin them in env->rb as
+ * RETRIEVE_PLAN_PINS with hash, the phase instructions' (on a dry run, only
+ * show them).  Of env, p, st, fc, rb, remote, dry, verbose and out are used;
+ * out may be NULL (say nothing).  -1 after an error */
+int retrieve_repick_plans(struct repick *env, const char *hash);
 /* -B rule:NAME for each such name: index, pick, pin (or on a dry run, show),
  * and give the new pins to the prompt context.  -1 after an error */
 int retrieve_repick(struct repick *env, char **names, size_t n);

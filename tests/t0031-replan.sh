@@ -20,19 +20,13 @@ asked() { python3 -c 'import json, sys; print(" ".join(sorted(json.loads(l)["tar
 
 # sent TARGET: the user message text of the last request for TARGET
 sent() {
-	python3 - "$FAKE_LOG" "$1" <<-'PY'
-	import json, sys
-	text = None
-	for line in open(sys.argv[1]):
-	    e = json.loads(line)
-	    if e["target"] == sys.argv[2]:
-	        text = "\n".join(b["text"] for b in json.loads(e["body"])["messages"][-1]["content"])
-	sys.stdout.write(text or "")
-	PY
+	last_body "$1" | python3 -c '
+import json, sys
+body = sys.stdin.read()
+if body:
+    sys.stdout.write("\n".join(b["text"] for b in json.loads(body)["messages"][-1]["content"]))'
 }
 
-# lockkey TARGET: the key mpbuild.lock records for TARGET
-lockkey() { sed -n "/^  $1:\$/{n;s/^    key: //p;}" mpbuild.lock; }
 
 mkdir -p proj/plans && echo "Document a small shop's stock and billing." >proj/plans/request.md
 cd proj

@@ -2,8 +2,10 @@
  * the cap on words), the example index (what is indexed, re-indexing only
  * changed files, removals, binary files skipped), picking (the rule's match
  * patterns, its own outputs and examples left out, best first, the file cap),
- * rule records in state.db, and the staleness count behind "rule NAME
- * changed: N tasks stale". */
+ * rule records in state.db, the staleness count behind "rule NAME
+ * changed: N tasks stale", and the masterplan's example plans (their query
+ * from discovery.yaml, picked only from examples/plans/ folders, which rules
+ * never pick from, and the lock entry they are pinned in). */
 #include "unit.h"
 #include "helpers.h"
 
@@ -230,6 +232,107 @@ TEST(index_incremental_and_pick)
 	state_close(ix);
 out:
 	free(nodir);
+	unload(p);
+}
+
+static const char discovery_text[] =
+	"version: 1\n"
+	"domain: Ledger keeping\n"
+	"summary: A ledger of accounts and postings, the widget of bookkeeping.\n"
+	"stack: {language: cobol, framework: none, storage: files, tests: none}\n"
+	"bounded_contexts:\n"
+	"  - name: Postings\n"
+	"    description: Balanced postings between accounts.\n"
+	"    aggregates: []\n"
+	"    services: []\n"
+	"    repositories: []\n"
+	"relationships: []\n"
+	"glossary: {}\n";
+
+TEST(plan_examples)
+{
+	struct plan *p;
+	struct state *ix;
+	struct index_stats s;
+	struct rule_rec got = {0};
+	struct lockfile lk = {0};
+	struct rulebook rb = {0};
+	char *q, *list, *nodir;
+
+	proj = tmp_dir();
+	builtin = tmp_dir();
+	setenv("MPBUILD_RULES", builtin, 1);
+	put_file(proj, "plans/masterplan.yaml", plan_text);
+	put_file(proj, "plans/discovery.yaml", discovery_text);
+	put_file(proj, "rules/widget.yaml", widget_rule);
+	put_file(proj, "rules/other.yaml", "version: 1\nname: other\nmatch: [\"*.txt\"]\nsystem: Gears.\n");
+	p = load_plan_quietly(proj);
+	CHECK(p != NULL);
+	if (!p)
+		goto out;
+	/* the stack counts most, then domain and summary, then the contexts */
+	q = retrieve_plan_query(p);
+	CHECK(strncmp(q, "\"cobol\" OR \"cobol\" OR \"cobol\" OR \"cobol\" OR ", 44) == 0);
+	CHECK(strstr(q, "\"ledger\"") && strstr(q, "\"postings\"") && strstr(q, "\"balanced\""));
+	free(q);
+	put_file(proj, "examples/plans/ledger.yaml", "project: ledger\n# cobol ledger postings accounts\n");
+	put_file(proj, "examples/plans/w.wdg", "sprocket widget sprocket widget gadgets\n");
+	put_file(proj, "examples/cobol.txt", "cobol ledger cobol ledger postings\n");       /* not a plan */
+	put_file(builtin, "examples/plans/shop.yaml", "project: shop\n# a ledger of orders\n");
+	put_file(builtin, "examples/plans/chat.yaml", "project: chat\n# messages\n");
+	nodir = path_join(proj, "nocache");
+	ix = state_open_scratch(nodir);
+	/* the plans' own index pass reads the examples/plans/ folders only, and
+	 * leaves the rest of the index alone */
+	CHECK(ix != NULL && retrieve_index_plans(ix, NULL, p, &s) == 0);
+	CHECK(s.files == 4 && s.indexed == 4);
+	CHECK(ix && retrieve_index(ix, NULL, p, NULL, 0, &s) == 0);
+	CHECK(s.files == 5 && s.indexed == 1 && s.unchanged == 4);
+	CHECK(ix && retrieve_index_plans(ix, NULL, p, &s) == 0);
+	CHECK(s.files == 4 && s.unchanged == 4 && s.removed == 0);
+	/* only files under examples/plans/, best first, at most RETRIEVE_PLANS */
+	got.name = xstrdup(RETRIEVE_PLAN_PINS);
+	CHECK(ix && retrieve_pick_plans(ix, p, &got) == 0);
+	list = pins(&got);
+	/* ledger.yaml has the stack's word; w.wdg the summary's "widget" twice,
+	 * shop.yaml its "ledger" once */
+	CHECK_STR(list, "examples/plans/ledger.yaml examples/plans/w.wdg");
+	free(list);
+	rule_rec_clear(&got);
+	/* a rule never picks an example plan, however well it matches */
+	got.name = xstrdup("widget");
+	CHECK(ix && retrieve_pick(ix, p, plan_rule(p, "widget"), &got) == 0);
+	CHECK(got.n == 0);
+	rule_rec_clear(&got);
+	CHECK(retrieve_is_plan("builtin:examples/plans/a.yaml") && retrieve_is_plan("examples/plans/sub/b.yaml"));
+	CHECK(!retrieve_is_plan("examples/plan.yaml") && !retrieve_is_plan("src/examples/plans/c.yaml"));
+	/* the pins go in the lock's rules, in name order, beside the rules' */
+	rb.recs = xcalloc(2, sizeof(*rb.recs));
+	rb.recs[0].name = xstrdup(RETRIEVE_PLAN_PINS);
+	snprintf(rb.recs[0].hash, HASH_HEX, "sha256:%064d", 3);
+	rule_rec_add_pin(&rb.recs[0], "examples/plans/ledger.yaml", "sha256:cc");
+	rb.recs[1].name = xstrdup("widget");
+	rb.n = 2;
+	lk.rules = xcalloc(2, sizeof(*lk.rules));
+	lk.rules[0].name = xstrdup("python");
+	lk.rules[1].name = xstrdup("zz");
+	lk.nrules = 2;
+	retrieve_lock_phases(&rb, &lk);
+	CHECK(lk.nrules == 3);
+	if (lk.nrules == 3) {
+		CHECK_STR(lk.rules[0].name, RETRIEVE_PLAN_PINS);
+		CHECK(lk.rules[0].n == 1 && strcmp(lk.rules[0].paths[0], "examples/plans/ledger.yaml") == 0);
+		CHECK_STR(lk.rules[1].name, "python");
+	}
+	rb.recs[0].hashes[0][7] = 'd';
+	retrieve_lock_phases(&rb, &lk);                 /* replaced, not added again */
+	CHECK(lk.nrules == 3 && strcmp(lk.rules[0].hashes[0], "sha256:dc") == 0);
+	lockfile_free(&lk);
+	rulebook_free(&rb);
+	if (ix)
+		state_close(ix);
+	free(nodir);
+out:
 	unload(p);
 }
 
