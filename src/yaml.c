@@ -419,6 +419,22 @@ static void indent_to(struct buffer *b, int n)
 }
 
 /* can s be written as a plain scalar and read back as the same string? */
+/* the length of the UTF-8 character at p when YAML cannot hold it as it is,
+ * else 0: C1 controls (U+0080-U+009F, U+0085 a line break among them), the
+ * line and paragraph separators U+2028 and U+2029 (line breaks to a YAML
+ * reader), the byte order mark U+FEFF, and the non-characters U+FFFE and
+ * U+FFFF.  A double-quoted scalar escapes them; no other style can */
+static size_t unsafe_char(const unsigned char *p)
+{
+	if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+		return 3;
+	if (p[0] == 0xef && ((p[1] == 0xbb && p[2] == 0xbf) || (p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))))
+		return 3;
+	return 0;
+}
+
 static int plain_ok(const char *s, int was_plain)
 {
 	static const char *const special[] = {"null", "Null", "NULL", "~", "true", "True", "TRUE",
@@ -434,7 +450,7 @@ static int plain_ok(const char *s, int was_plain)
 	for (p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (c < 0x20 || c == 0x7f)
+		if (c < 0x20 || c == 0x7f || unsafe_char((const unsigned char *)p))
 			return 0;
 		if ((c == ':' && p[1] == ' ') || (c == ' ' && p[1] == '#'))
 			return 0;
@@ -461,7 +477,7 @@ static int literal_ok(const char *s)
 	for (p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || unsafe_char((const unsigned char *)p))
 			return 0;
 		if (c == ' ' && p[1] == '\n')
 			return 0;
@@ -474,6 +490,17 @@ static void emit_quoted(struct buffer *b, const char *s)
 	buf_putc(b, '"');
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = unsafe_char((const unsigned char *)s);
+
+		if (n) {
+			/* two or three bytes of UTF-8: 110xxxxx 10xxxxxx or 1110xxxx 10xxxxxx 10xxxxxx */
+			unsigned cp = n == 2 ? (c & 0x1fu) << 6 | ((unsigned char)s[1] & 0x3fu)
+					     : (c & 0x0fu) << 12 | ((unsigned char)s[1] & 0x3fu) << 6 | ((unsigned char)s[2] & 0x3fu);
+
+			buf_printf(b, "\\u%04x", cp);
+			s += n - 1;
+			continue;
+		}
 
 		switch (c) {
 		case '"': buf_puts(b, "\\\""); break;

@@ -478,6 +478,47 @@ TEST(emit_quoting)
 	}
 }
 
+/* characters a YAML reader takes for line breaks, or refuses, come back as
+ * they were written: escaped in double quotes, never plain or literal */
+TEST(emit_unicode_breaks)
+{
+	static const char *const values[] = {
+		"a\xc2\x85" "b", "a\xe2\x80\xa8" "b", "a\xe2\x80\xa9" "b", "x\xc2\x80", "x\xc2\x9f",
+		"\xef\xbb\xbf" "x", "x\xef\xbf\xbe", "x\xef\xbf\xbf", "two\nlines\xe2\x80\xa8 here\n",
+		"caf\xc3\xa9 \xe2\x80\xa6 \xc2\xa0ok",   /* é, an ellipsis, a no-break space: written as they are */
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(values); i++) {
+		struct buffer b = {0};
+		struct ynode *m = ynode_new(Y_MAP);
+		struct ydoc *d;
+
+		ymap_put(m, "k", ynode_str(values[i], 0));
+		yemit(&b, m, 0);
+		d = parse_s(buf_str(&b));
+		CHECK(d != NULL);
+		if (d) {
+			CHECK_STR(ymap_get(d->root, "k")->str, values[i]);
+			ydoc_free(d);
+		}
+		/* the plan files' writer (libyaml's emitter) too */
+		buf_reset(&b);
+		CHECK(yaml_write(&b, m) == 0);
+		d = parse_s(buf_str(&b));
+		CHECK(d != NULL);
+		if (d) {
+			CHECK_STR(ymap_get(d->root, "k")->str, values[i]);
+			ydoc_free(d);
+		}
+		buf_reset(&b);
+		yemit_scalar(&b, values[i]);
+		CHECK((i == LEN(values) - 1) == (strstr(buf_str(&b), "\\u") == NULL));
+		buf_free(&b);
+		ynode_free(m);
+	}
+}
+
 TEST(emit_plan_files)
 {
 	/* the repository's own plans survive a round trip (run from the repo root) */
