@@ -58,6 +58,7 @@ struct engine {
 	struct record *recs;
 	size_t nrec;
 	struct htab rec_by;     /* target -> struct record* */
+	struct htab gone_out;   /* path -> hash, the files generated records of gone targets name */
 	struct htab failures;   /* target -> struct failure* */
 	struct tinfo *ti;       /* per task */
 	const char *family;
@@ -160,13 +161,21 @@ int build_lock(const char *root)
 	return take_lock(root);
 }
 
+/* look records up by target, and the files of records of gone targets by path */
 static void index_records(struct engine *e)
 {
 	size_t i;
 
 	htab_free(&e->rec_by);
-	for (i = 0; i < e->nrec; i++)
-		htab_put(&e->rec_by, e->recs[i].target, &e->recs[i]);
+	htab_free(&e->gone_out);
+	for (i = 0; i < e->nrec; i++) {
+		const struct record *r = &e->recs[i];
+		size_t j;
+
+		htab_put(&e->rec_by, r->target, &e->recs[i]);
+		for (j = 0; r->generated && j < r->n && orphan_gone(e->p, r->target); j++)
+			htab_put(&e->gone_out, r->paths[j], r->hashes[j]);
+	}
 }
 
 /* records from state.db, or from mpbuild.lock when the lock changed outside
@@ -421,6 +430,11 @@ static void eval(struct engine *e, struct task *t)
 
 		for (i = 0; i < t->noutputs; i++) {
 			const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = rec_hash(rec, t->outputs[i]);
+
+			/* a file a task the plan no longer has generated (a re-plan moved it
+			 * here, with other outputs) is mpbuild's, not a person's */
+			if (!rh)
+				rh = htab_get(&e->gone_out, t->outputs[i]);
 
 			if (!h) {
 				if (!missing)
@@ -1351,6 +1365,7 @@ static void engine_close(struct engine *e)
 	state_failures_free(&e->failures);
 	record_free_all(e->recs, e->nrec);
 	htab_free(&e->rec_by);
+	htab_free(&e->gone_out);
 	free(e->approved);
 	free(e->check_hash);
 	htab_free(&e->warned);

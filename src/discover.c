@@ -431,7 +431,7 @@ static enum fstate file_eval(struct dctx *d, const struct stage *s, const char *
 /* save an existing file as FILE.orig.N, never overwriting an earlier backup */
 static int backup(struct dctx *d, const char *rel)
 {
-	char *p = path_join(d->root, rel), *o = NULL;
+	char *p = path_join(d->root, rel), *o = NULL, *orel = NULL;
 	struct buffer b = {0};
 	int i, r = 0;
 
@@ -441,15 +441,18 @@ static int backup(struct dctx *d, const char *rel)
 		} else {
 			for (i = 1; !o || path_exists(o); i++) {
 				free(o);
-				o = xasprintf("%s.orig.%d", p, i);
+				free(orel);
+				orel = xasprintf("%s.orig.%d", rel, i);
+				o = path_join(d->root, orel);
 			}
 			if (write_file_atomic(o, b.data, b.len) < 0)
-				r = error("%s: cannot write:", o);
+				r = error("%s: cannot write:", orel);
 			else
-				fprintf(stderr, "%s: saved as %s\n", rel, o + strlen(d->root) + 1);
+				fprintf(stderr, "%s: saved as %s\n", rel, orel);
 		}
 	}
 	free(o);
+	free(orel);
 	free(p);
 	buf_free(&b);
 	return r;
