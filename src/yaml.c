@@ -450,7 +450,7 @@ static int plain_ok(const char *s, int was_plain)
 	for (p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (c < 0x20 || c == 0x7f || unsafe_char((const unsigned char *)p))
+		if (c < 0x20 || c == 0x7f || (c >= 0xc2 && unsafe_char((const unsigned char *)p)))
 			return 0;
 		if ((c == ':' && p[1] == ' ') || (c == ' ' && p[1] == '#'))
 			return 0;
@@ -458,7 +458,8 @@ static int plain_ok(const char *s, int was_plain)
 	if (!was_plain) {
 		char *end;
 
-		for (i = 0; i < LEN(special); i++)
+		/* each special word starts with one of these */
+		for (i = 0; strchr("nN~tTfFyYoO", s[0]) && i < LEN(special); i++)
 			if (strcmp(s, special[i]) == 0)
 				return 0;
 		strtod(s, &end);
@@ -477,7 +478,7 @@ static int literal_ok(const char *s)
 	for (p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || unsafe_char((const unsigned char *)p))
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || (c >= 0xc2 && unsafe_char((const unsigned char *)p)))
 			return 0;
 		if (c == ' ' && p[1] == '\n')
 			return 0;
@@ -490,7 +491,7 @@ static void emit_quoted(struct buffer *b, const char *s)
 	buf_putc(b, '"');
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		size_t n = unsafe_char((const unsigned char *)s);
+		size_t n = c >= 0xc2 ? unsafe_char((const unsigned char *)s) : 0;
 
 		if (n) {
 			/* two or three bytes of UTF-8: 110xxxxx 10xxxxxx or 1110xxxx 10xxxxxx 10xxxxxx */

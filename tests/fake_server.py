@@ -455,6 +455,8 @@ def anthropic_cache(state, req, min_cache):
     total = tokens(cum)
     read = 0
     w5 = w1 = 0
+    if state.args.no_prompt_cache:
+        points = []     # a provider without prompt caching: every input token is plain input
     with state.lock:
         hit = -1
         for i, (t, hx, ttl) in enumerate(points):
@@ -958,6 +960,8 @@ def parse_args(argv):
     p.add_argument("--clock-offset", type=float, default=0, metavar="SEC",
                    help="start the cache clock SEC seconds ahead of real time")
     p.add_argument("--thinking", action="store_true", help="put thinking blocks before every answer")
+    p.add_argument("--no-prompt-cache", action="store_true",
+                   help="accept cache_control but cache nothing (a reference for bench/cost.py)")
     p.add_argument("--api-key", help="the only key accepted (default: any non-empty key)")
     p.add_argument("--openai-keyless", action="store_true",
                    help="accept OpenAI requests without Authorization, as local servers do")

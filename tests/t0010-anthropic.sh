@@ -219,9 +219,11 @@ for r in rows[:2]:
 	test "$(wc -l <"$FAKE_LOG")" = "$n0" && ! test -e mpbuild.lock
 '
 
+# -j 1: under the default -j 2, T-002 may start (its prefix is warm) before
+# T-001 has finished landing, and the events of the two interleave
 expect_success '--progress json writes each event on stderr as one JSON line' '
 	fake_control "{\"clear_cache\": true}" >/dev/null &&
-	new_project pj && cd pj && mpbuild --progress json >../so 2>../ev &&
+	new_project pj && cd pj && mpbuild -j 1 --progress json >../so 2>../ev &&
 	python3 - ../ev <<-"PY"
 	import json, sys
 	ev = [json.loads(l) for l in open(sys.argv[1])]
