@@ -710,6 +710,19 @@ static void trial_passed(struct engine *e, const struct task *t, unsigned char *
 /* layers 3 and 4 of judging: the files are put in place (previous versions
  * kept as FILE.mpbuild-old under a trial intent), validated and checked; on
  * failure the tree is put back byte for byte and -1 returned with err set */
+/* run a validator or check command with e->mu released: calls in flight
+ * record their tries, and retry, while it runs (the main thread touches
+ * nothing shared meanwhile) */
+static int run_released(struct engine *e, char *const argv[], int timeout, struct buffer *out)
+{
+	int rc;
+
+	pthread_mutex_unlock(&e->mu);
+	rc = check_run(argv, e->root, timeout, out);
+	pthread_mutex_lock(&e->mu);
+	return rc;
+}
+
 static int trial(struct engine *e, const struct task *t, const struct answer *a, struct buffer *err,
 		 unsigned char *had, int run_checks)
 {
@@ -791,7 +804,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 			if (!glob_match(v->glob, base) && !glob_match(v->glob, out))
 				continue;
 			argv = check_argv(&v->argv, out);
-			rc = check_run(argv, e->root, s->check_timeout, &o);
+			rc = run_released(e, argv, s->check_timeout, &o);
 			if (rc == RUN_NOTFOUND) {
 				if (!htab_get(&e->warned, v->argv.v[0])) {
 					htab_put(&e->warned, v->argv.v[0], (void *)1);
@@ -829,7 +842,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 			buf_printf(&o, " %s", t->check[i].v[k]);
 		buf_putc(&o, '\n');
 		crashpoint("trial-check");
-		rc = check_run(t->check[i].v, e->root, s->check_timeout, &o);
+		rc = run_released(e, t->check[i].v, s->check_timeout, &o);
 		buf_printf(&o, "[exit %d]\n", rc);
 		mkdirs(logdir);
 		{
@@ -1555,8 +1568,9 @@ static int deps_done(const struct engine *e, const struct task *t)
 
 /* run the selected tasks: up to e->jobs calls at once on worker threads, a
  * task once its dependencies are finished, in plan order otherwise (with -j 1
- * exactly plan order); everything but the calls runs here, under e->mu.
- * 0, or the exit code of a provider that cannot be opened */
+ * exactly plan order); everything but the calls runs here, under e->mu,
+ * which is released while a validator or check command runs.  0, or the exit
+ * code of a provider that cannot be opened */
 static int schedule(struct engine *e, struct task **order, size_t n)
 {
 	unsigned char *mark = xcalloc(n + 1, 1);        /* 0 untouched, 1 needs a call, 2 started or finished */

@@ -175,6 +175,33 @@ expect_success 'a retry that fits once the calls in flight settle waits for them
 	PY
 '
 
+# T-001 and T-002 share no cached prefix (other rules), so both are called at
+# once; T-001 lands at once and its check runs 3 s, while T-002's first try
+# fails after 1 s: its retry is sent during the check, not after it
+expect_success 'a retry is sent while another target'"'"'s check runs' '
+	fake_reset && mkdir -p p7/plans && cd p7 && {
+		printf "version: 1\nproject: notes\nphases:\n  - {id: P1, title: Notes}\n"
+		printf "milestones:\n  - {id: M1, phase: P1, title: Written}\ntasks:\n"
+		printf "  - id: T-001\n    title: Note 1\n    description: Write note number 1.\n    milestone: M1\n"
+		printf "    complexity: low\n    rule: docs\n    outputs: [docs/n1.md]\n"
+		printf "    check: [[sh, -c, \"sleep 3; date +%%s.%%N >check.end\"]]\n"
+		printf "  - id: T-002\n    title: Note 2\n    description: Write note number 2.\n    milestone: M1\n"
+		printf "    complexity: low\n    rule: generic\n    outputs: [docs/n2.md]\n"
+	} >plans/masterplan.yaml &&
+	fake_control "{\"faults\": [{\"target\": \"T-002\", \"status\": 500, \"delay\": 1}]}" >/dev/null &&
+	mpbuild -j 2 --progress plain >../out 2>&1 && cat ../out &&
+	grep "2 built" ../out && test -s check.end &&
+	python3 - "$FAKE_LOG" "$(cat check.end)" <<-\PY
+	import json, sys
+	log = [json.loads(l) for l in open(sys.argv[1])]
+	t1 = [e for e in log if e["target"] == "T-001"]
+	t2 = sorted((e for e in log if e["target"] == "T-002"), key=lambda e: e["time"])
+	end = float(sys.argv[2])
+	assert len(t1) == 1 and len(t2) == 2 and t2[0]["status"] == 500, (t1, t2)
+	assert t2[1]["time"] < end - 1, "the retry waited for the check (%.2f s before its end)" % (end - t2[1]["time"])
+	PY
+'
+
 # T-001 goes first (it writes the prefix), then T-002 and T-003 are in flight together
 expect_success 'a first Ctrl-C under -j lets every call in flight land, starts nothing new, exits 130' '
 	fake_reset && plan p5 && cd p5 &&
