@@ -707,9 +707,6 @@ static void trial_passed(struct engine *e, const struct task *t, unsigned char *
 	crashpoint("trial-passed");
 }
 
-/* layers 3 and 4 of judging: the files are put in place (previous versions
- * kept as FILE.mpbuild-old under a trial intent), validated and checked; on
- * failure the tree is put back byte for byte and -1 returned with err set */
 /* run a validator or check command with e->mu released: calls in flight
  * record their tries, and retry, while it runs (the main thread touches
  * nothing shared meanwhile) */
@@ -723,6 +720,9 @@ static int run_released(struct engine *e, char *const argv[], int timeout, struc
 	return rc;
 }
 
+/* layers 3 and 4 of judging: the files are put in place (previous versions
+ * kept as FILE.mpbuild-old under a trial intent), validated and checked; on
+ * failure the tree is put back byte for byte and -1 returned with err set */
 static int trial(struct engine *e, const struct task *t, const struct answer *a, struct buffer *err,
 		 unsigned char *had, int run_checks)
 {
