@@ -95,6 +95,20 @@ struct engine {
 	struct prefix *plist;   /* every prefix, for freeing */
 	struct rulebook rb;     /* rule versions and pinned examples (SPEC 10.2, 10.3) */
 	int writable;           /* the state file may be written */
+	struct sched *sc;       /* the run's scheduler while schedule runs, else NULL */
+};
+
+/* what schedule works with: the selected tasks in order and the calls started */
+struct sched {
+	struct task **order;
+	size_t n;
+	unsigned char *mark;    /* per task: 0 untouched, 1 needs a call, 2 started or finished */
+	struct job **run;       /* started and not finished: in flight, being judged, or waiting to retry */
+	size_t nrun;            /* at most e->jobs */
+	size_t first;           /* order[..first) are all started or finished */
+	size_t finished;
+	int code;               /* the exit code of a provider that cannot be opened */
+	int in_command;         /* a validator or check command runs: start only tasks already evaluated */
 };
 
 /* Ctrl-Cs so far; set from a signal handler, read on the worker threads too */
@@ -707,17 +721,82 @@ static void trial_passed(struct engine *e, const struct task *t, unsigned char *
 	crashpoint("trial-passed");
 }
 
-/* run a validator or check command with e->mu released: calls in flight
- * record their tries, and retry, while it runs (the main thread touches
- * nothing shared meanwhile) */
+static void start_calls(struct engine *e);
+
+/* a validator or check command on a thread of its own */
+struct command {
+	struct engine *e;
+	char *const *argv;
+	int timeout;
+	struct buffer *out;
+	int rc;
+	int done;               /* under e->mu */
+};
+
+static void *command_main(void *arg)
+{
+	struct command *c = arg;
+	int rc = check_run(c->argv, c->e->root, c->timeout, c->out);
+
+	pthread_mutex_lock(&c->e->mu);
+	c->rc = rc;
+	c->done = 1;
+	pthread_cond_broadcast(&c->e->cv);
+	pthread_mutex_unlock(&c->e->mu);
+	return NULL;
+}
+
+/* wait on e->cv for at most ms milliseconds */
+static void wait_cv(struct engine *e, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+}
+
+/* run a validator or check command (called on the main thread, holding
+ * e->mu) on a thread of its own while the calls go on: those in flight
+ * record their tries and retry, and a free slot goes to a task already found
+ * to need a call (only those: evaluating another could restore its files
+ * into the tree during the trial).  The target being judged keeps its slot,
+ * for a retry.  With -j 1, or outside schedule, the command runs here */
 static int run_released(struct engine *e, char *const argv[], int timeout, struct buffer *out)
 {
-	int rc;
+	struct command c = {e, argv, timeout, out, 0, 0};
+	pthread_t th;
+	int was;
 
+	if (!e->sc || e->jobs < 2 || pthread_create(&th, NULL, command_main, &c) != 0) {
+		int rc;
+
+		pthread_mutex_unlock(&e->mu);
+		rc = check_run(argv, e->root, timeout, out);
+		pthread_mutex_lock(&e->mu);
+		return rc;
+	}
+	was = e->sc->in_command;
+	e->sc->in_command = 1;
+	for (;;) {
+		start_calls(e);
+		if (c.done)
+			break;
+		wait_cv(e, 100);
+		/* a worker waiting in on_try for the budget sees a Ctrl-C too */
+		if (interrupted)
+			pthread_cond_broadcast(&e->cv);
+	}
+	e->sc->in_command = was;
 	pthread_mutex_unlock(&e->mu);
-	rc = check_run(argv, e->root, timeout, out);
+	pthread_join(th, NULL);
 	pthread_mutex_lock(&e->mu);
-	return rc;
+	return c.rc;
 }
 
 /* layers 3 and 4 of judging: the files are put in place (previous versions
@@ -1566,26 +1645,90 @@ static int deps_done(const struct engine *e, const struct task *t)
 	return 1;
 }
 
+/* give free slots to the tasks in plan order whose dependencies are finished:
+ * evaluate each (unless a command runs, see run_released), restore it or
+ * start its call */
+static void start_calls(struct engine *e)
+{
+	struct sched *sc = e->sc;
+	size_t i;
+
+	for (i = sc->first; i < sc->n && !halted(e) && !(sc->code && !e->pv); i++) {
+		struct task *t = sc->order[i];
+		struct tinfo *ti = &e->ti[t->index];
+		struct job *j;
+
+		if (sc->mark[i] == 2 || (sc->mark[i] == 0 && (sc->in_command || !deps_done(e, t))))
+			continue;
+		if (sc->mark[i] == 0) {
+			e->ttl_remaining = (double)(sc->n - sc->finished);
+			eval(e, t);
+			if (ti->s == S_PENDING && !e->o->no_cache && !e->store_tried) {
+				char *cache = path_join(e->root, "cache");
+				const char *remote = e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache;
+
+				e->store = store_open(cache, remote, 3);
+				e->store_tried = 1;
+				free(cache);
+			}
+			if (ti->s != S_PENDING || restore(e, t)) {
+				sc->mark[i] = 2;
+				task_done(e, t, 0);
+				sc->finished++;
+				continue;
+			}
+			sc->mark[i] = 1;
+		}
+		if (sc->nrun == (size_t)e->jobs || prefix_busy(e, t))
+			continue;
+		if (!e->pv) {
+			e->pv = provider_open(&e->p->settings, e->o->provider, e->o->replay, &sc->code);
+			if (!e->pv) {
+				e->auth_failed = sc->code == EXIT_PROVIDER;
+				break;
+			}
+		}
+		sc->mark[i] = 2;
+		j = xcalloc(1, sizeof(*j));
+		j->e = e;
+		j->t = t;
+		j->attempt = 1;
+		progress_start(&e->pr, t->id, t->title, ti->mc.model);
+		if (job_start(e, j) >= 0) {
+			sc->run[sc->nrun++] = j;
+			continue;
+		}
+		task_done(e, t, 0);
+		sc->finished++;
+		job_free(j);
+	}
+}
+
 /* run the selected tasks: up to e->jobs calls at once on worker threads, a
  * task once its dependencies are finished, in plan order otherwise (with -j 1
- * exactly plan order); everything but the calls runs here, under e->mu,
- * which is released while a validator or check command runs.  0, or the exit
- * code of a provider that cannot be opened */
+ * exactly plan order); everything but the calls runs here, under e->mu
+ * (validator and check commands on a thread of their own, while more calls
+ * start: run_released).  0, or the exit code of a provider that cannot be
+ * opened */
 static int schedule(struct engine *e, struct task **order, size_t n)
 {
-	unsigned char *mark = xcalloc(n + 1, 1);        /* 0 untouched, 1 needs a call, 2 started or finished */
-	struct job **run = xcalloc((size_t)e->jobs, sizeof(*run));
-	size_t nrun = 0, first = 0, finished = 0, i;
+	struct sched sc = {0};
 	double last_lock = now();
-	int code = 0;
+	size_t i;
 
+	sc.order = order;
+	sc.n = n;
+	sc.mark = xcalloc(n + 1, 1);
+	sc.run = xcalloc((size_t)e->jobs, sizeof(*sc.run));
+	e->sc = &sc;
 	for (;;) {
 		int ready = 0;
 
 		/* the calls that ended: judge and land, or ask again; and the
-		 * attempts that wait for the budget's calls in flight to settle */
-		for (i = 0; i < nrun;) {
-			struct job *j = run[i];
+		 * attempts that wait for the budget's calls in flight to settle.
+		 * Judging may start calls (run_released): they join the end */
+		for (i = 0; i < sc.nrun;) {
+			struct job *j = sc.run[i];
 			int rc = 0;
 
 			if (j->running && !j->done) {
@@ -1604,87 +1747,32 @@ static int schedule(struct engine *e, struct task **order, size_t n)
 				continue;
 			}
 			task_done(e, j->t, j->spent);
-			finished++;
+			sc.finished++;
 			job_free(j);
-			run[i] = run[--nrun];
+			sc.run[i] = sc.run[--sc.nrun];
 		}
-		for (i = first; i < n && !halted(e); i++) {
-			struct task *t = order[i];
-			struct tinfo *ti = &e->ti[t->index];
-			struct job *j;
-
-			if (mark[i] == 2 || (mark[i] == 0 && !deps_done(e, t)))
-				continue;
-			if (mark[i] == 0) {
-				e->ttl_remaining = (double)(n - finished);
-				eval(e, t);
-				if (ti->s == S_PENDING && !e->o->no_cache && !e->store_tried) {
-					char *cache = path_join(e->root, "cache");
-					const char *remote = e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache;
-
-					e->store = store_open(cache, remote, 3);
-					e->store_tried = 1;
-					free(cache);
-				}
-				if (ti->s != S_PENDING || restore(e, t)) {
-					mark[i] = 2;
-					task_done(e, t, 0);
-					finished++;
-					continue;
-				}
-				mark[i] = 1;
-			}
-			if (nrun == (size_t)e->jobs || prefix_busy(e, t))
-				continue;
-			if (!e->pv) {
-				e->pv = provider_open(&e->p->settings, e->o->provider, e->o->replay, &code);
-				if (!e->pv) {
-					e->auth_failed = code == EXIT_PROVIDER;
-					break;
-				}
-			}
-			mark[i] = 2;
-			j = xcalloc(1, sizeof(*j));
-			j->e = e;
-			j->t = t;
-			j->attempt = 1;
-			progress_start(&e->pr, t->id, t->title, ti->mc.model);
-			if (job_start(e, j) >= 0) {
-				run[nrun++] = j;
-				continue;
-			}
-			task_done(e, t, 0);
-			finished++;
-			job_free(j);
-		}
-		while (first < n && mark[first] == 2)
-			first++;
+		start_calls(e);
+		while (sc.first < n && sc.mark[sc.first] == 2)
+			sc.first++;
 		if (now() - last_lock > 5) {
 			write_lock(e);
 			last_lock = now();
 		}
-		if (nrun == 0 || (code && !e->pv))
+		if (sc.nrun == 0 || (sc.code && !e->pv))
 			break;
-		for (i = 0; i < nrun; i++)
-			ready |= run[i]->done || (!run[i]->running && !e->reserved);
+		for (i = 0; i < sc.nrun; i++)
+			ready |= sc.run[i]->done || (!sc.run[i]->running && !e->reserved);
 		if (!ready) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 200000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+			wait_cv(e, 200);
 			/* a worker waiting in on_try for the budget sees a Ctrl-C too */
 			if (interrupted)
 				pthread_cond_broadcast(&e->cv);
 		}
 	}
-	free(run);
-	free(mark);
-	return e->pv || !code ? 0 : code;
+	e->sc = NULL;
+	free(sc.run);
+	free(sc.mark);
+	return e->pv || !sc.code ? 0 : sc.code;
 }
 
 /* -B rule:NAME: pick the rule's examples again (SPEC 10.2) */

@@ -202,6 +202,30 @@ expect_success 'a retry is sent while another target'"'"'s check runs' '
 	PY
 '
 
+# T-002 waits for T-001's prefix; T-001 lands at once and its check runs 3 s:
+# T-002 is called during the check, not after it
+expect_success 'a task whose prefix is warm is called while another target'"'"'s check runs' '
+	fake_reset && mkdir -p p8/plans && cd p8 && {
+		printf "version: 1\nproject: notes\nphases:\n  - {id: P1, title: Notes}\n"
+		printf "milestones:\n  - {id: M1, phase: P1, title: Written}\ntasks:\n"
+		printf "  - id: T-001\n    title: Note 1\n    description: Write note number 1.\n    milestone: M1\n"
+		printf "    complexity: low\n    rule: docs\n    outputs: [docs/n1.md]\n"
+		printf "    check: [[sh, -c, \"sleep 3; date +%%s.%%N >check.end\"]]\n"
+		printf "  - id: T-002\n    title: Note 2\n    description: Write note number 2.\n    milestone: M1\n"
+		printf "    complexity: low\n    rule: docs\n    outputs: [docs/n2.md]\n"
+	} >plans/masterplan.yaml &&
+	mpbuild -j 2 --progress plain >../out 2>&1 && cat ../out &&
+	grep "2 built" ../out && test -s check.end &&
+	python3 - "$FAKE_LOG" "$(cat check.end)" <<-\PY
+	import json, sys
+	log = {json.loads(l)["target"]: json.loads(l) for l in open(sys.argv[1])}
+	end = float(sys.argv[2])
+	assert log["T-001"]["answered"] <= log["T-002"]["time"], "T-002 did not wait for the prefix"
+	assert log["T-002"]["usage"]["cache_read_input_tokens"] > 0, log["T-002"]["usage"]
+	assert log["T-002"]["time"] < end - 1, "T-002 waited for the check (%.2f s before its end)" % (end - log["T-002"]["time"])
+	PY
+'
+
 # T-001 goes first (it writes the prefix), then T-002 and T-003 are in flight together
 expect_success 'a first Ctrl-C under -j lets every call in flight land, starts nothing new, exits 130' '
 	fake_reset && plan p5 && cd p5 &&
