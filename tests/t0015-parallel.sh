@@ -175,19 +175,25 @@ expect_success 'a retry that fits once the calls in flight settle waits for them
 	PY
 '
 
+# checked_plan DIR RULE: two notes, T-001 (rule docs) with a 3-second check
+# that writes its end time to check.end, and T-002 (rule RULE)
+checked_plan() {
+	mkdir -p "$1/plans" && {
+		printf 'version: 1\nproject: notes\nphases:\n  - {id: P1, title: Notes}\n'
+		printf 'milestones:\n  - {id: M1, phase: P1, title: Written}\ntasks:\n'
+		printf '  - id: T-001\n    title: Note 1\n    description: Write note number 1.\n    milestone: M1\n'
+		printf '    complexity: low\n    rule: docs\n    outputs: [docs/n1.md]\n'
+		printf '    check: [[sh, -c, "sleep 3; date +%%s.%%N >check.end"]]\n'
+		printf '  - id: T-002\n    title: Note 2\n    description: Write note number 2.\n    milestone: M1\n'
+		printf '    complexity: low\n    rule: %s\n    outputs: [docs/n2.md]\n' "$2"
+	} >"$1/plans/masterplan.yaml"
+}
+
 # T-001 and T-002 share no cached prefix (other rules), so both are called at
 # once; T-001 lands at once and its check runs 3 s, while T-002's first try
 # fails after 1 s: its retry is sent during the check, not after it
 expect_success 'a retry is sent while another target'"'"'s check runs' '
-	fake_reset && mkdir -p p7/plans && cd p7 && {
-		printf "version: 1\nproject: notes\nphases:\n  - {id: P1, title: Notes}\n"
-		printf "milestones:\n  - {id: M1, phase: P1, title: Written}\ntasks:\n"
-		printf "  - id: T-001\n    title: Note 1\n    description: Write note number 1.\n    milestone: M1\n"
-		printf "    complexity: low\n    rule: docs\n    outputs: [docs/n1.md]\n"
-		printf "    check: [[sh, -c, \"sleep 3; date +%%s.%%N >check.end\"]]\n"
-		printf "  - id: T-002\n    title: Note 2\n    description: Write note number 2.\n    milestone: M1\n"
-		printf "    complexity: low\n    rule: generic\n    outputs: [docs/n2.md]\n"
-	} >plans/masterplan.yaml &&
+	fake_reset && checked_plan p7 generic && cd p7 &&
 	fake_control "{\"faults\": [{\"target\": \"T-002\", \"status\": 500, \"delay\": 1}]}" >/dev/null &&
 	mpbuild -j 2 --progress plain >../out 2>&1 && cat ../out &&
 	grep "2 built" ../out && test -s check.end &&
@@ -205,15 +211,7 @@ expect_success 'a retry is sent while another target'"'"'s check runs' '
 # T-002 waits for T-001's prefix; T-001 lands at once and its check runs 3 s:
 # T-002 is called during the check, not after it
 expect_success 'a task whose prefix is warm is called while another target'"'"'s check runs' '
-	fake_reset && mkdir -p p8/plans && cd p8 && {
-		printf "version: 1\nproject: notes\nphases:\n  - {id: P1, title: Notes}\n"
-		printf "milestones:\n  - {id: M1, phase: P1, title: Written}\ntasks:\n"
-		printf "  - id: T-001\n    title: Note 1\n    description: Write note number 1.\n    milestone: M1\n"
-		printf "    complexity: low\n    rule: docs\n    outputs: [docs/n1.md]\n"
-		printf "    check: [[sh, -c, \"sleep 3; date +%%s.%%N >check.end\"]]\n"
-		printf "  - id: T-002\n    title: Note 2\n    description: Write note number 2.\n    milestone: M1\n"
-		printf "    complexity: low\n    rule: docs\n    outputs: [docs/n2.md]\n"
-	} >plans/masterplan.yaml &&
+	fake_reset && checked_plan p8 docs && cd p8 &&
 	mpbuild -j 2 --progress plain >../out 2>&1 && cat ../out &&
 	grep "2 built" ../out && test -s check.end &&
 	python3 - "$FAKE_LOG" "$(cat check.end)" <<-\PY
