@@ -494,7 +494,8 @@ static void emit_quoted(struct buffer *b, const char *s)
 		size_t n = c >= 0xc2 ? unsafe_char((const unsigned char *)s) : 0;
 
 		if (n) {
-			/* two or three bytes of UTF-8: 110xxxxx 10xxxxxx or 1110xxxx 10xxxxxx 10xxxxxx */
+			/* two or three bytes of UTF-8: a lead byte with 5 or 4 bits of the
+			 * code point, then continuation bytes with 6 bits each */
 			unsigned cp = n == 2 ? (c & 0x1fu) << 6 | ((unsigned char)s[1] & 0x3fu)
 					     : (c & 0x0fu) << 12 | ((unsigned char)s[1] & 0x3fu) << 6 | ((unsigned char)s[2] & 0x3fu);
 

@@ -218,9 +218,13 @@ same_as_answers() {
 	PY
 }
 
-# worst_case FILE: the worst case of T-001's call in a "could cost up to" line of FILE
-worst_case() {
-	sed -n "s/.*T-001 .*could cost up to \$\([0-9.]*\) and.*/\1/p" "$1"
+# budget_of EXPR: a budget computed by EXPR (python, e.g. "w * 2.5") from w,
+# the worst case of T-001's call in the build here, which a run with a
+# budget too small for any call reports ("could cost up to") and exits 3
+budget_of() {
+	expect_code 3 mpbuild --budget 0.000001 --progress plain >"$TRASH/.probe" 2>&1 || { cat "$TRASH/.probe" >&2; return 1; }
+	python3 -c "import sys; w = float(sys.argv[1]); print(round($1, 6))" \
+		"$(sed -n "s/.*T-001 .*could cost up to \$\([0-9.]*\) and.*/\1/p" "$TRASH/.probe")"
 }
 
 # fake_control [JSON]: POST JSON (default {}) to the fake server's /_control

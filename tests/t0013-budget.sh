@@ -18,9 +18,7 @@ expect_success 'a budget below the first call'"'"'s worst case sends nothing (ex
 
 expect_success 'the budget stops the run before it is exceeded: exit 3, the ledger within it' '
 	fake_reset && new_project p1 && cd p1 &&
-	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
-	worst=$(worst_case ../out) &&
-	budget=$(python3 -c "import sys; print(round(float(sys.argv[1]) + 0.004, 6))" "$worst") && echo "budget $budget" &&
+	budget=$(budget_of "w + 0.004") && echo "budget $budget" &&
 	expect_code 3 mpbuild --budget "$budget" --progress plain >../out 2>../err &&
 	cat ../out ../err &&
 	grep "T-001 Tokenizer: built" ../out &&
@@ -41,9 +39,7 @@ expect_success 'the budget stops the run before it is exceeded: exit 3, the ledg
 
 expect_success 'a call cut off after the answer was made keeps its reservation: no retry past the budget' '
 	fake_reset && new_project pc && cd pc &&
-	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
-	worst=$(worst_case ../out) &&
-	budget=$(python3 -c "import sys; print(round(float(sys.argv[1]) * 1.5, 6))" "$worst") && echo "budget $budget" &&
+	budget=$(budget_of "w * 1.5") && echo "budget $budget" &&
 	fake_control "{\"faults\": [{\"target\": \"T-001\", \"cut\": true}]}" >/dev/null &&
 	expect_code 3 mpbuild --budget "$budget" --progress plain >../out 2>../err &&
 	cat ../out ../err &&

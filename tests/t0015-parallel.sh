@@ -140,9 +140,7 @@ assert all(before(a, b) for a, b in zip(order, order[1:]))
 
 expect_success 'the budget counts the reservations of calls in flight: a call waits until it fits' '
 	fake_reset && plan p4 && cd p4 &&
-	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
-	worst=$(worst_case ../out) &&
-	budget=$(python3 -c "import sys; print(round(float(sys.argv[1]) * 2.5, 6))" "$worst") && echo "budget $budget" &&
+	budget=$(budget_of "w * 2.5") && echo "budget $budget" &&
 	fake_control "{\"faults\": [{\"delay\": 1, \"times\": 100}]}" >/dev/null &&
 	mpbuild -j 4 --budget "$budget" --progress plain >../out 2>&1 && cat ../out &&
 	grep "5 built" ../out &&
@@ -157,9 +155,7 @@ assert overlap(\"T-002\", \"T-003\")
 # its reservation, so the retry fits only once T-003 has settled, and waits
 expect_success 'a retry that fits once the calls in flight settle waits for them' '
 	fake_reset && plan p6 && cd p6 &&
-	expect_code 3 mpbuild --budget 0.000001 --progress plain >../out 2>&1 &&
-	worst=$(worst_case ../out) &&
-	budget=$(python3 -c "import sys; print(round(float(sys.argv[1]) * 2.5, 6))" "$worst") &&
+	budget=$(budget_of "w * 2.5") &&
 	fake_control "{\"faults\": [{\"target\": \"T-002\", \"drop\": true}, {\"target\": \"T-003\", \"delay\": 2},
 		{\"delay\": 0.3, \"times\": 100}]}" >/dev/null &&
 	mpbuild -j 4 --budget "$budget" --progress plain >../out 2>&1 && cat ../out &&
