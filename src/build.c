@@ -4,6 +4,7 @@
  * explain, clean, accept and touch share the same evaluation. */
 #include "build.h"
 #include "check.h"
+#include "confine.h"
 #include "yaml.h"
 #include "graph.h"
 #include "judge.h"
@@ -47,6 +48,8 @@ struct tinfo {
 	enum answer_format fmt;
 	int forced;
 	int edited;             /* kept because a person edited an output */
+	char **seen;            /* owned: per output, its hash when evaluated ("" for no file): landing
+				 * checks the tree still holds these, so an edit made meanwhile wins */
 };
 
 struct engine {
@@ -369,6 +372,16 @@ static void keep_manifest(struct engine *e, const struct record *rec, const char
 }
 
 /* decide what t needs; deps were evaluated (and built) before */
+static void seen_free(struct tinfo *ti, const struct task *t)
+{
+	size_t i;
+
+	for (i = 0; ti->seen && i < t->noutputs; i++)
+		free(ti->seen[i]);
+	free(ti->seen);
+	ti->seen = NULL;
+}
+
 static void eval(struct engine *e, struct task *t)
 {
 	struct tinfo *ti = &e->ti[t->index];
@@ -442,8 +455,12 @@ static void eval(struct engine *e, struct task *t)
 	{
 		const char *edited = NULL, *untracked = NULL, *missing = NULL;
 
+		seen_free(ti, t);
+		ti->seen = xcalloc(t->noutputs + 1, sizeof(*ti->seen));
 		for (i = 0; i < t->noutputs; i++) {
 			const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = rec_hash(rec, t->outputs[i]);
+
+			ti->seen[i] = xstrdup(h ? h : "");
 
 			/* a file a task the plan no longer has generated (a re-plan moved it
 			 * here, with other outputs) is mpbuild's, not a person's */
@@ -676,56 +693,12 @@ static int needs_approval(struct engine *e)
 	return e->plan_generated && (!e->approved || strcmp(e->approved, e->check_hash) != 0);
 }
 
-/* undo a trial: the previous versions back, new files gone */
-static void trial_undo(struct engine *e, const struct task *t, const unsigned char *had)
-{
-	size_t i;
-
-	for (i = 0; i < t->noutputs; i++) {
-		char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
-
-		if (had[i]) {
-			if (rename(old, path) < 0)
-				warn("%s: cannot put back %s:", t->id, path);
-		} else {
-			unlink(path);
-		}
-		free(path);
-		free(old);
-		crashpoint("trial-undo");
-	}
-	state_intent_clear(e->st, t->id);
-}
-
-/* after a trial passed: the tree goes back to what it was (previous versions
- * in place, new files removed: a crash before landing must not leave files
- * that look like a person's) and the trial intent is dropped, so that landing
- * (with its own intent, and -B's backups of a person's files) replaces them
- * atomically; frees had */
-static void trial_passed(struct engine *e, const struct task *t, unsigned char *had)
-{
-	size_t i;
-
-	for (i = 0; i < t->noutputs; i++) {
-		char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
-
-		if (had[i] && rename(old, path) < 0)
-			warn("%s: cannot put back %s:", t->id, path);
-		else if (!had[i])
-			unlink(path);
-		free(path);
-		free(old);
-	}
-	free(had);
-	state_intent_clear(e->st, t->id);
-	crashpoint("trial-passed");
-}
-
 static void start_calls(struct engine *e);
 
 /* a validator or check command on a thread of its own */
 struct command {
 	struct engine *e;
+	struct box *box;
 	char *const *argv;
 	int timeout;
 	struct buffer *out;
@@ -736,7 +709,7 @@ struct command {
 static void *command_main(void *arg)
 {
 	struct command *c = arg;
-	int rc = check_run(c->argv, c->e->root, c->timeout, c->out);
+	int rc = box_run(c->box, c->argv, c->timeout, c->out);
 
 	pthread_mutex_lock(&c->e->mu);
 	c->rc = rc;
@@ -767,9 +740,9 @@ static void wait_cv(struct engine *e, long ms)
  * to need a call (only those: evaluating another could restore its files
  * into the tree during the trial).  The target being judged keeps its slot,
  * for a retry.  With -j 1, or outside schedule, the command runs here */
-static int run_released(struct engine *e, char *const argv[], int timeout, struct buffer *out)
+static int run_released(struct engine *e, struct box *box, char *const argv[], int timeout, struct buffer *out)
 {
-	struct command c = {e, argv, timeout, out, 0, 0};
+	struct command c = {e, box, argv, timeout, out, 0, 0};
 	pthread_t th;
 	int was;
 
@@ -777,7 +750,7 @@ static int run_released(struct engine *e, char *const argv[], int timeout, struc
 		int rc;
 
 		pthread_mutex_unlock(&e->mu);
-		rc = check_run(argv, e->root, timeout, out);
+		rc = box_run(box, argv, timeout, out);
 		pthread_mutex_lock(&e->mu);
 		return rc;
 	}
@@ -799,53 +772,35 @@ static int run_released(struct engine *e, char *const argv[], int timeout, struc
 	return c.rc;
 }
 
-/* layers 3 and 4 of judging: the files are put in place (previous versions
- * kept as FILE.mpbuild-old under a trial intent), validated and checked; on
- * failure the tree is put back byte for byte and -1 returned with err set */
-static int trial(struct engine *e, const struct task *t, const struct answer *a, struct buffer *err,
-		 unsigned char *had, int run_checks)
+/* layers 3 and 4 of judging: the files are put in a box (check.h), a
+ * throwaway view of the project, and validated and checked there: the tree
+ * is never touched, whatever the commands do.  -1 with err set on failure */
+static int trial(struct engine *e, const struct task *t, const struct answer *a, struct buffer *err, int run_checks)
 {
 	const struct settings *s = &e->p->settings;
-	json_t *intent = json_object(), *files = json_array();
-	char *js;
+	struct box *box = box_open(e->root, &s->checks);
 	size_t i, j;
+	int result = -1;
 
-	for (i = 0; i < t->noutputs; i++) {
-		char *path = path_join(e->root, t->outputs[i]);
-		json_t *f = json_object();
-
-		had[i] = path_exists(path);
-		json_object_set_new(f, "path", json_string(t->outputs[i]));
-		json_object_set_new(f, "old", json_boolean(had[i]));
-		json_array_append_new(files, f);
-		free(path);
-	}
-	json_object_set_new(intent, "trial", json_true());
-	json_object_set_new(intent, "files", files);
-	js = json_dumps(intent, JSON_COMPACT);
-	json_decref(intent);
-	if (state_intent_put(e->st, t->id, js) < 0) {
-		free(js);
-		buf_puts(err, "cannot record the trial");
+	if (!box) {
+		buf_puts(err, "cannot make a box for the checks (see above)");
 		return -1;
 	}
-	free(js);
 	for (i = 0; i < t->noutputs; i++) {
-		char *path = path_join(e->root, t->outputs[i]), *old = xasprintf("%s.mpbuild-old", path);
-		int bad;
+		struct buffer why = {0};
+		char *real = confine_resolve(e->root, t->outputs[i], &why);
 
-		fscache_forget(&e->fc, t->outputs[i]);
-		bad = (had[i] && rename(path, old) < 0) ||
-			  write_file_atomic(path, a->files[i].content, a->files[i].len) < 0;
-
-		free(path);
-		free(old);
-		if (bad) {
-			buf_printf(err, "cannot put %s in place: %s", t->outputs[i], strerror(errno));
-			trial_undo(e, t, had);
-			return -1;
+		if (!real || box_put(box, real, a->files[i].content, a->files[i].len) < 0) {
+			if (real)
+				buf_printf(err, "cannot put %s in the box: %s", t->outputs[i], strerror(errno));
+			else
+				buf_printf(err, "paths: %s", buf_str(&why));
+			free(real);
+			buf_free(&why);
+			goto out;
 		}
-		crashpoint("trial-file");
+		free(real);
+		buf_free(&why);
 	}
 	/* 3. syntax */
 	for (i = 0; i < t->noutputs; i++) {
@@ -859,7 +814,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 
 			if (!v) {
 				buf_printf(err, "syntax: %s:%d:%d: %s", out, je.line, je.column, je.text);
-				goto fail;
+				goto out;
 			}
 			json_decref(v);
 			continue;
@@ -869,7 +824,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 
 			if (!d) {
 				buf_printf(err, "syntax: %s is not valid YAML (the message above names the place)", out);
-				goto fail;
+				goto out;
 			}
 			ydoc_free(d);
 			continue;
@@ -883,7 +838,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 			if (!glob_match(v->glob, base) && !glob_match(v->glob, out))
 				continue;
 			argv = check_argv(&v->argv, out);
-			rc = run_released(e, argv, s->check_timeout, &o);
+			rc = run_released(e, box, argv, s->check_timeout, &o);
 			if (rc == RUN_NOTFOUND) {
 				if (!htab_get(&e->warned, v->argv.v[0])) {
 					htab_put(&e->warned, v->argv.v[0], (void *)1);
@@ -895,7 +850,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 					   rc == RUN_TIMEOUT ? s->check_timeout : rc, check_tail(buf_str(&o), 50));
 				check_argv_free(argv);
 				buf_free(&o);
-				goto fail;
+				goto out;
 			}
 			check_argv_free(argv);
 			buf_free(&o);
@@ -903,12 +858,15 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 		}
 	}
 	/* 4. checks */
-	if (!run_checks)
-		return 0;
+	if (!run_checks) {
+		result = 0;
+		goto out;
+	}
 	if (t->ncheck && needs_approval(e)) {
 		progress_say(&e->pr, "%s: %zu check command%s not run: the plan was generated and its checks are not "
 			     "approved (mpbuild approve)", t->id, t->ncheck, t->ncheck == 1 ? "" : "s");
-		return 0;
+		result = 0;
+		goto out;
 	}
 	for (i = 0; i < t->ncheck; i++) {
 		struct buffer o = {0};
@@ -921,7 +879,7 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 			buf_printf(&o, " %s", t->check[i].v[k]);
 		buf_putc(&o, '\n');
 		crashpoint("trial-check");
-		rc = run_released(e, t->check[i].v, s->check_timeout, &o);
+		rc = run_released(e, box, t->check[i].v, s->check_timeout, &o);
 		buf_printf(&o, "[exit %d]\n", rc);
 		mkdirs(logdir);
 		{
@@ -946,15 +904,15 @@ static int trial(struct engine *e, const struct task *t, const struct answer *a,
 				buf_printf(err, "` exited %d (log: %s); its last lines:\n%s", rc, log, check_tail(buf_str(&o), 50));
 			free(log);
 			buf_free(&o);
-			goto fail;
+			goto out;
 		}
 		free(log);
 		buf_free(&o);
 	}
-	return 0;
-fail:
-	trial_undo(e, t, had);
-	return -1;
+	result = 0;
+out:
+	box_close(box);
+	return result;
 }
 
 /* first line of s, malloc'd */
@@ -980,6 +938,17 @@ static void new_record(struct engine *e, const struct task *t, const char *model
 		r->paths[i] = xstrdup(t->outputs[i]);
 }
 
+/* a person wrote the output path while t was being built: their file wins */
+static void kept_meanwhile(struct engine *e, struct task *t, const char *path)
+{
+	struct tinfo *ti = &e->ti[t->index];
+
+	fscache_forget(&e->fc, path);
+	ti->s = S_KEPT;
+	ti->edited = 1;
+	set_why(ti, xasprintf("%s changed while the target was built; the answer is in the cache", path));
+}
+
 /* the outputs of t from the action cache, with no call: 1 restored, 0 not
  * there (or not usable: then t is built as usual) */
 static int restore(struct engine *e, struct task *t)
@@ -989,9 +958,9 @@ static int restore(struct engine *e, struct task *t)
 	struct answer a = {0};
 	struct buffer err = {0};
 	struct record r = {0};
-	unsigned char *had;
+	const char *edited = NULL;
 	size_t i;
-	int ok = 0;
+	int ok = 0, landed;
 
 	if (!e->store || ti->forced || store_get_action(e->store, ti->key, &ac) != 0)
 		return 0;
@@ -1013,15 +982,16 @@ static int restore(struct engine *e, struct task *t)
 		warn("%s: the cached outputs do not fit the task (%s); building instead", t->id, buf_str(&err));
 		goto out;
 	}
-	had = xcalloc(t->noutputs + 1, 1);
-	if (trial(e, t, &a, &err, had, 0) < 0) {
+	if (trial(e, t, &a, &err, 0) < 0) {
 		warn("%s: the cached outputs fail validation (%s); building instead", t->id, buf_str(&err));
-		free(had);
 		goto out;
 	}
-	trial_passed(e, t, had);
 	new_record(e, t, ac.model ? ac.model : "", &r);
-	if (land_answer(e->st, &e->fc, e->root, &r, &a) == 0) {
+	landed = land_files(e->st, &e->fc, e->root, &r, &a, (const char *const *)ti->seen, &edited);
+	if (landed == 1) {
+		ok = 1;
+		kept_meanwhile(e, t, edited);
+	} else if (landed == 0) {
 		ok = 1;
 		e->dirty = 1;
 		ti->s = S_RESTORED;
@@ -1290,6 +1260,43 @@ static int job_retry(struct engine *e, struct job *j, const char *err, const cha
 
 /* judge and land the answer of a finished call (the worker was joined):
  * 1 when the target is to be asked again, 0 when it is finished */
+/* free n strings and the array */
+static void strings_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* -B: a person's version of a file it replaces is saved beside it first;
+ * returns, per output, the hash of what is there now ("" for no file), for
+ * land_files to check again just before the renames */
+static char **backup_forced(struct engine *e, const struct task *t)
+{
+	const struct record *rec = htab_get(&e->rec_by, t->id);
+	char **now = xcalloc(t->noutputs + 1, sizeof(*now));
+	size_t i;
+
+	for (i = 0; i < t->noutputs; i++) {
+		char *path = path_join(e->root, t->outputs[i]), h[HASH_HEX];
+		const char *rh = rec_hash(rec, t->outputs[i]);
+
+		now[i] = xstrdup(path_exists(path) && sha256_file(path, h) == 0 ? h : "");
+		free(path);
+		/* an unrecorded, edited or accepted (generated: false) file is a person's */
+		if (*now[i] && (!rh || strcmp(now[i], rh) != 0 || !rec->generated)) {
+			char *bak = land_backup(e->root, t->outputs[i]);
+
+			if (bak)
+				progress_say(&e->pr, "%s: saved your %s as %s", t->id, t->outputs[i], bak);
+			free(bak);
+		}
+	}
+	return now;
+}
+
 static int job_finish(struct engine *e, struct job *j)
 {
 	struct task *t = j->t;
@@ -1298,9 +1305,10 @@ static int job_finish(struct engine *e, struct job *j)
 	struct answer a = {0};
 	struct buffer err = {0};
 	struct record r = {0};
-	unsigned char *had;
+	char **expect = NULL;
+	const char *edited = NULL;
 	size_t i;
-	int again = 0;
+	int again = 0, landed;
 
 	prefixes_settle(e, j, 0);
 	if (res->status == CALL_AUTH)
@@ -1319,45 +1327,24 @@ static int job_finish(struct engine *e, struct job *j)
 		again = job_retry(e, j, buf_str(&err), "Your previous answer was rejected (%s). Answer again, fixing this.");
 		goto out;
 	}
-	/* a person's version of a file that -B replaces is kept beside it */
-	for (i = 0; ti->forced && i < t->noutputs; i++) {
-		const struct record *rec = htab_get(&e->rec_by, t->id);
-		const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = rec_hash(rec, t->outputs[i]);
-
-		/* an unrecorded, edited or accepted (generated: false) file is a person's */
-		if (h && (!rh || strcmp(h, rh) != 0 || !rec->generated)) {
-			char *bak = land_backup(e->root, t->outputs[i]);
-
-			if (bak)
-				progress_say(&e->pr, "%s: saved your %s as %s", t->id, t->outputs[i], bak);
-			free(bak);
-		}
-	}
-	had = xcalloc(t->noutputs + 1, 1);
-	if (trial(e, t, &a, &err, had, 1) < 0) {
-		free(had);
+	if (trial(e, t, &a, &err, 1) < 0) {
 		keep_failed(e, t, j->attempt, res->answer, buf_str(&err));
 		again = job_retry(e, j, buf_str(&err),
 				  "Your previous answer was rejected. %s\nAnswer again with every file in full, fixing this.");
 		goto out;
 	}
-	trial_passed(e, t, had);
 	if (e->o->record)
 		record_entry(e, &j->req, res->answer, &res->usage);
-	new_record(e, t, j->model, &r);
-	if (land_answer(e->st, &e->fc, e->root, &r, &a) < 0) {
-		task_failed(e, j, xstrdup("cannot land the files (see above)"));
-		goto out;
-	}
-	e->dirty = 1;
+	/* the answer is kept before it lands: a file a person edits meanwhile
+	 * keeps the answer out of the tree, not out of the cache */
 	if (e->store) {
 		struct action ac = {0};
 
 		ac.target = (char *)t->id;
-		ac.n = r.n;
-		ac.paths = r.paths;
-		ac.hashes = xcalloc(r.n + 1, sizeof(*ac.hashes));
-		for (i = 0; i < r.n; i++)
+		ac.n = t->noutputs;
+		ac.paths = (char **)t->outputs;
+		ac.hashes = xcalloc(ac.n + 1, sizeof(*ac.hashes));
+		for (i = 0; i < ac.n; i++)
 			store_put_blob(e->store, a.files[i].content, a.files[i].len, ac.hashes[i]);
 		store_put_blob(e->store, res->answer, strlen(res->answer), ac.answer);
 		ac.model = (char *)j->model;
@@ -1367,6 +1354,19 @@ static int job_finish(struct engine *e, struct job *j)
 		store_put_action(e->store, ti->key, &ac);
 		free(ac.hashes);
 	}
+	if (ti->forced)
+		expect = backup_forced(e, t);
+	new_record(e, t, j->model, &r);
+	landed = land_files(e->st, &e->fc, e->root, &r, &a, (const char *const *)(expect ? expect : ti->seen), &edited);
+	if (landed == 1) {
+		kept_meanwhile(e, t, edited);
+		goto out;
+	}
+	if (landed < 0) {
+		task_failed(e, j, xstrdup("cannot land the files (see above)"));
+		goto out;
+	}
+	e->dirty = 1;
 	ti->s = S_BUILT;
 	set_why(ti, NULL);
 	if (j->attempt == 1)
@@ -1375,6 +1375,7 @@ static int job_finish(struct engine *e, struct job *j)
 		e->retry_ok++;
 	state_outcome_add(e->st, e->run, t->id, j->attempt, 1);
 out:
+	strings_free(expect, t->noutputs);
 	record_clear(&r);
 	answer_free(&a);
 	buf_free(&err);
@@ -1446,6 +1447,7 @@ static void engine_close(struct engine *e)
 		for (i = 0; i < e->p->ntasks; i++) {
 			free(e->ti[i].manifest);
 			free(e->ti[i].why);
+			seen_free(&e->ti[i], &e->p->tasks[i]);
 		}
 	free(e->ti);
 	if (e->pv)

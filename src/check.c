@@ -1,18 +1,30 @@
 /* check.c: child processes for validators and checks.  A check is generated
- * code run by a person's approval: it gets no API key, no terminal, a time
- * limit, and its whole process group is killed when the limit passes. */
+ * code run by a person's approval: it runs in a box (check.h) with no API
+ * key, no terminal, resource limits and a time limit, and its whole session
+ * is killed when the limit passes. */
+#define _GNU_SOURCE /* unshare, pipe2, the CLONE_ flags */
 #include "check.h"
 #include "hash.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,58 +67,566 @@ void check_argv_free(char **argv)
 	free(argv);
 }
 
-int check_run(char *const argv[], const char *dir, int timeout, struct buffer *out)
+/* ---- boxes ---- */
+
+struct box {
+	char *root;             /* the project, as realpath gives it */
+	char *scratch;          /* a directory of our own under $TMPDIR, removed by box_close */
+	char *top;              /* where candidates go: the overlay's upper layer, or the copy */
+	char *work;             /* the overlay's work directory */
+	int ns;                 /* commands get namespaces */
+	int overlay;            /* the project is an overlay over top, else top is a copy */
+	struct sandbox_limits lim;
+};
+
+/* what the probe found on this machine, once per process */
+static struct {
+	int ns;                 /* namespaces work */
+	int overlay;            /* an overlay of the project works inside them */
+	pthread_once_t once;
+	const char *root;       /* the project the probe used */
+} iso = {0, 0, PTHREAD_ONCE_INIT, NULL};
+
+/* what a child reports on its error pipe before it execs */
+struct child_err {
+	int step;               /* a STEP_ value */
+	int err;                /* errno */
+};
+
+enum { STEP_EXEC, STEP_UNSHARE, STEP_MAPS, STEP_FORK, STEP_MOUNT_PRIVATE, STEP_OVERLAY, STEP_CHDIR };
+
+static const char *const step_names[] = {"exec", "unshare", "uid_map", "fork", "mount --make-rprivate /",
+					 "overlay mount", "chdir"};
+
+/* everything the child needs, prepared before fork (a child of a threaded
+ * process calls only async-signal-safe functions) */
+struct child_plan {
+	const struct box *b;
+	char *const *argv;
+	char **env;             /* environ without secrets, TMPDIR in the box */
+	char *tmpdir;           /* the TMPDIR= entry, owned */
+	char uid_map[64], gid_map[64];
+	char *ovl_opts;         /* overlay mount options */
+	const char *dir;        /* the directory the command runs in */
+	int probe;              /* set up, then exit 0 instead of exec */
+	int outfd, errfd;
+};
+
+static NORETURN void report(int errfd, int step, int err)
 {
-	int pipefd[2], errfd[2], status = 0, e = 0;
+	struct child_err ce = {step, err};
+
+	if (write(errfd, &ce, sizeof(ce)) < 0)
+		_exit(126);
+	_exit(126);
+}
+
+static int write_proc(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* the loopback interface of a new network namespace starts down: a check may
+ * still talk to a server it starts on 127.0.0.1 */
+static void loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+}
+
+/* wait for pid and leave with its status (a signal is raised again) */
+static NORETURN void pass_status(pid_t pid)
+{
+	int status = 0;
+
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status)) {
+		signal(WTERMSIG(status), SIG_DFL);
+		kill(getpid(), WTERMSIG(status));
+		_exit(128 + WTERMSIG(status));
+	}
+	_exit(WEXITSTATUS(status));
+}
+
+/* in the child: enter the namespaces; the process that returns is PID 1 of
+ * the new PID namespace, with the project mounted and in cp->dir */
+static void enter_ns(const struct child_plan *cp)
+{
+	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	pid_t pid;
+
+	if (!cp->b->lim.network)
+		flags |= CLONE_NEWNET;
+	if (unshare(flags) < 0)
+		report(cp->errfd, STEP_UNSHARE, errno);
+	write_proc("/proc/self/setgroups", "deny");
+	if (write_proc("/proc/self/uid_map", cp->uid_map) < 0 || write_proc("/proc/self/gid_map", cp->gid_map) < 0)
+		report(cp->errfd, STEP_MAPS, errno);
+	pid = fork();
+	if (pid < 0)
+		report(cp->errfd, STEP_FORK, errno);
+	if (pid > 0) {
+		/* the first process stays outside the new PID namespace and waits */
+		close(cp->errfd);
+		close(cp->outfd);
+		close(1);
+		close(2);
+		pass_status(pid);
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		report(cp->errfd, STEP_MOUNT_PRIVATE, errno);
+	if (cp->b->overlay && mount("overlay", cp->b->root, "overlay", 0, cp->ovl_opts) < 0)
+		report(cp->errfd, STEP_OVERLAY, errno);
+	if (chdir(cp->dir) < 0)
+		report(cp->errfd, STEP_CHDIR, errno);
+	/* a /proc of its own: no other process, so no other environment, is seen;
+	 * where proc cannot be mounted, an empty one hides the old */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555");
+	if (!cp->b->lim.network)
+		loopback_up();
+}
+
+static void set_limit(int what, rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(what, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max = want;
+	setrlimit(what, &rl);
+}
+
+static NORETURN void child(const struct child_plan *cp)
+{
+	const struct sandbox_limits *l = &cp->b->lim;
+	int fd = open("/dev/null", O_RDONLY);
+	struct rlimit cpu;
+
+	setsid();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (fd >= 0)
+		dup2(fd, 0);
+	dup2(cp->outfd, 1);
+	dup2(cp->outfd, 2);
+	if (cp->b->ns)
+		enter_ns(cp);
+	else if (chdir(cp->dir) < 0)
+		report(cp->errfd, STEP_CHDIR, errno);
+	if (cp->probe)
+		_exit(0);
+	set_limit(RLIMIT_CORE, 0);
+	set_limit(RLIMIT_AS, (rlim_t)l->memory_mb << 20);
+	set_limit(RLIMIT_FSIZE, (rlim_t)l->file_size_mb << 20);
+	set_limit(RLIMIT_NPROC, (rlim_t)l->processes);
+	set_limit(RLIMIT_NOFILE, (rlim_t)l->open_files);
+	/* SIGXCPU at the soft limit, SIGKILL a little later */
+	cpu.rlim_cur = (rlim_t)l->cpu_seconds;
+	cpu.rlim_max = (rlim_t)l->cpu_seconds + 5;
+	setrlimit(RLIMIT_CPU, &cpu);
+	environ = cp->env;
+	execvp(cp->argv[0], cp->argv);
+	report(cp->errfd, STEP_EXEC, errno);
+	_exit(126);
+}
+
+/* environ less the variables that may hold a secret, and with tmpdir (a
+ * "TMPDIR=..." entry) for TMPDIR; the strings are borrowed */
+static char **clean_env(char *tmpdir)
+{
+	char **env;
+	size_t n = 0, i;
+
+	for (i = 0; environ[i]; i++)
+		n++;
+	env = xcalloc(n + 2, sizeof(*env));
+	for (i = 0, n = 0; environ[i]; i++)
+		if (!check_secret_env(environ[i]) && strncmp(environ[i], "TMPDIR=", 7) != 0)
+			env[n++] = environ[i];
+	env[n] = tmpdir;
+	return env;
+}
+
+/* start cp's child; its pid, or -1 */
+static pid_t spawn(struct child_plan *cp, int pipefd[2], int errfd[2])
+{
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(errfd, O_CLOEXEC) < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	cp->outfd = pipefd[1];
+	cp->errfd = errfd[1];
+	pid = fork();
+	if (pid == 0)
+		child(cp);
+	close(pipefd[1]);
+	close(errfd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(errfd[0]);
+	}
+	return pid;
+}
+
+/* the overlay's options for b: NULL when a path holds a character they cannot */
+static char *overlay_opts(const struct box *b)
+{
+	if (strpbrk(b->root, ",:\\") || strpbrk(b->top, ",:\\") || strpbrk(b->work, ",:\\"))
+		return NULL;
+	return xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", b->root, b->top, b->work);
+}
+
+static void plan_child(struct child_plan *cp, const struct box *b, char *const argv[])
+{
+	memset(cp, 0, sizeof(*cp));
+	cp->b = b;
+	cp->argv = argv;
+	/* temporary files of the commands go to the box and go with it */
+	cp->tmpdir = xasprintf("TMPDIR=%s/tmp", b->scratch);
+	cp->env = clean_env(cp->tmpdir);
+	snprintf(cp->uid_map, sizeof(cp->uid_map), "0 %ld 1", (long)getuid());
+	snprintf(cp->gid_map, sizeof(cp->gid_map), "0 %ld 1", (long)getgid());
+	cp->ovl_opts = b->overlay ? overlay_opts(b) : NULL;
+	cp->dir = b->overlay ? b->root : b->top;
+}
+
+/* try a box's set-up in a child: -1 with the failed step in *ce */
+static int try_setup(const struct box *b, struct child_err *ce)
+{
+	struct child_plan cp;
+	int pipefd[2], errfd[2], status = 0, rc = 0;
+	pid_t pid;
+
+	plan_child(&cp, b, NULL);
+	cp.probe = 1;
+	if (b->overlay && !cp.ovl_opts) {
+		*ce = (struct child_err){STEP_OVERLAY, EINVAL};
+		free(cp.env);
+		free(cp.tmpdir);
+		return -1;
+	}
+	pid = spawn(&cp, pipefd, errfd);
+	if (pid < 0) {
+		*ce = (struct child_err){STEP_FORK, errno};
+		rc = -1;
+	} else {
+		if (read(errfd[0], ce, sizeof(*ce)) == (ssize_t)sizeof(*ce))
+			rc = -1;
+		close(errfd[0]);
+		close(pipefd[0]);
+		waitpid(pid, &status, 0);
+	}
+	free(cp.env);
+	free(cp.tmpdir);
+	free(cp.ovl_opts);
+	return rc;
+}
+
+static void remove_tree(int dir, const char *name);
+
+/* the scratch directories of boxes whose mpbuild was killed */
+static void sweep_boxes(void)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	int dir = open(tmpdir && *tmpdir ? tmpdir : "/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dir >= 0 ? fdopendir(dir) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (dir >= 0)
+			close(dir);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, "mpbuild-box.", 12) != 0)
+			continue;
+		pid = strtol(de->d_name + 12, &end, 10);
+		if (*end == '.' && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			remove_tree(dirfd(d), de->d_name);
+	}
+	closedir(d);
+}
+
+static void probe(void)
+{
+	struct box *b;
+	struct child_err ce = {0, 0};
+	const char *force = getenv("MPBUILD_SANDBOX");
+	struct sandbox_limits lim = {0, 60, 64, 1, 16, 64};
+
+	if (force && !strcmp(force, "copy")) {
+		warn("checks run without namespaces (MPBUILD_SANDBOX=copy): they can see other processes, use the "
+		     "network and write outside the project; the project is copied for each target's checks");
+		return;
+	}
+	iso.ns = iso.overlay = 1;
+	b = box_open(iso.root, &lim);
+	if (!b) {
+		iso.ns = iso.overlay = 0;
+		return;
+	}
+	if (try_setup(b, &ce) == 0) {
+		box_close(b);
+		return;
+	}
+	box_close(b);
+	if (ce.step == STEP_OVERLAY || ce.step == STEP_CHDIR) {
+		iso.overlay = 0;
+		warn("checks see a copy of the project: an overlay of it cannot be mounted (%s: %s)",
+		     step_names[ce.step], strerror(ce.err));
+		return;
+	}
+	iso.ns = iso.overlay = 0;
+	warn("checks run without namespaces (%s: %s): they can see other processes, use the network and write "
+	     "outside the project; the project is copied for each target's checks",
+	     step_names[ce.step < (int)LEN(step_names) ? ce.step : 0], strerror(ce.err));
+}
+
+int box_isolated(void)
+{
+	return iso.ns;
+}
+
+/* copy the directory tree of from into to (both open directories); the
+ * project's cache/ and .git/ stay out (top is set at the first level) */
+static int copy_tree(int from, int to, int top)
+{
+	DIR *d = fdopendir(from);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		close(from);
+		return -1;
+	}
+	while (rc == 0 && (de = readdir(d))) {
+		const char *n = de->d_name;
+		struct stat sb;
+
+		if (!strcmp(n, ".") || !strcmp(n, "..") || (top && (!strcmp(n, "cache") || !strcmp(n, ".git"))))
+			continue;
+		if (fstatat(dirfd(d), n, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			int sub = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), dst;
+
+			if (sub < 0)
+				continue;
+			if (mkdirat(to, n, 0700) < 0 || (dst = openat(to, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+				close(sub);
+				rc = -1;
+				break;
+			}
+			rc = copy_tree(sub, dst, 0);
+			fchmod(dst, sb.st_mode & 07777);
+			close(dst);
+		} else if (S_ISLNK(sb.st_mode)) {
+			char lnk[PATH_MAX];
+			ssize_t len = readlinkat(dirfd(d), n, lnk, sizeof(lnk) - 1);
+
+			if (len >= 0) {
+				lnk[len] = '\0';
+				symlinkat(lnk, to, n);
+			}
+		} else if (S_ISREG(sb.st_mode)) {
+			int in = openat(dirfd(d), n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out;
+			char buf[65536];
+			ssize_t r;
+
+			if (in < 0)
+				continue;
+			out = openat(to, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, sb.st_mode & 0777);
+			if (out < 0) {
+				close(in);
+				rc = -1;
+				break;
+			}
+			while ((r = read(in, buf, sizeof(buf))) > 0)
+				if (write(out, buf, (size_t)r) != r) {
+					rc = -1;
+					break;
+				}
+			close(in);
+			close(out);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* remove the tree at name in dir (a directory our boxes made: an overlay's
+ * work directory may have been left without permissions) */
+static void remove_tree(int dir, const char *name)
+{
+	int fd;
+	DIR *d;
+	struct dirent *de;
+
+	if (unlinkat(dir, name, 0) == 0 || errno == ENOENT)
+		return;
+	fchmodat(dir, name, 0700, 0);
+	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			remove_tree(dirfd(d), de->d_name);
+	closedir(d);
+	unlinkat(dir, name, AT_REMOVEDIR);
+}
+
+static void probe_once(void)
+{
+	sweep_boxes();
+	probe();
+}
+
+struct box *box_open(const char *root, const struct sandbox_limits *lim)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	struct box *b = xcalloc(1, sizeof(*b));
+	char *tmpl, *tmp;
+	int made;
+
+	b->root = realpath(root, NULL);
+	if (!b->root) {
+		error("cannot resolve %s:", root);
+		free(b);
+		return NULL;
+	}
+	if (!iso.root) {
+		/* the first box probes what this machine allows, with this project */
+		iso.root = b->root;
+		pthread_once(&iso.once, probe_once);
+	}
+	b->lim = *lim;
+	b->ns = iso.ns;
+	b->overlay = iso.overlay;
+	tmpl = xasprintf("%s/mpbuild-box.%ld.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", (long)getpid());
+	b->scratch = mkdtemp(tmpl);
+	if (!b->scratch) {
+		error("cannot make a scratch directory %s:", tmpl);
+		free(tmpl);
+		free(b->root);
+		free(b);
+		return NULL;
+	}
+	b->top = path_join(b->scratch, b->overlay ? "upper" : "tree");
+	b->work = path_join(b->scratch, "work");
+	tmp = path_join(b->scratch, "tmp");
+	made = mkdir(b->top, 0700) == 0 && mkdir(tmp, 0700) == 0 && (!b->overlay || mkdir(b->work, 0700) == 0);
+	free(tmp);
+	if (!made) {
+		error("cannot make %s:", b->top);
+		box_close(b);
+		return NULL;
+	}
+	if (!b->overlay) {
+		int from = open(b->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int to = open(b->top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int rc = from >= 0 && to >= 0 ? copy_tree(from, to, 1) : -1;
+
+		if (to >= 0)
+			close(to);
+		if (rc < 0) {
+			error("cannot copy the project to %s:", b->top);
+			box_close(b);
+			return NULL;
+		}
+	}
+	return b;
+}
+
+int box_put(struct box *b, const char *rel, const void *data, size_t len)
+{
+	char *path = path_join(b->top, rel);
+	int rc;
+
+	/* the copy may hold the person's file (or a link) at rel: replace it */
+	if (!b->overlay)
+		unlink(path);
+	rc = write_file_atomic(path, data, len);
+	free(path);
+	return rc;
+}
+
+void box_close(struct box *b)
+{
+	if (!b)
+		return;
+	if (b->scratch) {
+		char *slash = strrchr(b->scratch, '/');
+		int dir;
+
+		*slash = '\0';
+		dir = open(*b->scratch ? b->scratch : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir >= 0) {
+			remove_tree(dir, slash + 1);
+			close(dir);
+		}
+		*slash = '/';
+	}
+	free(b->scratch);
+	free(b->top);
+	free(b->work);
+	free(b->root);
+	free(b);
+}
+
+int box_run(struct box *b, char *const argv[], int timeout, struct buffer *out)
+{
+	struct child_plan cp;
+	struct child_err ce;
+	int pipefd[2], errfd[2], status = 0;
 	double deadline = now() + timeout;
 	pid_t pid;
 	char buf[4096];
 	ssize_t r;
+	int rc;
 
-	if (pipe(pipefd) < 0 || pipe(errfd) < 0)
-		return RUN_ERROR;
-	fcntl(errfd[1], F_SETFD, FD_CLOEXEC);
-	pid = fork();
-	if (pid < 0)
-		return RUN_ERROR;
-	if (pid == 0) {
-		char **env;
-		size_t n = 0, i;
-		int fd = open("/dev/null", O_RDONLY);
-		struct rlimit core = {0, 0};
-
-		setpgid(0, 0);
-		setrlimit(RLIMIT_CORE, &core);
-		if (fd >= 0)
-			dup2(fd, 0);
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		close(errfd[0]);
-		for (i = 0; environ[i]; i++)
-			n++;
-		env = calloc(n + 1, sizeof(*env));
-		for (i = 0, n = 0; env && environ[i]; i++)
-			if (!check_secret_env(environ[i]))
-				env[n++] = environ[i];
-		if (dir && chdir(dir) < 0)
-			_exit(126);
-		if (env)
-			environ = env;
-		execvp(argv[0], argv);
-		e = errno;
-		if (write(errfd[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
+	plan_child(&cp, b, argv);
+	pid = spawn(&cp, pipefd, errfd);
+	if (pid < 0) {
+		rc = RUN_ERROR;
+		goto out;
 	}
-	setpgid(pid, pid);
-	close(pipefd[1]);
-	close(errfd[1]);
-	if (read(errfd[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
+	if (read(errfd[0], &ce, sizeof(ce)) == (ssize_t)sizeof(ce)) {
 		close(errfd[0]);
 		close(pipefd[0]);
 		waitpid(pid, &status, 0);
-		return e == ENOENT ? RUN_NOTFOUND : RUN_ERROR;
+		if (ce.step != STEP_EXEC)
+			buf_printf(out, "[mpbuild: cannot set up the box: %s: %s]\n", step_names[ce.step], strerror(ce.err));
+		rc = ce.step == STEP_EXEC && ce.err == ENOENT ? RUN_NOTFOUND : RUN_ERROR;
+		goto out;
 	}
 	close(errfd[0]);
 	for (;;) {
@@ -115,10 +635,12 @@ int check_run(char *const argv[], const char *dir, int timeout, struct buffer *o
 
 		if (left <= 0) {
 			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			close(pipefd[0]);
 			buf_printf(out, "\n[mpbuild: killed after %d s]\n", timeout);
-			return RUN_TIMEOUT;
+			rc = RUN_TIMEOUT;
+			goto out;
 		}
 		if (poll(&pf, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
 			break;
@@ -131,19 +653,24 @@ int check_run(char *const argv[], const char *dir, int timeout, struct buffer *o
 			buf_add(out, buf, (size_t)r);
 	}
 	close(pipefd[0]);
-	/* the pipe closed: the leader may still run, or children may hold the group */
+	/* the pipe closed: the leader may still run, or children may hold the session */
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (now() > deadline) {
 			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			return RUN_TIMEOUT;
+			rc = RUN_TIMEOUT;
+			goto out;
 		}
 		usleep(10000);
 	}
 	kill(-pid, SIGKILL);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+out:
+	free(cp.env);
+	free(cp.tmpdir);
+	free(cp.ovl_opts);
+	return rc;
 }
 
 void check_set_hash(const struct plan *p, char out[72])

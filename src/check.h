@@ -5,6 +5,7 @@
 #define MPBUILD_CHECK_H
 
 #include "plan.h"
+#include "util.h"
 
 enum {
 	RUN_TIMEOUT = -2,       /* killed at the timeout */
@@ -12,9 +13,30 @@ enum {
 	RUN_ERROR = -4,         /* could not start it */
 };
 
-/* run argv (NULL-terminated) in dir; its output (stdout and stderr) is appended
- * to out; returns its exit status, 128+N for a signal, or a RUN_ code */
-int check_run(char *const argv[], const char *dir, int timeout, struct buffer *out);
+/* A box is one target's throwaway view of the project: its validators and
+ * checks see the tree with the candidate files in place, and nothing they
+ * write reaches the tree.  Where the kernel allows, a command runs in its own
+ * user, PID, mount, IPC, UTS and (unless the settings allow the network)
+ * network namespaces, with a /proc of its own and the project mounted as an
+ * overlay whose upper layer is a scratch directory; elsewhere the project is
+ * copied to a scratch directory (without cache/ and .git/) and one warning
+ * per run names what is missing.  Always: its own session, resource limits,
+ * stdin from /dev/null, no API key in its environment. */
+struct box;
+
+/* a box over root with limits lim; NULL with a message */
+struct box *box_open(const char *root, const struct sandbox_limits *lim);
+/* put a candidate file at rel (resolved inside the project: no link on the
+ * way) into the box; -1 with errno set */
+int box_put(struct box *b, const char *rel, const void *data, size_t len);
+/* run argv (NULL-terminated) in the box, in the project directory; its
+ * output (stdout and stderr) is appended to out; returns its exit status,
+ * 128+N for a signal, or a RUN_ code.  Boxes may run on several threads */
+int box_run(struct box *b, char *const argv[], int timeout, struct buffer *out);
+/* remove the box and its scratch directory */
+void box_close(struct box *b);
+/* 1 when commands get namespaces on this machine (probed once per process) */
+int box_isolated(void);
 /* the argv of validator v with {file} replaced by file; free with check_argv_free */
 char **check_argv(const struct argv *v, const char *file);
 void check_argv_free(char **argv);

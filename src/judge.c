@@ -1,6 +1,7 @@
 /* judge.c: the answer checks that need nothing but the answer and the tree:
  * its JSON shape and sizes, and its paths.  An answer is untrusted input. */
 #include "judge.h"
+#include "confine.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -104,53 +105,14 @@ fail:
 
 int judge_confined(const char *root, const char *rel, struct buffer *err)
 {
-	char *rroot = realpath(root, NULL), *walk = xstrdup(rel), *s;
-	int rc = 0;
+	struct buffer why = {0};
+	char *real = confine_resolve(root, rel, &why);
 
-	if (!rroot) {
-		buf_printf(err, "paths: cannot resolve the project directory: %s", strerror(errno));
-		free(walk);
-		return 0;
-	}
-	/* lstat each prefix: a link on the way must resolve inside the project */
-	for (s = walk;; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s, *full;
-			struct stat sb;
-
-			*s = '\0';
-			full = path_join(root, walk);
-			if (lstat(full, &sb) == 0 && S_ISLNK(sb.st_mode)) {
-				char *real = realpath(full, NULL);
-				size_t n = strlen(rroot);
-
-				if (!c) {
-					buf_printf(err, "paths: %s is a symbolic link; mpbuild does not write through links", rel);
-				} else if (!real || strncmp(real, rroot, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
-					buf_printf(err, "paths: %s leads out of the project through the symbolic link %s", rel, walk);
-				} else {
-					free(real);
-					free(full);
-					*s = c;
-					if (!c)
-						break;
-					continue;
-				}
-				free(real);
-				free(full);
-				goto out;
-			}
-			free(full);
-			*s = c;
-			if (!c)
-				break;
-		}
-	}
-	rc = 1;
-out:
-	free(rroot);
-	free(walk);
-	return rc;
+	if (!real)
+		buf_printf(err, "paths: %s", buf_str(&why));
+	free(real);
+	buf_free(&why);
+	return real != NULL;
 }
 
 int judge_paths(struct answer *a, const struct task *t, const char *root, struct buffer *err)

@@ -26,8 +26,9 @@ int judge_structure(const char *json, struct answer *a, struct buffer *err);
 /* 2. paths: exactly t's outputs, each confined to root (no escape through a
  * symbolic link); files are reordered to t's output order; -1 with reason in err */
 int judge_paths(struct answer *a, const struct task *t, const char *root, struct buffer *err);
-/* 1 if rel, inside root, crosses no symbolic link that leads out of root and is
- * not itself a symbolic link; reason in err otherwise */
+/* 1 if a file may be written at rel inside root (confine_resolve: no link
+ * leading out or to a reserved place, nothing but a regular file there);
+ * the reason in err otherwise */
 int judge_confined(const char *root, const char *rel, struct buffer *err);
 /* free what a owns */
 void answer_free(struct answer *a);

@@ -5,6 +5,7 @@
  * intent, or an intent whose temporaries let the next run roll forward; that
  * run also clears away the temporaries the killed process left. */
 #include "land.h"
+#include "confine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *tmp_name(const char *path)
@@ -21,45 +23,17 @@ static char *tmp_name(const char *path)
 	return xasprintf("%s.mpbuild-new", path);
 }
 
-/* write data to path (not atomically: it is a temporary), fsync it */
-static int write_synced(const char *path, const char *data, size_t len)
-{
-	char *dir = xstrdup(path);
-	int fd;
-
-	if (mkdirs(dirname(dir)) < 0) {
-		free(dir);
-		return -1;
-	}
-	free(dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return -1;
-	while (len > 0) {
-		ssize_t w = write(fd, data, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			return -1;
-		}
-		data += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) < 0) {
-		close(fd);
-		return -1;
-	}
-	return close(fd);
-}
-
-static char *intent_json(const struct record *r)
+/* the intent record of r; staging: the temporaries are being written (a
+ * crash then drops them) rather than all written and checked (a crash then
+ * rolls forward) */
+static char *intent_json(const struct record *r, int staging)
 {
 	json_t *o = json_object(), *files = json_array();
 	char *s;
 	size_t i;
 
+	if (staging)
+		json_object_set_new(o, "staging", json_true());
 	json_object_set_new(o, "key", json_string(r->key));
 	json_object_set_new(o, "model", json_string(r->model ? r->model : ""));
 	json_object_set_new(o, "generated", json_boolean(r->generated));
@@ -77,53 +51,128 @@ static char *intent_json(const struct record *r)
 	return s;
 }
 
-int land_answer(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a)
+/* 1 if path is a regular file (not a link to one) */
+static int is_regular(const char *path)
 {
-	char **paths = xcalloc(a->n + 1, sizeof(*paths)), **tmps = xcalloc(a->n + 1, sizeof(*tmps));
-	char *json = NULL;
-	size_t i;
-	int rc = -1;
+	struct stat sb;
 
+	return lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* 1 when the file at rel is no longer what was expected of it (a hash, or
+ * "" for no file): a person wrote it while the target was being built */
+static int changed_meanwhile(const char *root, const char *rel, const char *want)
+{
+	char *path = path_join(root, rel), h[HASH_HEX];
+	int gone = !path_exists(path), moved;
+
+	moved = *want ? gone || sha256_file(path, h) < 0 || strcmp(h, want) != 0 : !gone;
+	free(path);
+	return moved;
+}
+
+int land_files(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a,
+	       const char *const *expect, const char **edited)
+{
+	int *dirs = xcalloc(a->n + 1, sizeof(*dirs));
+	char **tmps = xcalloc(a->n + 1, sizeof(*tmps)), **real = xcalloc(a->n + 1, sizeof(*real));
+	const char **base = xcalloc(a->n + 1, sizeof(*base));
+	struct buffer why = {0};
+	char *json = NULL;
+	size_t i, staged = 0;
+	int rc = -1, intent = 0;
+
+	for (i = 0; i < a->n; i++)
+		dirs[i] = -1;
 	for (i = 0; i < a->n; i++) {
 		sha256_hex(a->files[i].content, a->files[i].len, r->hashes[i]);
-		paths[i] = path_join(root, a->files[i].path);
-		tmps[i] = tmp_name(paths[i]);
-		if (write_synced(tmps[i], a->files[i].content, a->files[i].len) < 0) {
-			error("%s: cannot write %s:", r->target, tmps[i]);
+		/* resolved again now: the tree may have changed since the answer was judged */
+		real[i] = confine_resolve(root, a->files[i].path, &why);
+		if (!real[i]) {
+			error("%s: %s", r->target, buf_str(&why));
 			goto out;
 		}
+		dirs[i] = confine_parent(root, real[i], 1, &base[i]);
+		if (dirs[i] < 0) {
+			error("%s: cannot open the directory of %s:", r->target, real[i]);
+			goto out;
+		}
+		tmps[i] = tmp_name(base[i]);
 	}
-	crashpoint("land-staged");
-	json = intent_json(r);
+	/* the temporaries are announced before they exist, so that a crash
+	 * while they are written leaves nothing the next run cannot name */
+	json = intent_json(r, 1);
 	if (state_intent_put(st, r->target, json) < 0)
 		goto out;
-	crashpoint("land-intent");
+	intent = 1;
 	for (i = 0; i < a->n; i++) {
-		if (rename(tmps[i], paths[i]) < 0) {
-			error("%s: cannot rename %s to %s:", r->target, tmps[i], paths[i]);
+		if (confine_write_new(dirs[i], tmps[i], a->files[i].content, a->files[i].len) < 0) {
+			if (errno == EEXIST)
+				error("%s: %s.mpbuild-new exists and mpbuild did not create it; it is kept (remove it to build)",
+				      r->target, real[i]);
+			else
+				error("%s: cannot write %s.mpbuild-new:", r->target, real[i]);
 			goto out;
 		}
-		fsync_parent(paths[i]);
+		staged = i + 1;
+	}
+	crashpoint("land-staged");
+	/* hand edits win at every moment: a file that changed since the target
+	 * was evaluated is a person's (the window left is this loop's) */
+	for (i = 0; expect && i < a->n; i++) {
+		if (changed_meanwhile(root, a->files[i].path, expect[i])) {
+			*edited = a->files[i].path;
+			rc = 1;
+			goto out;
+		}
+	}
+	free(json);
+	json = intent_json(r, 0);
+	if (state_intent_put(st, r->target, json) < 0)
+		goto out;
+	intent = 2;
+	crashpoint("land-intent");
+	for (i = 0; i < a->n; i++) {
+		if (renameat(dirs[i], tmps[i], dirs[i], base[i]) < 0) {
+			error("%s: cannot rename %s.mpbuild-new to %s:", r->target, real[i], real[i]);
+			goto out;
+		}
+		fsync(dirs[i]);
 		crashpoint("land-rename");
 	}
+	staged = 0;
 	crashpoint("land-renamed");
 	if (state_land_commit(st, r) < 0)
 		goto out;
+	intent = 0;
 	crashpoint("land-committed");
 	for (i = 0; i < a->n; i++)
 		fscache_note(fc, a->files[i].path, r->hashes[i]);
 	rc = 0;
 out:
+	/* a failure before the renames leaves the tree as it was, with no intent */
+	if (intent == 1)
+		state_intent_clear(st, r->target);
 	for (i = 0; i < a->n; i++) {
-		if (rc < 0 && tmps[i])
-			unlink(tmps[i]);
-		free(paths[i]);
+		if (i < staged)
+			unlinkat(dirs[i], tmps[i], 0);
+		if (dirs[i] >= 0)
+			close(dirs[i]);
 		free(tmps[i]);
+		free(real[i]);
 	}
-	free(paths);
+	free(dirs);
 	free(tmps);
+	free(real);
+	free(base);
 	free(json);
+	buf_free(&why);
 	return rc;
+}
+
+int land_answer(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a)
+{
+	return land_files(st, fc, root, r, a, NULL, NULL) == 0 ? 0 : -1;
 }
 
 /* add dir (malloc'd; the table takes it) to a set of directories */
@@ -204,6 +253,25 @@ int land_recover(struct state *st, const char *root)
 		int complete = 1;
 
 		files = o ? json_object_get(o, "files") : NULL;
+		if (json_is_true(json_object_get(o, "staging")) && json_is_array(files)) {
+			/* a crash while the temporaries were written: drop them */
+			json_array_foreach(files, j, f) {
+				const char *rel = json_string_value(json_object_get(f, "path"));
+				char *path, *tmp;
+
+				if (!rel)
+					continue;
+				path = path_join(root, rel);
+				tmp = tmp_name(path);
+				if (is_regular(tmp))
+					unlink(tmp);
+				free(path);
+				free(tmp);
+			}
+			stuck |= state_intent_clear(st, targets[i]) < 0;
+			json_decref(o);
+			continue;
+		}
 		if (json_is_true(json_object_get(o, "trial")) && json_is_array(files)) {
 			/* a crash while a candidate was being checked: put the tree back */
 			json_array_foreach(files, j, f) {
@@ -255,7 +323,7 @@ int land_recover(struct state *st, const char *root)
 			path = path_join(root, rel);
 			tmp = tmp_name(path);
 			/* roll forward: the temporary holds the new bytes if it survived */
-			if (sha256_file(tmp, h) == 0 && strcmp(h, want) == 0) {
+			if (is_regular(tmp) && sha256_file(tmp, h) == 0 && strcmp(h, want) == 0) {
 				if (rename(tmp, path) == 0)
 					fsync_parent(path);
 			} else {

@@ -8,7 +8,15 @@
 #include "state.h"
 
 /* land a's files (already judged; in r's output order) under root and commit
- * record r (whose hashes are filled in here) in state; -1 with a message */
+ * record r (whose hashes are filled in here) in state; -1 with a message.
+ * Each path is resolved again (confine_resolve) and staged beside its
+ * destination with O_EXCL|O_NOFOLLOW.  With expect (per file: the hash it had
+ * when the target was found stale, "" for no file), a file that differs just
+ * before the renames is a person's: nothing lands, 1 is returned and *edited
+ * names it */
+int land_files(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a,
+	       const char *const *expect, const char **edited);
+/* land_files with no expectations */
 int land_answer(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a);
 /* finish the landings a crash interrupted (and, after a crash, remove the
  * temporaries it left); the caller holds the build lock; returns how many

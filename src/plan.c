@@ -2,6 +2,7 @@
  * Each problem is reported as file:line:col: error: ... and loading goes on
  * so that one run of `mpbuild check` shows all of them. */
 #include "plan.h"
+#include "confine.h"
 #include "hash.h"
 
 #include <dirent.h>
@@ -295,12 +296,15 @@ static void load_settings(struct plan *p)
 {
 	static const char *const keys[] = {"version", "provider", "base_url", "models", "prices",
 					   "answer_format", "budget_usd", "jobs", "retries", "check_timeout",
-					   "max_tokens", "cache_ttl", "remote_cache"};
+					   "max_tokens", "cache_ttl", "remote_cache", "checks"};
+	static const char *const ckeys[] = {"network", "cpu_seconds", "memory_mb", "file_size_mb", "processes",
+					    "open_files"};
 	static const char *const mkeys[] = {"discovery", "masterplan", "low", "medium", "high", "escalate"};
 	static const char *const pkeys[] = {"input", "output", "cache_write_5m", "cache_write_1h", "cache_read"};
 	static const char *const providers[] = {"anthropic", "openai", "replay"};
 	static const char *const formats[] = {"auto", "json_schema", "tool", "text"};
 	static const char *const ttls[] = {"5m", "1h", "auto"};
+	static const char *const bools[] = {"false", "true"};
 	struct settings *s = &p->settings;
 	struct ld L = {p, "mpbuild.yaml"};
 	struct ynode *r, *m;
@@ -318,6 +322,7 @@ static void load_settings(struct plan *p)
 	s->check_timeout = 300;
 	s->max_tokens = 16000;
 	s->cache_ttl = "auto";
+	s->checks = (struct sandbox_limits){0, 600, 8192, 1024, 1024, 4096};
 	d = load_doc(p, "mpbuild.yaml", &missing);
 	if (!d)
 		return;
@@ -375,6 +380,17 @@ static void load_settings(struct plan *p)
 	s->max_tokens = get_int(&L, r, "max_tokens", 16000, 1, 1000000);
 	s->cache_ttl = get_enum(&L, r, "cache_ttl", "auto", ttls, LEN(ttls));
 	s->remote_cache = get_str(&L, r, "remote_cache", 0, "mpbuild.yaml");
+	if ((m = ymap_get(r, "checks")) && !yis_null(m) && want(&L, m, Y_MAP, "'checks'")) {
+		struct sandbox_limits *c = &s->checks;
+
+		check_keys(&L, m, "'checks'", ckeys, LEN(ckeys));
+		c->network = !strcmp(get_enum(&L, m, "network", "false", bools, LEN(bools)), "true");
+		c->cpu_seconds = get_int(&L, m, "cpu_seconds", c->cpu_seconds, 1, 1000000);
+		c->memory_mb = get_int(&L, m, "memory_mb", c->memory_mb, 16, 1 << 24);
+		c->file_size_mb = get_int(&L, m, "file_size_mb", c->file_size_mb, 1, 1 << 24);
+		c->processes = get_int(&L, m, "processes", c->processes, 1, 1 << 22);
+		c->open_files = get_int(&L, m, "open_files", c->open_files, 16, 1 << 20);
+	}
 }
 
 /* MPBUILD_PROVIDER overrides provider: (SPEC 3) */
@@ -612,10 +628,7 @@ static void load_discovery(struct plan *p)
 
 const char *plan_path_problem(const char *path)
 {
-	static const char *const reserved[] = {"cache", "plans", "rules", ".git"};
-	static const char *const under[] = {"is under cache/", "is under plans/", "is under rules/", "is under .git/"};
 	const char *s = path, *e;
-	size_t i;
 
 	if (!*path)
 		return "is empty";
@@ -633,17 +646,11 @@ const char *plan_path_problem(const char *path)
 			return *e ? "has an empty component" : "ends with '/'";
 		if ((e - s == 1 && s[0] == '.') || (e - s == 2 && s[0] == '.' && s[1] == '.'))
 			return "is not normalised (has '.' or '..')";
-		if (s == path)
-			for (i = 0; i < LEN(reserved); i++)
-				if ((size_t)(e - s) == strlen(reserved[i]) && !strncmp(s, reserved[i], (size_t)(e - s)) && *e)
-					return under[i];
 	}
-	if (!strcmp(path, "mpbuild.yaml") || !strcmp(path, "mpbuild.lock"))
-		return "is a file mpbuild owns";
-	for (s = path; *s; s++)
+	for (s = path; *s; s = *s ? s + 1 : s)
 		if ((unsigned char)*s < 0x20)
 			return "contains a control character";
-	return NULL;
+	return confine_reserved(path);
 }
 
 static int rule_cmp(const void *a, const void *b)

@@ -20,6 +20,16 @@ struct price_entry {
 	double input, output, cache_write_5m, cache_write_1h, cache_read;
 };
 
+/* what a validator or check may use (mpbuild.yaml checks:; docs/security.md) */
+struct sandbox_limits {
+	int network;                    /* 1: the network is reachable (off by default) */
+	int cpu_seconds;                /* RLIMIT_CPU */
+	int memory_mb;                  /* RLIMIT_AS */
+	int file_size_mb;               /* RLIMIT_FSIZE */
+	int processes;                  /* RLIMIT_NPROC */
+	int open_files;                 /* RLIMIT_NOFILE */
+};
+
 struct settings {
 	const char *provider;           /* anthropic | openai | replay */
 	const char *base_url;           /* NULL: from the environment or the provider's default */
@@ -34,6 +44,7 @@ struct settings {
 	int max_tokens;                 /* per task answer */
 	const char *cache_ttl;          /* 5m | 1h | auto */
 	const char *remote_cache;       /* URL or NULL */
+	struct sandbox_limits checks;   /* how validators and checks run */
 };
 
 /* an argv list, NULL-terminated */

@@ -377,7 +377,8 @@ int write_file_atomic_cp(const char *path, const void *data, size_t len, const c
 	}
 	free(copy);
 	tmp = xasprintf("%s.mpbuild-tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	/* a temporary name that exists already was planted: never write through it */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (fd < 0)
 		goto fail;
 	while (len > 0) {

@@ -172,14 +172,15 @@ expect_success 'a retry that fits once the calls in flight settle waits for them
 '
 
 # checked_plan DIR RULE: two notes, T-001 (rule docs) with a 3-second check
-# that writes its end time to check.end, and T-002 (rule RULE)
+# that writes its end time to ../DIR.check.end (outside the project: what a check
+# writes in the project stays in its box), and T-002 (rule RULE)
 checked_plan() {
 	mkdir -p "$1/plans" && {
 		printf 'version: 1\nproject: notes\nphases:\n  - {id: P1, title: Notes}\n'
 		printf 'milestones:\n  - {id: M1, phase: P1, title: Written}\ntasks:\n'
 		printf '  - id: T-001\n    title: Note 1\n    description: Write note number 1.\n    milestone: M1\n'
 		printf '    complexity: low\n    rule: docs\n    outputs: [docs/n1.md]\n'
-		printf '    check: [[sh, -c, "sleep 3; date +%%s.%%N >check.end"]]\n'
+		printf '    check: [[sh, -c, "sleep 3; date +%%s.%%N >../%s.check.end"]]\n' "$1"
 		printf '  - id: T-002\n    title: Note 2\n    description: Write note number 2.\n    milestone: M1\n'
 		printf '    complexity: low\n    rule: %s\n    outputs: [docs/n2.md]\n' "$2"
 	} >"$1/plans/masterplan.yaml"
@@ -192,8 +193,8 @@ expect_success 'a retry is sent while another target'"'"'s check runs' '
 	fake_reset && checked_plan p7 generic && cd p7 &&
 	fake_control "{\"faults\": [{\"target\": \"T-002\", \"status\": 500, \"delay\": 1}]}" >/dev/null &&
 	mpbuild -j 2 --progress plain >../out 2>&1 && cat ../out &&
-	grep "2 built" ../out && test -s check.end &&
-	python3 - "$FAKE_LOG" "$(cat check.end)" <<-\PY
+	grep "2 built" ../out && test -s ../p7.check.end && ! test -e check.end &&
+	python3 - "$FAKE_LOG" "$(cat ../p7.check.end)" <<-\PY
 	import json, sys
 	log = [json.loads(l) for l in open(sys.argv[1])]
 	t1 = [e for e in log if e["target"] == "T-001"]
@@ -209,8 +210,8 @@ expect_success 'a retry is sent while another target'"'"'s check runs' '
 expect_success 'a task whose prefix is warm is called while another target'"'"'s check runs' '
 	fake_reset && checked_plan p8 docs && cd p8 &&
 	mpbuild -j 2 --progress plain >../out 2>&1 && cat ../out &&
-	grep "2 built" ../out && test -s check.end &&
-	python3 - "$FAKE_LOG" "$(cat check.end)" <<-\PY
+	grep "2 built" ../out && test -s ../p8.check.end &&
+	python3 - "$FAKE_LOG" "$(cat ../p8.check.end)" <<-\PY
 	import json, sys
 	log = {json.loads(l)["target"]: json.loads(l) for l in open(sys.argv[1])}
 	end = float(sys.argv[2])

@@ -16,7 +16,8 @@ TARGETS="T-001 T-002 T-003 T-004 T-005"
 mkdir empty
 
 # landed DIR REF: the targets whose landing with the key in REF's lock is
-# done or will be rolled forward: a record, or a landing (not trial) intent
+# done or will be rolled forward: a record, or a landing intent whose
+# temporaries are all written (not one still staging them)
 landed() {
 	python3 - "$1/cache/state.db" "$2/mpbuild.lock" <<-'PY'
 	import json, os, re, sqlite3, sys
@@ -35,7 +36,7 @@ landed() {
 	        got = dict(db.execute("SELECT target, key FROM record"))
 	        for t, j in db.execute("SELECT target, json FROM intent"):
 	            o = json.loads(j)
-	            if not o.get("trial"):
+	            if not o.get("trial") and not o.get("staging"):
 	                got[t] = o.get("key")
 	    except sqlite3.Error:
 	        pass
@@ -132,8 +133,8 @@ expect_success 'reference builds' '
 # (T0022_ALL="POINT..." : of those points)
 if [ -n "${T0022_ALL:-}" ]; then
 	points=$T0022_ALL
-	[ "$points" = 1 ] && points="land-staged land-intent land-rename land-renamed land-committed trial-file
-		trial-check trial-passed blob-tmp blob-stored action-tmp action-stored atomic-tmp"
+	[ "$points" = 1 ] && points="land-staged land-intent land-rename land-renamed land-committed
+		trial-check blob-tmp blob-stored action-tmp action-stored atomic-tmp"
 	for point in $points; do
 		for from in fresh built; do
 			n=1
@@ -162,16 +163,16 @@ fi
 # a sample: N counts hits over the whole run, in plan order (land-rename
 # counts files: 1-2 are T-001's, 3-4 T-002's, 5 T-003's, ...)
 CASSETTE_NOW=$TRASH/c1
-for pn in land-staged:1 land-intent:1 land-rename:3 land-renamed:4 land-committed:2 trial-file:1 \
-	trial-check:3 trial-passed:2 blob-tmp:1 blob-stored:3 action-tmp:1 atomic-tmp:1; do
+for pn in land-staged:1 land-intent:1 land-rename:3 land-renamed:4 land-committed:2 \
+	trial-check:3 blob-tmp:1 blob-stored:3 action-tmp:1 atomic-tmp:1; do
 	expect_success "kill -9 at $pn of a first build; the next run finishes it" "
 		crash_at ${pn%:*} ${pn#*:} fresh ref
 	"
 done
 
 # the same while T-001 and its dependents are rebuilt over older outputs: the
-# previous versions are set aside or replaced, and must never be lost
-for pn in land-rename:1 land-renamed:1 trial-file:1 trial-passed:1 atomic-tmp:1; do
+# previous versions are replaced, and must never be lost
+for pn in land-staged:1 land-rename:1 land-renamed:1 trial-check:1 atomic-tmp:1; do
 	expect_success "kill -9 at $pn of a rebuild; the next run finishes it" "
 		CASSETTE_NOW=\$TRASH/c2 && crash_at ${pn%:*} ${pn#*:} built ref2 ref
 	"
@@ -193,9 +194,9 @@ for i in 1 2 3; do
 done
 
 # a target whose check fails (T-001 answers C with a warning, which its check
-# makes an error, at both attempts): the trial is undone; killed during the
-# undo or while the check runs, the next start puts the previous outputs back
-# byte for byte
+# makes an error, at both attempts): its candidates are judged in a box, so
+# the tree keeps the previous outputs byte for byte all along; killed while a
+# check runs, the next start finds nothing to undo
 expect_success 'a failing check: the cassette, and the failure without a kill' '
 	cp -R "$ANSWERS" answers3 &&
 	python3 - answers3/T-001.json broken-files <<-PY &&
@@ -215,26 +216,28 @@ expect_success 'a failing check: the cassette, and the failure without a kill' '
 	grep "T-001 .*failed" out && for f in $OUTPUTS; do cmp ref/$f b0/$f || exit 1; done && no_leftovers b0
 '
 
-# open_trial DIR: T-001 has an open trial intent in DIR (the kill came inside one)
-open_trial() {
+# no_intent DIR: no landing of T-001 is open in DIR
+no_intent() {
 	python3 - "$1/cache/state.db" <<-'PY'
-	import json, sqlite3, sys
+	import sqlite3, sys
 	rows = sqlite3.connect(sys.argv[1]).execute("SELECT json FROM intent WHERE target = 'T-001'").fetchall()
-	sys.exit(0 if rows and json.loads(rows[0][0]).get("trial") else "no open trial intent for T-001")
+	sys.exit("an intent is open for T-001" if rows else 0)
 	PY
 }
 
-# trial-undo 1: the first attempt's undo, after one of the two files; 3: the
-# retry's undo; trial-check 2: while the retry's check runs
-for pn in trial-undo:1 trial-undo:3 trial-check:2; do
-	expect_success "a failing check, killed at $pn: the previous outputs come back" "
-		d=u-$pn && rm -rf \$d && cp -R broken \$d &&
-		{ MPBUILD_CRASH=$pn mpbuild -C \$d --replay \"\$TRASH/c3\" --progress plain >out 2>err; rc=\$?; } ;
-		test \$rc = 137 && after_kill \$d ref broken-files && open_trial \$d && no_edits \$d &&
-		expect_code 1 mpbuild -C \$d --replay \"\$TRASH/c3\" --progress plain >out 2>&1 &&
+# trial-check 1: while the first attempt's check runs; 2: the retry's.  The
+# box's scratch directory (under TMPDIR) that the kill left is swept by the
+# next run
+for pn in trial-check:1 trial-check:2; do
+	expect_success "a failing check, killed at $pn: the tree never changed" "
+		d=u-$pn && rm -rf \$d tmp-\$d && cp -R broken \$d && mkdir tmp-\$d &&
+		{ TMPDIR=\$TRASH/tmp-\$d MPBUILD_CRASH=$pn mpbuild -C \$d --replay \"\$TRASH/c3\" --progress plain >out 2>err; rc=\$?; } ;
+		test \$rc = 137 && for f in \$OUTPUTS; do cmp ref/\$f \$d/\$f || exit 1; done &&
+		no_intent \$d && ls tmp-\$d | grep mpbuild-box && no_edits \$d &&
+		TMPDIR=\$TRASH/tmp-\$d expect_code 1 mpbuild -C \$d --replay \"\$TRASH/c3\" --progress plain >out 2>&1 &&
 		grep 'T-001 .*failed' out && grep 'T-003 .*skipped' out && ! grep 'kept (' out &&
 		for f in \$OUTPUTS; do cmp ref/\$f \$d/\$f || exit 1; done &&
-		cmp_files ref/mpbuild.lock \$d/mpbuild.lock && no_leftovers \$d &&
+		cmp_files ref/mpbuild.lock \$d/mpbuild.lock && no_leftovers \$d && ! ls tmp-\$d | grep mpbuild-box &&
 		mpbuild -C \$d status T-001 >out && grep '^failed' out &&
 		sed -i 's/Write the whole tokenizer module,/Write the tokenizer module,/' \$d/plans/masterplan.yaml &&
 		mpbuild -C \$d --replay \"\$TRASH/empty\" --progress plain >out && grep 'everything is up to date' out

@@ -259,6 +259,16 @@ TEST(paths_confined)
 	e = paths(d, outs2, 2, lock, 1, NULL);
 	CHECK_STR(e, "paths: \"mpbuild.lock\" is a file mpbuild owns");
 	free(e);
+	/* the reserved places themselves, and a nested repository's .git */
+	CHECK_STR(plan_path_problem(".git"), "is .git");
+	CHECK_STR(plan_path_problem("vendor/lib/.git"), "is under .git/");
+	CHECK_STR(plan_path_problem("gd/.git/config"), "is under .git/");
+	CHECK_STR(plan_path_problem("cache"), "is cache/, which mpbuild owns");
+	CHECK_STR(plan_path_problem("plans"), "is plans/, which mpbuild owns");
+	CHECK_STR(plan_path_problem("rules"), "is rules/, which mpbuild owns");
+	CHECK_STR(plan_path_problem("mpbuild.yaml"), "is a file mpbuild owns");
+	CHECK_STR(plan_path_problem("src/cache"), NULL);
+	CHECK_STR(plan_path_problem("x.git"), NULL);
 	rm_rf(d);
 	free(d);
 }
@@ -269,7 +279,8 @@ TEST(paths_symbolic_links)
 	char *sibling = path_join(top, "proj-evil"), *link;
 	static const char *via_out[] = {"out/a.c"}, *via_in[] = {"in/a.c"}, *via_rel[] = {"rel/a.c"};
 	static const char *via_sib[] = {"sib/a.c"}, *via_chain[] = {"chain/a.c"}, *deep[] = {"real/sub/a.c"};
-	static const char *file_link[] = {"real/file.c"};
+	static const char *file_link[] = {"real/file.c"}, *via_gen[] = {"gen/hook"};
+	static const char *via_self[] = {"self/mpbuild.lock"}, *a_dir[] = {"real"};
 	char *e, *target;
 	struct buffer err = {0};
 
@@ -326,7 +337,26 @@ TEST(paths_symbolic_links)
 	free(e);
 	/* the output itself may not be a link, even one that stays inside */
 	e = paths(root, file_link, 1, file_link, 1, NULL);
-	CHECK_STR(e, "paths: real/file.c is a symbolic link; mpbuild does not write through links");
+	CHECK_STR(e, "paths: real/file.c is a symbolic link; mpbuild does not write through links and keeps it");
+	free(e);
+	/* links inside the project may not reach a place mpbuild or git owns */
+	put_file(root, ".git/hooks/pre-commit.sample", "x\n");
+	link = path_join(root, "gen");
+	CHECK(symlink(".git/hooks", link) == 0);
+	free(link);
+	link = path_join(root, "self");
+	CHECK(symlink(".", link) == 0);
+	free(link);
+	e = paths(root, via_gen, 1, via_gen, 1, NULL);
+	CHECK_STR(e, "paths: gen/hook leads to .git/hooks/hook through a symbolic link, which is under .git/");
+	free(e);
+	e = paths(root, via_self, 1, via_self, 1, NULL);
+	CHECK_STR(e, "paths: self/mpbuild.lock leads to mpbuild.lock through a symbolic link, which is a file mpbuild "
+		     "owns");
+	free(e);
+	/* an existing directory where a file would go is a person's */
+	e = paths(root, a_dir, 1, a_dir, 1, NULL);
+	CHECK_STR(e, "paths: real is a directory; mpbuild writes only regular files and keeps it");
 	free(e);
 	/* judge_confined directly: a path that does not exist yet is fine */
 	CHECK(judge_confined(root, "new/dir/a.c", &err) == 1 && err.len == 0);
