@@ -502,6 +502,18 @@ static void eval(struct engine *e, struct task *t)
 					 : strcmp(rec->key, ti->key) != 0 ? xstrdup("inputs changed")
 									  : xasprintf("%s is missing", missing));
 		}
+		/* a target to build must have somewhere to land: no call is made for
+		 * outputs a link sends out of the project or into .git, or where a
+		 * directory stands */
+		for (i = 0; ti->s == S_PENDING && i < t->noutputs; i++) {
+			struct buffer why = {0};
+
+			if (!judge_confined(e->root, t->outputs[i], &why)) {
+				ti->s = S_FAILED;
+				set_why(ti, xstrdup(buf_str(&why)));
+			}
+			buf_free(&why);
+		}
 	}
 out:
 	free(dt);

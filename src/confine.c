@@ -241,7 +241,8 @@ fail:
 
 const char *confine_project_links(const char *root)
 {
-	static const char *const owned[] = {"cache", "plans", "rules", "mpbuild.lock", "mpbuild.yaml"};
+	/* rules/ and mpbuild.yaml are only read: a link to shared rules is fine */
+	static const char *const owned[] = {"cache", "plans", "mpbuild.lock"};
 	size_t i;
 
 	for (i = 0; i < LEN(owned); i++) {

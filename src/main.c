@@ -1,6 +1,7 @@
 /* main.c: the command line: options, verbs, finding the project, and the
  * exit codes of SPEC section 7. */
 #include "build.h"
+#include "confine.h"
 #include "discover.h"
 #include "graph.h"
 #include "land.h"
@@ -298,7 +299,7 @@ int main(int argc, char **argv)
 					    "accept", "touch", "approve", "cache", "build"};
 	struct build_opts o = {0};
 	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
-	const char *dir = NULL, *verb = NULL, *by = NULL;
+	const char *dir = NULL, *verb = NULL, *by = NULL, *link;
 	size_t nargs = 0, k;
 	int i, rc, dashdash = 0, defaults = 0, orphans = 0;
 
@@ -399,6 +400,11 @@ int main(int argc, char **argv)
 	if (orphans && strcmp(verb, "clean") != 0)
 		usage_error("--orphans goes with clean (mpbuild clean --orphans), not with %s", verb);
 	find_root(dir, 0);
+	/* a cloned repository may carry cache/, plans/ or the lock as a link, to
+	 * send mpbuild's own writes out of the project */
+	if ((link = confine_project_links(".")))
+		fatal("%s is a symbolic link; mpbuild writes there and follows no link out of its own files "
+		      "(make it a directory or a file of the project)", link);
 	o.targets = args;
 	o.ntargets = nargs;
 	/* a landing a crash interrupted is finished (when no build is running)

@@ -3,6 +3,7 @@
  * behind (those of a process that has gone, never a live one's or a person's
  * file); and the sweep that removes them down to a given depth. */
 #include "unit.h"
+#include <errno.h>
 #include "helpers.h"
 
 #include <signal.h>
@@ -127,4 +128,27 @@ TEST(crashpoint_bad_count_is_a_warning)
 		       "mpbuild: warning: MPBUILD_CRASH=p:x: expected NAME or NAME:N with N >= 1; ignored\n"
 		       "mpbuild: warning: MPBUILD_CRASH=p:: expected NAME or NAME:N with N >= 1; ignored\n");
 	free(err);
+}
+
+/* a temporary name planted as a link is an attack: never written through */
+/* (after the crashpoint tests: write_file_atomic reads MPBUILD_CRASH once) */
+TEST(atomic_write_refuses_a_planted_temporary)
+{
+	char *d = tmp_dir(), *victim = path_join(d, "victim"), *dst = path_join(d, "mpbuild.lock");
+	char *tmp = xasprintf("%s.mpbuild-tmp.%ld", dst, (long)getpid());
+	struct buffer b = {0};
+
+	put_file(d, "victim", "precious\n");
+	CHECK(symlink(victim, tmp) == 0);
+	CHECK(write_file_atomic(dst, "evil\n", 5) < 0 && errno == EEXIST);
+	CHECK(read_file(victim, &b, 100) == 0 && strcmp(buf_str(&b), "precious\n") == 0);
+	CHECK(!path_exists(dst));
+	CHECK(unlink(tmp) == 0);
+	CHECK(write_file_atomic(dst, "new\n", 4) == 0);
+	buf_free(&b);
+	rm_rf(d);
+	free(d);
+	free(victim);
+	free(dst);
+	free(tmp);
 }
