@@ -18,6 +18,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #define VERSION "0.1.0"
 
@@ -302,6 +305,13 @@ int main(int argc, char **argv)
 	size_t nargs = 0, k;
 	int i, rc, dashdash = 0, defaults = 0, orphans = 0;
 
+#ifdef __linux__
+	/* the API keys are in our environment: other processes of the same user
+	 * (a check command a model wrote, say) may not read /proc/PID/environ or
+	 * ptrace us.  Children get the flag back on exec, so checks are unchanged */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		warn("cannot make the process non-dumpable:");
+#endif
 	plan_set_exe(argv[0]);
 	o.budget = -1;
 	o.progress = "auto";
