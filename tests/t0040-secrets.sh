@@ -32,24 +32,29 @@ no_key() {
 # failure TARGET: the reason state.db records for TARGET's failure
 failure() { ledger "SELECT reason FROM failure WHERE target = '$1'"; }
 
+# faulty NAME PROVIDER FAULT: a fresh project NAME (the current directory
+# then) on PROVIDER, and the fake server told to answer T-001 with FAULT
+faulty() {
+	fake_reset && new_project "$1" && cd "$1" && printf "version: 1\nprovider: %s\n" "$2" >mpbuild.yaml &&
+	fake_control "{\"faults\": [$3]}" >/dev/null
+}
+
 # scenarios PROVIDER HEADER: the three failures against PROVIDER, whose key
 # goes in the request header HEADER
 scenarios() {
 	p=$1 h=$2
 
 	expect_success "$p: a 401 echoing the key exits 4 with the key redacted" '
-		fake_reset && new_project $p-401 && cd $p-401 && printf "version: 1\nprovider: $p\n" >mpbuild.yaml &&
-		fake_control "{\"faults\": [{\"target\": \"T-001\", \"status\": 401,
-			\"message\": \"invalid key; you sent {header:$h}\"}]}" >/dev/null &&
+		faulty $p-401 $p "{\"target\": \"T-001\", \"status\": 401,
+			\"message\": \"invalid key; you sent {header:$h}\"}" &&
 		expect_code 4 mpbuild --progress plain >../out 2>&1 &&
 		grep "T-001 .*authentication failed (401): invalid key; you sent .*\[redacted\]" ../out &&
 		no_key . ../out
 	'
 
 	expect_success "$p: a 500 echoing the key, retried and given up, is redacted everywhere" '
-		fake_reset && new_project $p-500 && cd $p-500 && printf "version: 1\nprovider: $p\n" >mpbuild.yaml &&
-		fake_control "{\"faults\": [{\"target\": \"T-001\", \"status\": 500, \"times\": 0,
-			\"message\": \"backend rejected {\\\"$h\\\": \\\"{header:$h}\\\"}\"}]}" >/dev/null &&
+		faulty $p-500 $p "{\"target\": \"T-001\", \"status\": 500, \"times\": 0,
+			\"message\": \"backend rejected {\\\"$h\\\": \\\"{header:$h}\\\"}\"}" &&
 		expect_code 1 mpbuild --progress plain >../out 2>&1 &&
 		grep "T-001 .*provider answered 500: backend rejected .*\[redacted\].* (gave up after 5 tries)" ../out &&
 		failure T-001 | grep "provider answered 500: backend rejected .*\[redacted\]" &&
@@ -58,9 +63,8 @@ scenarios() {
 	'
 
 	expect_success "$p: a 400 whose raw body echoes the key fails the target with it redacted" '
-		fake_reset && new_project $p-400 && cd $p-400 && printf "version: 1\nprovider: $p\n" >mpbuild.yaml &&
-		fake_control "{\"faults\": [{\"target\": \"T-001\", \"status\": 400,
-			\"body\": \"<html>400 Bad Request: $h={header:$h}; Bearer {header:$h}</html>\"}]}" >/dev/null &&
+		faulty $p-400 $p "{\"target\": \"T-001\", \"status\": 400,
+			\"body\": \"<html>400 Bad Request: $h={header:$h}; Bearer {header:$h}</html>\"}" &&
 		expect_code 1 mpbuild --progress json >../out 2>&1 &&
 		grep "T-001.*provider answered 400: <html>400 Bad Request: .*\[redacted\]" ../out &&
 		failure T-001 | grep "400 Bad Request: .*\[redacted\]" &&
