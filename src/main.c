@@ -19,6 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #define VERSION "0.1.0"
 
@@ -41,7 +44,9 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  -C DIR              run in DIR\n"
-	"  -n                  dry run: list the calls a build would make (pipeline targets too), with estimated cost\n"
+	"  -n                  dry run: list the calls a build would make (pipeline targets too), with estimated cost;\n"
+	"                      with clean, accept, touch and approve: say what they would do and change nothing;\n"
+	"                      refused with init and cache gc|verify|export|import\n"
 	"      --json          with -n: one JSON object per target on stdout\n"
 	"  -B                  regenerate the named targets (a person's version is saved as FILE.orig.N);\n"
 	"                      for rule:NAME, pick the rule's examples again and pin them in the lock\n"
@@ -303,6 +308,13 @@ int main(int argc, char **argv)
 	size_t nargs = 0, k;
 	int i, rc, dashdash = 0, defaults = 0, orphans = 0;
 
+#ifdef __linux__
+	/* the API keys are in our environment: other processes of the same user
+	 * (a check command a model wrote, say) may not read /proc/PID/environ or
+	 * ptrace us.  Children get the flag back on exec, so checks are unchanged */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		warn("cannot make the process non-dumpable:");
+#endif
 	plan_set_exe(argv[0]);
 	o.budget = -1;
 	o.progress = "auto";
@@ -390,6 +402,14 @@ int main(int argc, char **argv)
 		usage_error("--replay and --record do not go together%s", "");
 	if (!verb)
 		verb = "build";
+	/* a dry run changes nothing: the verbs that cannot show what they would
+	 * do without doing it refuse -n rather than ignore it */
+	if (o.dry_run && strcmp(verb, "init") == 0)
+		usage_error("-n does not go with %s: it creates a project, there is nothing to show first", verb);
+	if (o.dry_run && strcmp(verb, "cache") == 0 && nargs && strcmp(args[0], "stats") != 0 &&
+	    strcmp(args[0], "help") != 0 && strcmp(args[0], "--help") != 0 && strcmp(args[0], "-h") != 0)
+		usage_error("-n does not go with cache %s: it would change the cache or write an archive "
+			    "(mpbuild cache stats only reads)", args[0]);
 	if (strcmp(verb, "init") == 0) {
 		if (dir && chdir(dir) < 0 && (mkdirs(dir) < 0 || chdir(dir) < 0))
 			fatal("cannot change to %s:", dir);
@@ -408,9 +428,10 @@ int main(int argc, char **argv)
 	o.targets = args;
 	o.ntargets = nargs;
 	/* a landing a crash interrupted is finished (when no build is running)
-	 * before a verb looks at the outputs, so it never looks like a hand edit */
-	if (!strcmp(verb, "status") || !strcmp(verb, "explain") || !strcmp(verb, "clean") || !strcmp(verb, "accept") ||
-	    !strcmp(verb, "touch") || !strcmp(verb, "approve"))
+	 * before a verb looks at the outputs, so it never looks like a hand edit;
+	 * not under -n, which changes nothing */
+	if (!o.dry_run && (!strcmp(verb, "status") || !strcmp(verb, "explain") || !strcmp(verb, "clean") ||
+			   !strcmp(verb, "accept") || !strcmp(verb, "touch") || !strcmp(verb, "approve")))
 		land_recover_idle(".");
 	if (!strcmp(verb, "check"))
 		rc = cmd_check();
@@ -427,17 +448,17 @@ int main(int argc, char **argv)
 	else if (!strcmp(verb, "clean") && orphans) {
 		if (nargs)
 			usage_error("clean --orphans takes no targets, got %s", args[0]);
-		rc = build_clean_orphans(".");
+		rc = build_clean_orphans(".", o.dry_run);
 	} else if (!strcmp(verb, "clean"))
-		rc = build_clean(".", args, nargs);
+		rc = build_clean(".", args, nargs, o.dry_run);
 	else if (!strcmp(verb, "accept"))
-		rc = build_mark(".", args, nargs, 0);
+		rc = build_mark(".", args, nargs, 0, o.dry_run);
 	else if (!strcmp(verb, "cache"))
 		rc = store_command("cache", args, nargs);
 	else if (!strcmp(verb, "approve"))
-		rc = build_approve(".");
+		rc = build_approve(".", o.dry_run);
 	else if (!strcmp(verb, "touch"))
-		rc = build_mark(".", args, nargs, 1);
+		rc = build_mark(".", args, nargs, 1, o.dry_run);
 	else {
 		/* the pipeline targets (questions, answers, discovery, masterplan) run
 		 * first; the tasks then build from the plan they wrote */

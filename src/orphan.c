@@ -106,7 +106,8 @@ int orphan_adopt(struct state *st, const struct plan *p, const struct record *re
 	return rc;
 }
 
-int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, const struct record *recs, size_t n)
+int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, const struct record *recs, size_t n,
+		 int dry)
 {
 	struct orphan *o;
 	size_t no = orphan_find(p, recs, n, &o), i, removed = 0, kept = 0, dropped = 0;
@@ -119,13 +120,16 @@ int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, con
 		if (!h)
 			continue;       /* gone already */
 		if (strcmp(h, o[i].hash) != 0) {
-			printf("kept %s (edited by hand since mpbuild wrote it for %s; it is yours now)\n", o[i].path,
-			       o[i].target);
+			printf("%s %s (edited by hand since mpbuild wrote it for %s; it is yours now)\n",
+			       dry ? "would keep" : "kept", o[i].path, o[i].target);
 			kept++;
 			continue;
 		}
 		path = path_join(fc->root, o[i].path);
-		if (unlink(path) == 0) {
+		if (dry) {
+			printf("would remove %s (was an output of %s)\n", o[i].path, o[i].target);
+			removed++;
+		} else if (unlink(path) == 0) {
 			printf("removed %s (was an output of %s)\n", o[i].path, o[i].target);
 			removed++;
 		} else if (errno != ENOENT) {
@@ -137,14 +141,16 @@ int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, con
 	/* the records go once their files are dealt with; a file that stays is a person's */
 	for (i = 0; i < n && rc == 0; i++)
 		if (orphan_gone(p, recs[i].target)) {
-			if (state_record_delete(st, recs[i].target) < 0)
+			if (!dry && state_record_delete(st, recs[i].target) < 0)
 				rc = -1;
 			else
 				dropped++;
 		}
-	printf("mpbuild: removed %zu orphaned file%s%s", removed, removed == 1 ? "" : "s", kept ? ", kept " : "");
+	printf("mpbuild: %s %zu orphaned file%s%s", dry ? "would remove" : "removed", removed, removed == 1 ? "" : "s",
+	       !kept ? "" : dry ? ", would keep " : ", kept ");
 	if (kept)
 		printf("%zu edited by hand", kept);
-	printf("; dropped %zu record%s of tasks the plan no longer has\n", dropped, dropped == 1 ? "" : "s");
+	printf("; %s %zu record%s of tasks the plan no longer has\n", dry ? "would drop" : "dropped", dropped,
+	       dropped == 1 ? "" : "s");
 	return rc < 0 ? EXIT_FAILED : 0;
 }

@@ -34,7 +34,9 @@ int orphan_adopt(struct state *st, const struct plan *p, const struct record *re
 		 size_t *nmoved);
 /* `mpbuild clean --orphans`: remove each orphan whose content still has the
  * recorded hash (fc hashes it), keep one a person edited (saying so), and drop
- * the records of gone targets from st.  Returns an exit code */
-int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, const struct record *recs, size_t n);
+ * the records of gone targets from st; dry (-n): only say so, touching
+ * nothing (st may be NULL).  Returns an exit code */
+int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, const struct record *recs, size_t n,
+		 int dry);
 
 #endif

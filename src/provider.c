@@ -159,6 +159,131 @@ void provider_ledger_row(struct ledger_row *row, const struct call_result *r, co
 						 : "failed";
 }
 
+/* the environment variables whose values are provider keys */
+static const char *const key_vars[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY"};
+/* header and field names whose value is a key, wherever a server echoes them */
+static const char *const key_names[] = {"x-api-key", "api-key", "api_key"};
+static const char redacted[] = "[redacted]";
+
+/* a byte that may be part of a key or token */
+static int keyish(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* the length of the value that starts at p (stops at a space, a quote, a
+ * separator or a closing bracket); 0 when it is already redacted */
+static size_t value_len(const char *p, const char *end)
+{
+	size_t n = 0;
+
+	if ((size_t)(end - p) >= sizeof(redacted) - 1 && memcmp(p, redacted, sizeof(redacted) - 1) == 0)
+		return 0;
+	while (p + n < end && !strchr(" \t\r\n\"',;)}]>\\", p[n]))
+		n++;
+	return n;
+}
+
+/* at p (which starts a word): the length of what to keep before a secret
+ * value and *vlen, the length of the value; 0 when no secret starts here */
+static size_t secret_at(const char *p, const char *end, size_t *vlen)
+{
+	size_t k, i, n;
+
+	*vlen = 0;
+	/* Bearer TOKEN; a short word after it is prose ("using Bearer auth") */
+	if (end - p > 7 && strncasecmp(p, "bearer", 6) == 0 && (p[6] == ' ' || p[6] == '\t')) {
+		for (i = 6; p + i < end && (p[i] == ' ' || p[i] == '\t'); i++)
+			;
+		*vlen = value_len(p + i, end);
+		if (*vlen < 8)
+			*vlen = 0;
+		return *vlen ? i : 0;
+	}
+	/* x-api-key: VALUE, "x-api-key": "VALUE", api_key=VALUE */
+	for (k = 0; k < LEN(key_names); k++) {
+		n = strlen(key_names[k]);
+		if ((size_t)(end - p) <= n || strncasecmp(p, key_names[k], n) != 0)
+			continue;
+		i = n;
+		if (p[i] == '"' || p[i] == '\'')
+			i++;
+		while (p + i < end && p[i] == ' ')
+			i++;
+		if (p + i >= end || (p[i] != ':' && p[i] != '='))
+			continue;
+		for (i++; p + i < end && (p[i] == ' ' || p[i] == '"' || p[i] == '\''); i++)
+			;
+		*vlen = value_len(p + i, end);
+		return *vlen ? i : 0;
+	}
+	/* a word that looks like a key: sk-ant-..., sk-proj-..., sk-... */
+	if (end - p > 3 && memcmp(p, "sk-", 3) == 0) {
+		for (n = 3; p + n < end && keyish(p[n]); n++)
+			;
+		if (n >= 3 + 8) {
+			*vlen = n;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* the length of the key of keys[] (NULL entries skipped) that starts at p, or 0 */
+static size_t key_at(const char *p, const char *end, const char *const keys[LEN(key_vars)])
+{
+	size_t k, n;
+
+	for (k = 0; k < LEN(key_vars); k++)
+		if (keys[k] && (n = strlen(keys[k])) <= (size_t)(end - p) && memcmp(p, keys[k], n) == 0)
+			return n;
+	return 0;
+}
+
+void provider_redact(struct buffer *b)
+{
+	struct buffer out = {0};
+	const char *keys[LEN(key_vars)], *p, *end;
+	size_t k;
+
+	if (!b->len)
+		return;
+	for (k = 0; k < LEN(key_vars); k++) {
+		keys[k] = getenv(key_vars[k]);
+		/* a shorter one could not be told from ordinary text */
+		if (keys[k] && strlen(keys[k]) < 4)
+			keys[k] = NULL;
+	}
+	for (p = b->data, end = b->data + b->len; p < end;) {
+		size_t keep = 0, vlen = key_at(p, end, keys);
+
+		if (!vlen && (p == b->data || !keyish(p[-1])))
+			keep = secret_at(p, end, &vlen);
+		if (!vlen) {
+			buf_putc(&out, *p++);
+			continue;
+		}
+		buf_add(&out, p, keep);
+		buf_puts(&out, redacted);
+		p += keep + vlen;
+	}
+	buf_free(b);
+	*b = out;
+}
+
+/* s (owned) with its secrets redacted */
+static char *redact_str(char *s)
+{
+	struct buffer b = {0};
+
+	if (!s)
+		return NULL;
+	buf_puts(&b, s);
+	free(s);
+	provider_redact(&b);
+	return buf_take(&b);
+}
+
 void provider_call_retrying(struct provider *pv, const struct request *req, struct call_result *res,
 			    int (*on_try)(void *arg, const struct call_result *r, int try_no), void *arg)
 {
@@ -169,6 +294,8 @@ void provider_call_retrying(struct provider *pv, const struct request *req, stru
 
 		call_result_clear(res);
 		pv->call(pv, req, res);
+		/* every provider message passes here before it is stored, printed or logged */
+		res->error = redact_str(res->error);
 		stop = on_try ? on_try(arg, res, try_no) : 0;
 		if (res->status != CALL_RETRY)
 			return;
@@ -299,10 +426,16 @@ json_t *provider_json_string(const char *s, size_t n)
 
 char *provider_excerpt(const char *s, size_t n)
 {
-	struct buffer b = {0};
+	struct buffer b = {0}, all = {0};
 	size_t i;
 	int space = 0;
 
+	/* redacted before it is cut short: a key cut in two is no longer recognised */
+	if (s) {
+		buf_add(&all, s, n);
+		provider_redact(&all);
+		s = all.data, n = all.len;
+	}
 	for (i = 0; s && i < n && b.len < 200; i++) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -321,6 +454,7 @@ char *provider_excerpt(const char *s, size_t n)
 		buf_puts(&b, "...");
 	if (!b.len)
 		buf_puts(&b, "(empty body)");
+	buf_free(&all);
 	return buf_take(&b);
 }
 

@@ -115,8 +115,15 @@ double provider_retry_after(const char *ms, const char *secs);
 char *provider_answer_json(const char *text, size_t len, int lenient, char **why);
 /* a JSON string of n bytes, invalid UTF-8 replaced by U+FFFD so no byte is dropped */
 struct json_t *provider_json_string(const char *s, size_t n);
-/* a short one-line excerpt of an error body for messages; caller frees */
+/* a short one-line excerpt of an error body for messages, redacted before it
+ * is cut short; caller frees */
 char *provider_excerpt(const char *s, size_t n);
+/* replace with "[redacted]" every secret a provider message may echo: the
+ * values of ANTHROPIC_API_KEY and OPENAI_API_KEY, the token after "Bearer",
+ * the value after x-api-key, api-key or api_key and ':' or '=' (quoted or
+ * not), and words that look like keys (sk-ant-..., sk-...).  Every message
+ * provider_call_retrying returns has been through it */
+void provider_redact(struct buffer *b);
 
 enum { PACE_REQUESTS, PACE_INPUT, PACE_OUTPUT, PACE_KINDS };
 

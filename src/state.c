@@ -71,15 +71,40 @@ static sqlite3_stmt *prep(struct state *st, const char *sql)
 	return s;
 }
 
+/* open path for reading only, leaving cache/ as it was.  A SQLITE_OPEN_READONLY
+ * connection to a WAL database creates state.db-wal and state.db-shm and,
+ * unable to checkpoint, leaves them behind: a status or a dry run would
+ * change cache/.  So when no -wal file exists (nobody is writing), the
+ * connection is read-write but query_only: as the last one to close it
+ * checkpoints nothing and removes both files.  While a -wal exists, or when
+ * the file cannot be opened for writing, a read-only one does */
+static int open_reading(const char *path, sqlite3 **db)
+{
+	char *wal = xasprintf("%s-wal", path);
+	int at_rest = !path_exists(wal);
+
+	free(wal);
+	if (at_rest && sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+	    sqlite3_exec(*db, "PRAGMA query_only=1; SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	if (*db)
+		sqlite3_close(*db);
+	*db = NULL;
+	return sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK ? 0 : -1;
+}
+
 static int try_open(struct state *st, int readonly)
 {
-	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-
-	if (sqlite3_open_v2(st->path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	if (readonly) {
+		if (open_reading(st->path, &st->db) < 0)
+			return -1;
+		sqlite3_busy_timeout(st->db, 5000);
+		return 0;
+	}
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_busy_timeout(st->db, 5000);
-	if (readonly)
-		return 0;
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK)
@@ -914,8 +939,8 @@ static void copy_index(struct state *st, const char *path)
 	sqlite3_stmt *s = NULL, *e = prep(st, "INSERT INTO example VALUES(?,?,?)"),
 		     *f = prep(st, "INSERT INTO example_fts(rowid, path, body) VALUES(?,?,?)");
 
-	/* read-only, so that not even a WAL checkpoint writes to the real file */
-	if (e && f && sqlite3_open_v2(path, &from, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+	/* for reading only, so that the real file and cache/ stay as they are */
+	if (e && f && open_reading(path, &from) == 0 &&
 	    sqlite3_prepare_v2(from, "SELECT example.id, example.path, example.hash, example_fts.body FROM example"
 				     " JOIN example_fts ON example_fts.rowid = example.id", -1, &s, NULL) == SQLITE_OK) {
 		while (sqlite3_step(s) == SQLITE_ROW) {

@@ -655,6 +655,10 @@ class Handler(BaseHTTPRequestHandler):
             out[k] = v
         return out
 
+    def echo(self, text):
+        """text with each {header:NAME} replaced by the request's NAME header, as careless servers echo keys."""
+        return re.sub(r"\{header:([A-Za-z0-9-]+)\}", lambda m: self.headers.get(m.group(1)) or "", text)
+
     def extra_headers(self, fault):
         """Rate-limit headers (persistent and per fault); '+N' resets become now+N seconds."""
         st = self.server.state
@@ -822,9 +826,10 @@ class Handler(BaseHTTPRequestHandler):
                     hdrs[hv] = ("true" if v else "false") if isinstance(v, bool) else str(v)
             if "body" in f:
                 raw_body = f["body"] if isinstance(f["body"], str) else json.dumps(f["body"])
-                self.send(status, None, hdrs, raw=raw_body.encode())
+                self.send(status, None, hdrs, raw=self.echo(raw_body).encode())
             else:
-                e = Reject(status, f.get("message") or ERROR_MESSAGES.get(status, "error"), f.get("error_type"))
+                e = Reject(status, self.echo(f.get("message") or ERROR_MESSAGES.get(status, "error")),
+                           f.get("error_type"))
                 self.reject(api, e, n, hdrs)
             return
         if f.get("garbage") or (f.get("status") == 200 and "body" in f):
@@ -940,7 +945,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         description="A fake Anthropic Messages / OpenAI Chat Completions server on 127.0.0.1 for tests.",
         epilog="Faults are JSON objects: {\"request\": N | \"target\": ID, \"times\": K (0: always), "
-               "\"status\": S, \"message\": M, \"error_type\": T, \"body\": B, \"retry_after\": SEC, "
+               "\"status\": S, \"message\": M, \"error_type\": T, \"body\": B (in M and B, {header:NAME} is the "
+               "request's NAME header, e.g. {header:x-api-key}), \"retry_after\": SEC, "
                "\"retry_after_ms\": MS, \"should_retry\": BOOL, \"headers\": {...}, \"drop\": true, "
                "\"cut\": true, \"garbage\": true, \"delay\": SEC, \"stall\": SEC, "
                "\"stop_reason\": \"max_tokens\", \"thinking\": BOOL, \"answer\": OBJ, \"text\": STR}. "
