@@ -159,6 +159,30 @@ void provider_ledger_row(struct ledger_row *row, const struct call_result *r, co
 						 : "failed";
 }
 
+double provider_reservation(const struct model_info *m, const struct request *req)
+{
+	double in = m->input, out = m->output, bytes = 0;
+	const double p[] = {m->cache_write_5m, m->cache_write_1h, m->band_input, m->band_cache_write_5m,
+			    m->band_cache_write_1h};
+	size_t i;
+
+	for (i = 0; i < LEN(p); i++)
+		if (p[i] > in)
+			in = p[i];
+	if (m->band_output > out)
+		out = m->band_output;
+	for (i = 0; i < NLAYERS; i++)
+		bytes += (double)req->layer_len[i];
+	bytes += req->feedback ? (double)strlen(req->feedback) : 0;
+	bytes += strlen(req->schema);
+	return (bytes * in + (double)req->max_tokens * out) / 1e6;
+}
+
+int provider_may_be_billed(const struct call_result *r)
+{
+	return r->status == CALL_RETRY && (r->http_status == 0 || (r->http_status >= 200 && r->http_status < 300));
+}
+
 void provider_call_retrying(struct provider *pv, const struct request *req, struct call_result *res,
 			    int (*on_try)(void *arg, const struct call_result *r, int try_no), void *arg)
 {
