@@ -64,11 +64,6 @@ void provider_interrupt(int level)
 		http_abort();
 }
 
-int provider_interrupted(void)
-{
-	return interrupted != 0;
-}
-
 long provider_stall(void)
 {
 	const char *e = getenv("MPBUILD_STALL_TIMEOUT");

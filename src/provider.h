@@ -108,8 +108,6 @@ long provider_stall(void);
 /* level 1: no more retries or pacing waits; level 2: also abort calls in
  * flight.  Async-signal-safe, for the first and second Ctrl-C */
 void provider_interrupt(int level);
-/* 1 once provider_interrupt was called */
-int provider_interrupted(void);
 
 /* the error class of an HTTP status as the official SDKs decide it:
  * x-should-retry ("true"/"false", may be NULL) first, then 408, 409, 429 and
