@@ -435,34 +435,17 @@ static enum fstate file_eval(struct dctx *d, const struct stage *s, const char *
 	return f;
 }
 
-/* save an existing file as FILE.orig.N, never overwriting an earlier backup */
-static int backup(struct dctx *d, const char *rel)
+/* save a person's plan file as FILE.orig.N before it is replaced, never
+ * overwriting an earlier backup (land_backup, as -B does for a task) */
+static int backup(const char *root, const char *rel)
 {
-	char *p = path_join(d->root, rel), *o = NULL, *orel = NULL;
-	struct buffer b = {0};
-	int i, r = 0;
+	char *bak = land_backup(root, rel);
 
-	if (path_exists(p)) {
-		if (read_file(p, &b, YAML_MAX_FILE) < 0) {
-			r = error("%s: cannot read:", rel);
-		} else {
-			for (i = 1; !o || path_exists(o); i++) {
-				free(o);
-				free(orel);
-				orel = xasprintf("%s.orig.%d", rel, i);
-				o = path_join(d->root, orel);
-			}
-			if (write_file_atomic(o, b.data, b.len) < 0)
-				r = error("%s: cannot write:", orel);
-			else
-				fprintf(stderr, "%s: saved as %s\n", rel, orel);
-		}
-	}
-	free(o);
-	free(orel);
-	free(p);
-	buf_free(&b);
-	return r;
+	if (!bak)
+		return -1;
+	fprintf(stderr, "%s: saved as %s\n", rel, bak);
+	free(bak);
+	return 0;
 }
 
 /* land the plan file of stage s through an intent record, as a task's files
@@ -1132,7 +1115,7 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 	/* a valid plan's warnings are the person's to read; they never reject it */
 	diag_show_warnings(&dg);
 	crashpoint("pipeline-judged");
-	if (have_old && backup(d, s->file) < 0) {
+	if (have_old && backup(d->root, s->file) < 0) {
 		code = EXIT_FAILED;
 		goto done;
 	}
