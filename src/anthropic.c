@@ -256,6 +256,7 @@ void anthropic_decode(const struct http_response *hr, int max_tokens, struct cal
 		res->answer = tool;
 	} else if (text.len) {
 		res->answer = provider_answer_json(text.data, text.len, 1, &why);
+		res->bad_answer = !res->answer;   /* prose: the model answered, but not as asked */
 	} else {
 		why = xasprintf("answer holds no text and no tool call (stop_reason %s)", sr ? sr : "none");
 	}

@@ -256,7 +256,7 @@ int archive_pack_dir(const char *dir, const char *out_tarzst)
 	int ok;
 
 	ok = list_files(dir, NULL, &names, &n, &cap) == 0;
-	if (ok)
+	if (ok && n)    /* an empty directory lists nothing: names is NULL, which qsort must not see */
 		qsort(names, n, sizeof(*names), cmp_str);
 	w = ok ? archive_create(out_tarzst) : NULL;
 	ok = w != NULL;

@@ -556,12 +556,6 @@ static double call_cost(struct engine *e, const char *model, const struct usage 
 	return m->priced ? model_cost(m, u) : -1;
 }
 
-/* a try of 2xx status or a dropped one may have been billed in full */
-static int may_be_billed(const struct call_result *r)
-{
-	return r->status == CALL_RETRY && (r->http_status == 0 || (r->http_status >= 200 && r->http_status < 300));
-}
-
 static void prefixes_settle(struct engine *e, struct job *j, int warm);
 
 /* one ledger row per transport try; settles the try's reservation and, for a
@@ -595,7 +589,7 @@ static int on_try(void *arg, const struct call_result *r, int try_no)
 		e->unknown_cost = 1;
 	/* a dropped or cut-off try keeps its whole reservation: it may be billed */
 	e->reserved -= j->held;
-	e->charged += may_be_billed(r) ? (j->held > cost ? j->held : cost) : cost > 0 ? cost : 0;
+	e->charged += provider_may_be_billed(r) ? (j->held > cost ? j->held : cost) : cost > 0 ? cost : 0;
 	j->held = 0;
 	if (r->status == CALL_OK || (r->http_status >= 200 && r->http_status < 300))
 		prefixes_settle(e, j, 1);
@@ -660,27 +654,6 @@ static void record_entry(struct engine *e, const struct request *req, const char
 	free(name);
 	free(path);
 	json_decref(o);
-}
-
-/* the worst case of one attempt (SPEC 10.12): request bytes (an upper bound on
- * tokens) at the highest input-side price plus max_tokens at the highest output price */
-static double reservation(const struct model_info *m, const struct request *req)
-{
-	double in = m->input, out = m->output, bytes = 0;
-	const double p[] = {m->cache_write_5m, m->cache_write_1h, m->band_input, m->band_cache_write_5m,
-			    m->band_cache_write_1h};
-	size_t i;
-
-	for (i = 0; i < LEN(p); i++)
-		if (p[i] > in)
-			in = p[i];
-	if (m->band_output > out)
-		out = m->band_output;
-	for (i = 0; i < NLAYERS; i++)
-		bytes += (double)req->layer_len[i];
-	bytes += req->feedback ? (double)strlen(req->feedback) : 0;
-	bytes += strlen(req->schema);
-	return (bytes * in + (double)req->max_tokens * out) / 1e6;
 }
 
 /* cache_ttl auto: 1h when the rest of the run is expected to outlast five
@@ -1226,7 +1199,7 @@ static int job_start(struct engine *e, struct job *j)
 			task_failed(e, j, xasprintf("model %s has no known price", j->model));
 			return -1;
 		}
-		j->each = reservation(m, &j->req);
+		j->each = provider_reservation(m, &j->req);
 		if (e->charged + j->each > e->budget) {
 			e->budget_hit = 1;
 			ti->s = S_SKIPPED;
@@ -1850,6 +1823,7 @@ int build_run(const char *root, struct build_opts *o)
 	}
 	e.pr.total = (int)n;
 	e.budget = o->budget >= 0 ? o->budget : e.p->settings.budget_usd;
+	e.charged = o->charged;
 	e.run = state_run_start(e.st, "build");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigint;

@@ -20,6 +20,7 @@ struct build_opts {
 	const char *remote_cache; /* --remote-cache URL */
 	const char *progress;   /* auto | plain | json */
 	double budget;          /* --budget; < 0 when not given */
+	double charged;         /* already charged against the budget in this invocation (the pipeline's calls) */
 	int jobs;               /* -j; 0 when not given */
 	int locked;             /* the caller holds the build lock (build_lock) */
 };

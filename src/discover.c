@@ -3,7 +3,10 @@
  * people read and commit; answers asks a person on the terminal.  A plan file
  * with no state record, or edited since mpbuild wrote it, is a source and is
  * never overwritten unless named with -B, which first saves it as FILE.orig.N.
- * The masterplan gets one retry with plan_load's exact errors fed back.  A
+ * Answers are judged as a task's are (one JSON object; the masterplan loads,
+ * from memory, with only errors rejecting it), asked again up to retries:
+ * times with the errors fed back, and land through land_answer's intent
+ * record, under the same budget reservations as the tasks' calls.  A
  * file made again is re-planned: the previous file and unified diffs of its
  * inputs since it was made (kept under cache/basis/) go with the request,
  * outside the key, so that what the change does not touch comes back as it was. */
@@ -20,6 +23,7 @@
 #include "diff.h"
 #include "hash.h"
 #include "key.h"
+#include "land.h"
 #include "lockfile.h"
 #include "models.h"
 #include "orphan.h"
@@ -107,6 +111,9 @@ struct dctx {
 	struct lockfile lock;   /* dry run: a lock state.db has not seen, whose records count */
 	int use_lock;
 	struct rulebook rb;     /* the lock's rules: the masterplan's example plans are pinned there */
+	double charged;         /* what counts against the budget (SPEC 10.12): costs, and what dropped tries keep */
+	double each;            /* the reservation of one try of the call in flight */
+	int budget_stop;        /* a try was not sent: it could pass the budget */
 };
 
 /* a plan file against its record (SPEC 2 and 10.5) */
@@ -428,64 +435,45 @@ static enum fstate file_eval(struct dctx *d, const struct stage *s, const char *
 	return f;
 }
 
-/* save an existing file as FILE.orig.N, never overwriting an earlier backup */
-static int backup(struct dctx *d, const char *rel)
+/* save a person's plan file as FILE.orig.N before it is replaced, never
+ * overwriting an earlier backup (land_backup, as -B does for a task) */
+static int backup(const char *root, const char *rel)
 {
-	char *p = path_join(d->root, rel), *o = NULL, *orel = NULL;
-	struct buffer b = {0};
-	int i, r = 0;
+	char *bak = land_backup(root, rel);
 
-	if (path_exists(p)) {
-		if (read_file(p, &b, YAML_MAX_FILE) < 0) {
-			r = error("%s: cannot read:", rel);
-		} else {
-			for (i = 1; !o || path_exists(o); i++) {
-				free(o);
-				free(orel);
-				orel = xasprintf("%s.orig.%d", rel, i);
-				o = path_join(d->root, orel);
-			}
-			if (write_file_atomic(o, b.data, b.len) < 0)
-				r = error("%s: cannot write:", orel);
-			else
-				fprintf(stderr, "%s: saved as %s\n", rel, orel);
-		}
-	}
-	free(o);
-	free(orel);
-	free(p);
-	buf_free(&b);
-	return r;
+	if (!bak)
+		return -1;
+	fprintf(stderr, "%s: saved as %s\n", rel, bak);
+	free(bak);
+	return 0;
 }
 
-/* write the plan file of stage s and record it */
+/* land the plan file of stage s through an intent record, as a task's files
+ * land (SPEC 10.7), so that a crash at any point is finished or undone by the
+ * next run and never leaves the model's file looking like a person's */
 static int land(struct dctx *d, const struct stage *s, const struct buffer *bytes, const char *key,
 		const char *model, const char *manifest)
 {
+	struct answer_file f = {(char *)s->file, bytes->data ? bytes->data : "", bytes->len};
+	struct answer a = {&f, 1, NULL};
 	struct record rec = {0};
-	char *p = path_join(d->root, s->file);
-	char h[HASH_HEX], *paths[1];
+	struct fscache fc;
+	char *paths[1] = {(char *)s->file};
 	char(hashes[1])[HASH_HEX];
 	int r;
 
-	if (write_file_atomic(p, bytes->data, bytes->len) < 0) {
-		r = error("%s: cannot write:", s->file);
-		free(p);
-		return r;
-	}
-	free(p);
-	sha256_hex(bytes->data, bytes->len, h);
 	rec.target = (char *)s->name;
 	memcpy(rec.key, key, HASH_HEX);
 	rec.model = (char *)model;
 	rec.generated = 1;
 	rec.manifest = (char *)manifest;
 	rec.n = 1;
-	paths[0] = (char *)s->file;
-	memcpy(hashes[0], h, HASH_HEX);
 	rec.paths = paths;
 	rec.hashes = hashes;
-	r = state_land_commit(d->st, &rec);
+	fscache_open(&fc, d->st, d->root);
+	r = land_answer(d->st, &fc, d->root, &rec, &a);
+	fscache_flush(&fc);
+	fscache_close(&fc);
 	d->changed = 1;
 	return r;
 }
@@ -497,20 +485,30 @@ struct tryctx {
 	const struct settings *s;
 	const char *target, *model;
 	int attempt;
+	double budget;          /* USD, < 0: none */
 };
 
+/* one ledger row per transport try; settles the try's reservation and stops
+ * a retry that could pass the budget (SPEC 10.12, as the task engine does) */
 static int on_try(void *arg, const struct call_result *r, int try_no)
 {
 	struct tryctx *t = arg;
+	struct dctx *d = t->d;
 	struct ledger_row row = {0};
 
 	provider_ledger_row(&row, r, model_lookup(t->s, t->model));
-	row.run = t->d->run;
+	row.run = d->run;
 	row.target = t->target;
 	row.attempt = t->attempt;
 	row.try_no = try_no;
 	row.model = t->model;
-	state_ledger_add(t->d->st, &row);
+	state_ledger_add(d->st, &row);
+	/* a dropped or cut-off try keeps its whole reservation: it may be billed */
+	d->charged += provider_may_be_billed(r) ? (d->each > row.cost ? d->each : row.cost) : row.cost > 0 ? row.cost : 0;
+	if (r->status == CALL_RETRY && try_no < PROVIDER_TRIES && t->budget >= 0 && d->charged + d->each > t->budget) {
+		d->budget_stop = 1;
+		return 1;
+	}
 	return 0;
 }
 
@@ -606,11 +604,14 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 	return 0;
 }
 
-/* call the provider for c (attempt c->req.attempt); the answer (malloc'd) or NULL and *code */
-static char *call_model(struct dctx *d, const struct plan *p, struct call *c, int *code)
+/* call the provider for c (attempt c->req.attempt); the answer (malloc'd),
+ * or NULL and either *code, or *rejected (malloc'd) when the model answered
+ * but not with one JSON object: a judging failure, to be asked again */
+static char *call_model(struct dctx *d, const struct plan *p, struct call *c, int *code, char **rejected)
 {
 	struct call_result res = {0};
-	struct tryctx t = {d, &p->settings, c->req.target, c->req.model, c->req.attempt};
+	struct tryctx t = {d, &p->settings, c->req.target, c->req.model, c->req.attempt,
+			   d->o->budget >= 0 ? d->o->budget : p->settings.budget_usd};
 	char *answer;
 
 	if (getenv("MPBUILD_PRINT_KEYS") && *getenv("MPBUILD_PRINT_KEYS") == '1') {
@@ -618,6 +619,26 @@ static char *call_model(struct dctx *d, const struct plan *p, struct call *c, in
 
 		fprintf(stderr, "%s %s %d %s\n", c->req.target, c->key, c->req.attempt, j);
 		free(j);
+	}
+	d->each = 0;
+	d->budget_stop = 0;
+	if (t.budget >= 0) {
+		const struct model_info *m = model_lookup(&p->settings, c->req.model);
+
+		if (!m->priced) {
+			error("%s: model %s has no known price and a budget is set; add it under prices: in mpbuild.yaml "
+			      "(prices: {%s: {input: ..., output: ...}})", c->req.target, c->req.model, c->req.model);
+			*code = EXIT_BADINPUT;
+			return NULL;
+		}
+		d->each = provider_reservation(m, &c->req);
+		if (d->charged + d->each > t.budget) {
+			error("%s: not sent: the call could cost up to $%.4f and $%.4f of the $%.4f budget is spent",
+			      c->req.target, d->each, d->charged, t.budget);
+			error("budget of $%.4f reached: spent $%.4f; nothing more was started", t.budget, d->charged);
+			*code = EXIT_BUDGET;
+			return NULL;
+		}
 	}
 	if (!d->pv) {
 		int ec = EXIT_PROVIDER;
@@ -629,9 +650,18 @@ static char *call_model(struct dctx *d, const struct plan *p, struct call *c, in
 		}
 	}
 	provider_call_retrying(d->pv, &c->req, &res, on_try, &t);
+	if (res.status == CALL_FAIL && res.bad_answer) {
+		*rejected = xstrdup(res.error ? res.error : "the answer is not a JSON object");
+		call_result_clear(&res);
+		return NULL;
+	}
 	if (res.status != CALL_OK) {
-		error("%s: %s", c->req.target, res.error ? res.error : "the call failed");
-		*code = res.status == CALL_AUTH ? EXIT_PROVIDER : EXIT_FAILED;
+		if (d->budget_stop)
+			error("%s: %s; a retry could cost up to $%.4f and $%.4f of the $%.4f budget is spent", c->req.target,
+			      res.error ? res.error : "the call failed", d->each, d->charged, t.budget);
+		else
+			error("%s: %s", c->req.target, res.error ? res.error : "the call failed");
+		*code = d->budget_stop ? EXIT_BUDGET : res.status == CALL_AUTH ? EXIT_PROVIDER : EXIT_FAILED;
 		state_failure_put(d->st, c->req.target, d->run, res.error ? res.error : "the call failed");
 		call_result_clear(&res);
 		return NULL;
@@ -788,35 +818,6 @@ static int task_layer(struct dctx *d, const struct plan *p, const struct stage *
 	return 0;
 }
 
-/* run plan_load with stderr captured into errs; returns the plan or NULL */
-static struct plan *load_captured(const char *root, struct buffer *errs)
-{
-	char tmpl[] = "/tmp/mpbuild-errs.XXXXXX";
-	int fd = mkstemp(tmpl), saved;
-	struct plan *p;
-
-	if (fd < 0)
-		return plan_load(root);
-	unlink(tmpl);
-	fflush(stderr);
-	saved = dup(2);
-	dup2(fd, 2);
-	p = plan_load(root);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	lseek(fd, 0, SEEK_SET);
-	{
-		char chunk[4096];
-		ssize_t n;
-
-		while ((n = read(fd, chunk, sizeof(chunk))) > 0 && errs->len < (64u << 10))
-			buf_add(errs, chunk, (size_t)n);
-	}
-	close(fd);
-	return p;
-}
-
 /* the masterplan's extra checks beyond plan_load: what a task must carry */
 static void masterplan_gaps(const struct plan *p, struct buffer *errs)
 {
@@ -834,6 +835,24 @@ static void masterplan_gaps(const struct plan *p, struct buffer *errs)
 	}
 	if (!p->ntasks)
 		buf_puts(errs, "plans/masterplan.yaml: the plan has no tasks\n");
+}
+
+/* judge a candidate masterplan (the rendered answer, not in the tree): the
+ * errors of every check plan_load and masterplan_gaps make go to dg->errors,
+ * its warnings (a task without context:, SPEC 10.4) to dg->warnings; only
+ * errors reject it.  0 when it passes */
+static int judge_masterplan(const char *root, const struct buffer *plan, struct diag *dg)
+{
+	struct diag *was = diag_capture(dg);
+	struct plan *np = plan_load_candidate(root, plan->data, plan->len);
+
+	diag_capture(was);
+	if (np)
+		masterplan_gaps(np, &dg->errors);
+	else if (!dg->errors.len)
+		buf_puts(&dg->errors, "plans/masterplan.yaml: the plan does not load\n");
+	plan_free(np);
+	return dg->errors.len ? -1 : 0;
 }
 
 /* ---- re-planning (SPEC 10.1: none of this is in the key) ---- */
@@ -987,15 +1006,37 @@ static int pick_plans(struct dctx *d, const struct plan *p, const struct stage *
 	return task_layer(d, p, s, &c->l4) < 0 || call_prepare(d, p, s, c) < 0 ? -1 : 0;
 }
 
+/* keep the last rejected answer of stage s under cache/failed/NAME/: the
+ * plan file it made, else the answer, else (prose the provider could not
+ * read as JSON) why it was rejected; returns the relative name */
+static char *keep_failed(struct dctx *d, const struct stage *s, const struct buffer *out, const char *answer,
+			 const char *why)
+{
+	char *rel = out->len ? xasprintf("cache/failed/%s/%s", s->name, s->file)
+		    : answer ? xasprintf("cache/failed/%s/answer.json", s->name)
+			     : xasprintf("cache/failed/%s/error.txt", s->name);
+	char *path = path_join(d->root, rel);
+	const char *what = out->len ? out->data : answer ? answer : why;
+
+	if (write_file_atomic(path, what, out->len ? out->len : strlen(what)) < 0)
+		warn("cannot write %s:", path);
+	free(path);
+	return rel;
+}
+
 /* build stage s if it needs it: a missing file; a stale one mpbuild wrote;
  * with -B (named) any.  A person's file is kept: named, that stops with exit
- * 2; upstream of a named target, a stale one is reported and used as it is */
+ * 2; upstream of a named target, a stale one is reported and used as it is.
+ * An answer that is not a JSON object, or (masterplan) does not load as a
+ * plan, is asked again up to retries: times with the errors fed back; the
+ * file lands only once it passed, through an intent record */
 static int do_call_stage(struct dctx *d, const struct plan *p, const struct stage *s, int named)
 {
 	struct call c = {0};
 	char *answer = NULL, *why = NULL;
 	struct buffer out = {0}, errs = {0}, old = {0}, hint = {0}, fb = {0};
-	int code = 0, attempt, have_old, stale, forced = named && d->o->force;
+	struct diag dg = {0};
+	int code = 0, attempt, attempts = 1 + p->settings.retries, have_old, stale, forced = named && d->o->force;
 	enum fstate fs;
 	char *path = path_join(d->root, s->file);
 
@@ -1030,7 +1071,7 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 		code = EXIT_BADINPUT;
 		goto done;
 	}
-	for (attempt = 1; attempt <= (s->bit == DISCOVER_MASTERPLAN ? 2 : 1); attempt++) {
+	for (attempt = 1; attempt <= attempts; attempt++) {
 		/* the hints come first and stay on a retry; neither is in the key */
 		buf_reset(&fb);
 		buf_add(&fb, hint.data ? hint.data : "", hint.len);
@@ -1040,40 +1081,18 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 		c.req.attempt = attempt;
 		c.req.feedback = fb.len ? buf_str(&fb) : NULL;
 		free(answer);
-		if (!(answer = call_model(d, p, &c, &code)))
-			goto done;
-		buf_reset(&out);
 		free(why);
 		why = NULL;
-		if (render_answer(answer, &out, &why) < 0) {
-			buf_reset(&errs);
-			buf_printf(&errs, "%s\n", why);
-			code = EXIT_FAILED;
-			continue;
-		}
-		if (s->bit != DISCOVER_MASTERPLAN)
-			break;
-		/* the masterplan must load: write it, load it, and put the old one back on failure */
-		if (attempt == 1 && have_old && backup(d, s->file) < 0) {
-			code = EXIT_FAILED;
+		if (!(answer = call_model(d, p, &c, &code, &why)) && !why)
 			goto done;
-		}
-		if (write_file_atomic(path, out.data, out.len) < 0) {
-			error("%s: cannot write:", s->file);
-			code = EXIT_FAILED;
-			goto done;
-		}
+		buf_reset(&out);
 		buf_reset(&errs);
-		{
-			struct plan *np = load_captured(d->root, &errs);
-
-			if (np) {
-				masterplan_gaps(np, &errs);
-				plan_free(np);
-			}
-			if (!np && !errs.len)
-				buf_puts(&errs, "plans/masterplan.yaml: the plan does not load\n");
-		}
+		diag_free(&dg);
+		memset(&dg, 0, sizeof(dg));
+		if (why || render_answer(answer, &out, &why) < 0)
+			buf_printf(&errs, "%s\n", why);
+		else if (s->bit == DISCOVER_MASTERPLAN && judge_masterplan(d->root, &out, &dg) < 0)
+			buf_add(&errs, dg.errors.data, dg.errors.len);
 		if (!errs.len) {
 			code = 0;
 			break;
@@ -1082,37 +1101,35 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 		code = EXIT_FAILED;
 	}
 	if (code) {
-		if (s->bit == DISCOVER_MASTERPLAN) {
-			/* leave the tree as it was; the rejected plan goes to cache/failed */
-			char *fail = path_join(d->root, "cache/failed/masterplan/plans/masterplan.yaml");
+		char *kept = keep_failed(d, s, &out, answer, errs.data ? errs.data : "");
 
-			write_file_atomic(fail, out.data, out.len);
-			free(fail);
-			if (old.len)
-				write_file_atomic(path, old.data, old.len);
-			else
-				unlink(path);
-			error("%s: the answer is not a valid plan after a retry; kept as cache/failed/masterplan/plans/masterplan.yaml",
-			      s->name);
-			state_failure_put(d->st, s->name, d->run, "the answer is not a valid plan");
-		} else
-			error("%s: %s", s->name, why ? why : "the answer was rejected");
+		if (attempts > 1)
+			error("%s: the answer is not a valid plan after %s; kept as %s", s->name,
+			      attempts == 2 ? "a retry" : "its retries", kept);
+		else
+			error("%s: the answer is not a valid plan (retries: 0); kept as %s", s->name, kept);
+		state_failure_put(d->st, s->name, d->run, "the answer is not a valid plan");
+		free(kept);
 		goto done;
 	}
-	if (s->bit != DISCOVER_MASTERPLAN && have_old && backup(d, s->file) < 0) {
+	/* a valid plan's warnings are the person's to read; they never reject it */
+	diag_show_warnings(&dg);
+	crashpoint("pipeline-judged");
+	if (have_old && backup(d->root, s->file) < 0) {
 		code = EXIT_FAILED;
 		goto done;
 	}
-	if (land(d, s, &out, c.key, c.mc.model, c.manifest) < 0)
+	if (land(d, s, &out, c.key, c.mc.model, c.manifest) < 0) {
 		code = EXIT_FAILED;
-	else {
-		state_failure_clear(d->st, s->name);
-		save_basis(d, s);
-		if (!d->o->quiet)
-			printf("%s: %s %s (%s)\n", s->name, fs == F_MISSING ? "built" : "re-planned", s->file, c.mc.model);
-		if (s->bit == DISCOVER_MASTERPLAN)
-			after_masterplan(d);
+		goto done;
 	}
+	crashpoint("pipeline-landed");
+	state_failure_clear(d->st, s->name);
+	save_basis(d, s);
+	if (!d->o->quiet)
+		printf("%s: %s %s (%s)\n", s->name, fs == F_MISSING ? "built" : "re-planned", s->file, c.mc.model);
+	if (s->bit == DISCOVER_MASTERPLAN)
+		after_masterplan(d);
 done:
 	free(answer);
 	free(why);
@@ -1122,6 +1139,7 @@ done:
 	buf_free(&old);
 	buf_free(&hint);
 	buf_free(&fb);
+	diag_free(&dg);
 	call_free(&c);
 	return code;
 }
@@ -1141,6 +1159,29 @@ static int rewrite(const char *file)
 	buf_free(&b);
 	ydoc_free(doc);
 	return r < 0 ? EXIT_FAILED : 0;
+}
+
+/* remove the staged plan files (FILE.mpbuild-new) a crash left before its
+ * landing had an intent: with no intent open, no landing will use them */
+static void sweep_staged(struct dctx *d)
+{
+	char **targets = NULL, **jsons = NULL;
+	size_t n = 0, i;
+
+	if (state_intents(d->st, &targets, &jsons, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		free(targets[i]);
+		free(jsons[i]);
+	}
+	free(targets);
+	free(jsons);
+	for (i = 0; i < LEN(stages) && !n; i++) {
+		char *staged = xasprintf("%s/%s.mpbuild-new", d->root, stages[i].file);
+
+		unlink(staged);
+		free(staged);
+	}
 }
 
 int discover_run(const char *root, const struct discover_opts *o)
@@ -1166,6 +1207,11 @@ int discover_run(const char *root, const struct discover_opts *o)
 		return EXIT_BADINPUT;
 	}
 	free(cache);
+	/* a landing a crash interrupted is finished first, so that its file is
+	 * never taken for a person's */
+	if (land_recover(d.st, root) > 0 || state_run_unfinished(d.st))
+		d.changed = 1;  /* and a record a killed run committed goes into the lock */
+	sweep_staged(&d);
 	/* a lock from a clone, checkout or pull says what mpbuild wrote */
 	if (lockfile_sync(root, d.st, NULL) < 0) {
 		state_close(d.st);
@@ -1206,6 +1252,8 @@ int discover_run(const char *root, const struct discover_opts *o)
 	}
 	if (d.changed)
 		update_lock(&d);
+	if (o->charged)
+		*o->charged = d.charged;
 	state_run_finish(d.st, d.run, 0, 0, 0, rc ? 1 : 0, 0, 0);
 	if (d.pv)
 		d.pv->close(d.pv);
@@ -1316,6 +1364,10 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 			continue;
 		}
 		if (!notes && !which && exists)
+			continue;
+		/* nothing runs: only an existing plan file can be named stale; a
+		 * plan file whose inputs do not exist is a source (SPEC 2) */
+		if (notes && !exists)
 			continue;
 		if (!changes && !inputs_ready(&d, p, s, &why)) {
 			if (!named && exists)

@@ -22,6 +22,8 @@ struct discover_opts {
 	int build_follows;      /* tasks are built afterwards (and their summary lists orphans) */
 	int json;               /* with discover_dry_run: one JSON object per target */
 	int verbose;            /* -v: with discover_dry_run, list up-to-date targets too; show the example plans query */
+	double budget;          /* --budget in USD, < 0: the settings' budget_usd (SPEC 5 "Budget") */
+	double *charged;        /* discover_run: set to what its calls charged against the budget; may be NULL */
 };
 
 /* the DISCOVER_* bit of a pipeline target name, or 0 for any other target */
@@ -38,7 +40,8 @@ int discover_needed(const char *root);
  * masterplan renamed tasks inherit their records.  The caller holds the build
  * lock (build_lock).  Returns an exit code:
  * 0, 1 (a call failed or its answer never made a valid plan), 2 (bad input,
- * questions without answers, a kept file), 4 (provider unusable).
+ * questions without answers, a kept file), 3 (the next call could pass the
+ * budget: not sent), 4 (provider unusable).
  * Testing knobs: MPBUILD_PRINT_KEYS=1 prints "TARGET KEY REQUEST-JSON" on
  * stderr before each call (for making cassettes); MPBUILD_YAML_REWRITE=FILE
  * only rewrites FILE through the YAML writer and returns */

@@ -25,14 +25,6 @@ void http_global_init(void)
 	initialised = 1;
 }
 
-void http_global_cleanup(void)
-{
-	if (!initialised)
-		return;
-	curl_global_cleanup();
-	initialised = 0;
-}
-
 void http_abort(void)
 {
 	aborted = 1;

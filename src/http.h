@@ -40,8 +40,6 @@ struct http_request {
 
 /* initialise libcurl once per process (idempotent; call before starting threads) */
 void http_global_init(void);
-/* release libcurl's global state */
-void http_global_cleanup(void);
 /* perform rq and fill *res (which the caller zeroed); 0 when a complete
  * response arrived, whatever its status; -1 with res->error set on a
  * connection error (refused, reset, timed out, stalled, cut-off body, aborted) */

@@ -41,8 +41,6 @@ struct fscache {
 
 /* load the entries of st */
 void fscache_open(struct fscache *c, struct state *st, const char *root);
-/* the manifest's "validate" field for task t as compact JSON; caller frees */
-char *key_validate(const struct task *t);
 /* the content hash of root/rel, from the cache when its stat is unchanged and
  * not racy; NULL when the file does not exist (errno ENOENT) or cannot be read.
  * A file is looked at once per run: call fscache_forget before changing it */

@@ -473,6 +473,9 @@ int main(int argc, char **argv)
 		dopt.quiet = o.quiet;
 		dopt.json = o.json;
 		dopt.verbose = o.verbose;
+		/* one budget covers the pipeline's calls and the build's */
+		dopt.budget = o.budget;
+		dopt.charged = &o.charged;
 		for (k = 0; k < nargs; k++)
 			if (discover_target(args[k]))
 				dopt.which |= discover_target(args[k]);

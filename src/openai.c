@@ -209,6 +209,7 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 	if (!res->answer) {
 		res->status = CALL_FAIL;
 		res->error = why;
+		res->bad_answer = args || (content && *content);
 	}
 	json_decref(o);
 }

@@ -234,8 +234,9 @@ static void check_version(struct ld *L, const struct ynode *root)
 static struct ydoc *load_doc(struct plan *p, const char *rel, int *missing)
 {
 	char *path = path_join(p->root, rel);
-	struct ydoc *d = ydoc_load(path, rel);
-	int e = errno;
+	int candidate = p->candidate && strcmp(rel, "plans/masterplan.yaml") == 0;
+	struct ydoc *d = candidate ? ydoc_parse(rel, p->candidate, p->candidate_len) : ydoc_load(path, rel);
+	int e = candidate ? 0 : errno;
 
 	free(path);
 	*missing = !d && e == ENOENT;
@@ -1211,7 +1212,8 @@ static void load_masterplan(struct plan *p, int strict)
 	htab_free(&ctx);
 }
 
-struct plan *plan_load(const char *root)
+/* plan_load, with the masterplan's bytes from data when it is not NULL */
+static struct plan *load(const char *root, const char *data, size_t len)
 {
 	struct plan *p = xcalloc(1, sizeof(*p));
 	int before = yaml_errors;
@@ -1226,12 +1228,25 @@ struct plan *plan_load(const char *root)
 	load_questions(p);
 	load_answers(p);
 	load_discovery(p);
+	p->candidate = data;
+	p->candidate_len = len;
 	load_masterplan(p, 1);
+	p->candidate = NULL;
 	if (yaml_errors != before) {
 		plan_free(p);
 		return NULL;
 	}
 	return p;
+}
+
+struct plan *plan_load(const char *root)
+{
+	return load(root, NULL, 0);
+}
+
+struct plan *plan_load_candidate(const char *root, const char *data, size_t len)
+{
+	return load(root, data ? data : "", len);
 }
 
 void plan_free(struct plan *p)

@@ -155,6 +155,8 @@ struct plan {
 	struct ydoc **docs;             /* owned documents */
 	size_t ndocs;
 	int warnings;                   /* warnings printed while loading */
+	const char *candidate;          /* plan_load_candidate: plans/masterplan.yaml's bytes, borrowed while loading */
+	size_t candidate_len;
 };
 
 /* where built-in rules live: $MPBUILD_RULES, else beside the executable, else PREFIX */
@@ -165,6 +167,10 @@ void plan_set_exe(const char *argv0path);
 /* load and check every plan file of the project at root; on error print
  * file:line:col messages and return NULL.  strict: also warn about soft problems */
 struct plan *plan_load(const char *root);
+/* plan_load with plans/masterplan.yaml read from data instead of the tree:
+ * a model's candidate plan is judged before it lands; messages name
+ * plans/masterplan.yaml as if it were there */
+struct plan *plan_load_candidate(const char *root, const char *data, size_t len);
 /* free the plan and everything loaded from it */
 void plan_free(struct plan *p);
 /* the task with id, or NULL */

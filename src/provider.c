@@ -64,11 +64,6 @@ void provider_interrupt(int level)
 		http_abort();
 }
 
-int provider_interrupted(void)
-{
-	return interrupted != 0;
-}
-
 long provider_stall(void)
 {
 	const char *e = getenv("MPBUILD_STALL_TIMEOUT");
@@ -282,6 +277,30 @@ static char *redact_str(char *s)
 	free(s);
 	provider_redact(&b);
 	return buf_take(&b);
+}
+
+double provider_reservation(const struct model_info *m, const struct request *req)
+{
+	double in = m->input, out = m->output, bytes = 0;
+	const double p[] = {m->cache_write_5m, m->cache_write_1h, m->band_input, m->band_cache_write_5m,
+			    m->band_cache_write_1h};
+	size_t i;
+
+	for (i = 0; i < LEN(p); i++)
+		if (p[i] > in)
+			in = p[i];
+	if (m->band_output > out)
+		out = m->band_output;
+	for (i = 0; i < NLAYERS; i++)
+		bytes += (double)req->layer_len[i];
+	bytes += req->feedback ? (double)strlen(req->feedback) : 0;
+	bytes += strlen(req->schema);
+	return (bytes * in + (double)req->max_tokens * out) / 1e6;
+}
+
+int provider_may_be_billed(const struct call_result *r)
+{
+	return r->status == CALL_RETRY && (r->http_status == 0 || (r->http_status >= 200 && r->http_status < 300));
 }
 
 void provider_call_retrying(struct provider *pv, const struct request *req, struct call_result *res,

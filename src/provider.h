@@ -26,6 +26,8 @@ struct call_result {
 	int http_status;        /* 0 when no HTTP was involved */
 	double retry_after;     /* seconds the server asked to wait; < 0 when it did not say */
 	char *stop_reason;      /* as the provider said it; owned; may be NULL */
+	int bad_answer;         /* CALL_FAIL because the answer is not one JSON object (prose): a
+				 * judging failure, which the caller may ask again with error as feedback */
 };
 
 struct provider {
@@ -74,6 +76,13 @@ struct ledger_row;
  * m has no known price), latency and outcome; run, target, attempt, try and
  * model are the caller's */
 void provider_ledger_row(struct ledger_row *row, const struct call_result *r, const struct model_info *m);
+/* the budget reservation of one try of req on model m, in USD (SPEC 10.12):
+ * the request's bytes (an upper bound on tokens) at the highest input-side
+ * price that could apply plus max_tokens at the highest output price */
+double provider_reservation(const struct model_info *m, const struct request *req);
+/* 1 when try r may have been billed in full although it gave no usage (a
+ * 2xx cut off, or a dropped connection): it keeps its whole reservation */
+int provider_may_be_billed(const struct call_result *r);
 
 /* tries in all, the first included */
 #define PROVIDER_TRIES 5
@@ -99,8 +108,6 @@ long provider_stall(void);
 /* level 1: no more retries or pacing waits; level 2: also abort calls in
  * flight.  Async-signal-safe, for the first and second Ctrl-C */
 void provider_interrupt(int level);
-/* 1 once provider_interrupt was called */
-int provider_interrupted(void);
 
 /* the error class of an HTTP status as the official SDKs decide it:
  * x-should-retry ("true"/"false", may be NULL) first, then 408, 409, 429 and

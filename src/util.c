@@ -19,16 +19,56 @@
 
 const char *argv0 = "mpbuild";
 
-static void vmsg(const char *prefix, const char *fmt, va_list ap)
+static _Thread_local struct diag *sink;  /* the calling thread's, or NULL: standard error */
+
+struct diag *diag_capture(struct diag *d)
+{
+	struct diag *was = sink;
+
+	sink = d;
+	return was;
+}
+
+void diag_line(int warning, const char *line)
+{
+	if (!sink) {
+		fprintf(stderr, "%s\n", line);
+		return;
+	}
+	buf_printf(warning ? &sink->warnings : &sink->errors, "%s\n", line);
+	if (warning)
+		sink->nwarnings++;
+	else
+		sink->nerrors++;
+}
+
+void diag_show_warnings(struct diag *d)
+{
+	if (d->warnings.len)
+		fputs(buf_str(&d->warnings), stderr);
+	buf_reset(&d->warnings);
+	d->nwarnings = 0;
+}
+
+void diag_free(struct diag *d)
+{
+	buf_free(&d->errors);
+	buf_free(&d->warnings);
+}
+
+/* "mpbuild: PREFIX" and the message, with strerror for a format ending in ':' */
+static void vmsg(int warning, const char *fmt, va_list ap)
 {
 	size_t n = strlen(fmt);
 	int err = errno;
+	struct buffer b = {0};
 
-	fprintf(stderr, "%s: %s", argv0, prefix);
-	vfprintf(stderr, fmt, ap);
+	buf_printf(&b, "%s: %s", argv0, warning ? "warning: " : "");
+	buf_vprintf(&b, fmt, ap);
 	if (n > 0 && fmt[n - 1] == ':')
-		fprintf(stderr, " %s", strerror(err));
-	fputc('\n', stderr);
+		buf_printf(&b, " %s", strerror(err));
+	diag_line(warning, buf_str(&b));
+	buf_free(&b);
 }
 
 void warn(const char *fmt, ...)
@@ -36,7 +76,7 @@ void warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg("warning: ", fmt, ap);
+	vmsg(1, fmt, ap);
 	va_end(ap);
 }
 
@@ -44,8 +84,10 @@ void fatal(const char *fmt, ...)
 {
 	va_list ap;
 
+	/* fatal always reaches the person, whatever sink is set */
+	sink = NULL;
 	va_start(ap, fmt);
-	vmsg("", fmt, ap);
+	vmsg(0, fmt, ap);
 	va_end(ap);
 	exit(EXIT_BADINPUT);
 }
@@ -55,7 +97,7 @@ int error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg("", fmt, ap);
+	vmsg(0, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -157,21 +199,28 @@ void buf_putc(struct buffer *b, int c)
 	buf_add(b, &ch, 1);
 }
 
-void buf_printf(struct buffer *b, const char *fmt, ...)
+void buf_vprintf(struct buffer *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list aq;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
 	if (n < 0)
 		fatal("bad format");
 	buf_grow(b, (size_t)n);
-	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void buf_printf(struct buffer *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 const char *buf_str(struct buffer *b)

@@ -54,6 +54,8 @@ void buf_puts(struct buffer *b, const char *s);
 void buf_putc(struct buffer *b, int c);
 /* append formatted text */
 void buf_printf(struct buffer *b, const char *fmt, ...) PRINTF(2, 3);
+/* append formatted text from a va_list (ap is used up) */
+void buf_vprintf(struct buffer *b, const char *fmt, va_list ap) PRINTF(2, 0);
 /* the contents as a NUL-terminated string (never NULL) */
 const char *buf_str(struct buffer *b);
 /* take ownership of the contents as a malloc'd string; the buffer is reset */
@@ -62,6 +64,26 @@ char *buf_take(struct buffer *b);
 void buf_reset(struct buffer *b);
 /* free the memory */
 void buf_free(struct buffer *b);
+
+/* where the calling thread's messages go instead of standard error while it
+ * is set: error() and warn(), and yaml.c's file:line:col diagnostics.  A
+ * caller that judges what it loads (a model's candidate plan) reads the
+ * errors here instead of the person.  fatal() always prints.  Per thread, so
+ * a worker of the task engine is never captured by another thread's sink. */
+struct diag {
+	struct buffer errors;   /* error lines, each ending in a newline */
+	struct buffer warnings; /* warning lines, each ending in a newline */
+	int nerrors, nwarnings; /* lines in each */
+};
+/* send the calling thread's messages to d (NULL: back to standard error);
+ * returns the sink it replaces, for the caller to put back */
+struct diag *diag_capture(struct diag *d);
+/* one message line (without its newline): to the calling thread's sink, else standard error */
+void diag_line(int warning, const char *line);
+/* print d's warnings on standard error, where the person reads them, and forget them */
+void diag_show_warnings(struct diag *d);
+/* free d's buffers */
+void diag_free(struct diag *d);
 
 /* a string-keyed open-addressing hash table; keys are borrowed, not copied */
 struct htab {

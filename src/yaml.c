@@ -13,14 +13,18 @@
 
 int yaml_errors;
 
+/* "file:line:col: error: ..." to the calling thread's message sink (util.h) */
 static void vdiag(const char *kind, const char *file, int line, int col, const char *fmt, va_list ap)
 {
+	struct buffer b = {0};
+
 	if (line > 0)
-		fprintf(stderr, "%s:%d:%d: %s: ", file, line, col, kind);
+		buf_printf(&b, "%s:%d:%d: %s: ", file, line, col, kind);
 	else
-		fprintf(stderr, "%s: %s: ", file, kind);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+		buf_printf(&b, "%s: %s: ", file, kind);
+	buf_vprintf(&b, fmt, ap);
+	diag_line(strcmp(kind, "warning") == 0, buf_str(&b));
+	buf_free(&b);
 }
 
 void yerror(const char *file, const struct ynode *n, const char *fmt, ...)

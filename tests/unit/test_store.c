@@ -509,6 +509,24 @@ TEST(stats_counts_entries)
 	tmpdir_free(d);
 }
 
+TEST(pack_empty_directory)
+{
+	char *d = tmpdir_new(), *src = path_join(d, "empty"), *out = path_join(d, "e.tar.zst"), *x;
+
+	CHECK(mkdirs(src) == 0);
+	CHECK(archive_pack_dir(src, out) == 0);
+	CHECK(path_exists(out));
+	x = archive_extract_temp(out);
+	CHECK(x != NULL);
+	if (x) {
+		CHECK(archive_remove_temp(x) == 0);
+		free(x);
+	}
+	free(src);
+	free(out);
+	tmpdir_free(d);
+}
+
 TEST(cassette_archive_round_trip)
 {
 	char *d = tmpdir_new(), *src = path_join(d, "cassette"), *out = path_join(d, "c.tar.zst"), *x, *f;
