@@ -173,6 +173,14 @@ out:
 	return out;
 }
 
+int confine_check(const char *root, const char *rel, struct buffer *err)
+{
+	char *real = confine_resolve(root, rel, err);
+
+	free(real);
+	return real != NULL;
+}
+
 int confine_parent(const char *root, const char *rel, int create, const char **base)
 {
 	char *walk = xstrdup(rel), *s, *slash;

@@ -17,6 +17,8 @@
  * device where the file would go).  rel itself naming a reserved place is the
  * plan loader's to refuse (plan_path_problem) */
 char *confine_resolve(const char *root, const char *rel, struct buffer *err);
+/* 1 when confine_resolve accepts rel, else 0 with the reason in err */
+int confine_check(const char *root, const char *rel, struct buffer *err);
 /* open the directory holding rel (a resolved path: no link on the way),
  * creating the missing directories when create is set; a directory
  * descriptor, or -1 with errno set (ELOOP or ENOTDIR: a link on the way);

@@ -3,6 +3,7 @@
  * file is only removed when it still holds the bytes mpbuild wrote: an
  * orphan a person edited is theirs. */
 #include "orphan.h"
+#include "confine.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -111,6 +112,7 @@ int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, con
 {
 	struct orphan *o;
 	size_t no = orphan_find(p, recs, n, &o), i, removed = 0, kept = 0, dropped = 0;
+	struct buffer why = {0};
 	int rc = 0;
 
 	for (i = 0; i < no; i++) {
@@ -122,6 +124,12 @@ int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, con
 		if (strcmp(h, o[i].hash) != 0) {
 			printf("%s %s (edited by hand since mpbuild wrote it for %s; it is yours now)\n",
 			       dry ? "would keep" : "kept", o[i].path, o[i].target);
+			kept++;
+			continue;
+		}
+		if (!confine_check(fc->root, o[i].path, &why)) {
+			printf("%s %s (%s)\n", dry ? "would keep" : "kept", o[i].path, buf_str(&why));
+			buf_reset(&why);
 			kept++;
 			continue;
 		}
@@ -138,6 +146,7 @@ int orphan_clean(struct state *st, struct fscache *fc, const struct plan *p, con
 		free(path);
 	}
 	free(o);
+	buf_free(&why);
 	/* the records go once their files are dealt with; a file that stays is a person's */
 	for (i = 0; i < n && rc == 0; i++)
 		if (orphan_gone(p, recs[i].target)) {

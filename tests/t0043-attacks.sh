@@ -93,6 +93,14 @@ expect_success '3. cache/, plans/ or the lock as a link out of the project is re
 	test -z "$(ls ../elsewhere)"
 '
 
+expect_success '3. clean never removes a file that a link puts outside the project, whatever the lock says' '
+	plan p3d "{id: T-001, title: E, description: E., outputs: [ext/f]}" && mkdir outside3 && echo precious >outside3/f &&
+	ln -s "$TRASH/outside3" p3d/ext && cd p3d &&
+	printf "version: 1\ntargets:\n  T-001:\n    key: sha256:%064d\n    model: m\n    generated: true\n    outputs:\n      ext/f: %s\napproved_checks: null\nrules: {}\n" 0 "$(sha ../outside3/f)" >mpbuild.lock &&
+	mpbuild clean T-001 >../out 2>&1 && cat ../out && test "$(cat ../outside3/f)" = precious &&
+	grep "^kept ext/f (ext/f leads out of the project through the symbolic link ext)" ../out
+'
+
 # spy DIR: a project whose check (spy.sh) looks for the key wherever a process
 # could find it, counts the processes it sees, and tries the fake server
 cat >spy.sh <<-'EOF'
