@@ -1,7 +1,9 @@
-/* build.c: the executor.  Tasks are visited in topological order; each is up
- * to date (key and output hashes match the record), kept (a person's file),
- * skipped (a dependency failed) or called, judged and landed.  Status,
- * explain, clean, accept and touch share the same evaluation. */
+/* build.c: the scheduler.  Tasks are visited in topological order and
+ * evaluated (engine.c); each is up to date, kept (a person's file), skipped
+ * (a dependency failed), restored from the store, or called on a worker
+ * thread (-j), judged and landed.  Everything that takes the engine's mutex
+ * is here: calls in flight, budget reservations, prompt-prefix sharing, and
+ * validator and check commands run with the mutex released. */
 #include "build.h"
 #include "check.h"
 #include "confine.h"
@@ -34,73 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum tstate { S_PENDING, S_WAIT, S_UPTODATE, S_BUILT, S_RESTORED, S_FAILED, S_SKIPPED, S_KEPT };
-
-static const char *const state_names[] = {"stale", "waits", "up to date", "built", "restored", "failed",
-					  "skipped", "kept"};
-
-struct tinfo {
-	enum tstate s;
-	char key[HASH_HEX];
-	char *manifest;         /* owned */
-	char *why;              /* owned: why stale, failed, skipped or kept */
-	struct model_choice mc;
-	enum answer_format fmt;
-	int forced;
-	int edited;             /* kept because a person edited an output */
-	char **seen;            /* owned: per output, its hash when evaluated ("" for no file): landing
-				 * checks the tree still holds these, so an edit made meanwhile wins */
-};
-
-struct engine {
-	struct plan *p;
-	const char *root;
-	struct state *st;       /* NULL on a dry run without a state file */
-	struct fscache fc;
-	struct prompt_ctx *pc;
-	struct record *recs;
-	size_t nrec;
-	struct htab rec_by;     /* target -> struct record* */
-	struct htab gone_out;   /* path -> hash, the files generated records of gone targets name */
-	struct htab failures;   /* target -> struct failure* */
-	struct tinfo *ti;       /* per task */
-	const char *family;
-	long run;
-	struct provider *pv;
-	struct store *store;    /* NULL with --no-cache or on a dry run */
-	int store_tried;        /* store_open was called (it reports its own failure once) */
-	double saved;           /* USD that restores saved this run */
-	struct progress pr;
-	struct build_opts *o;
-	struct usage total;
-	double cost;
-	int unknown_cost;
-	int count[8];
-	int first_ok, retry_ok;  /* landed at the first attempt / after a retry */
-	int plan_generated;     /* masterplan.yaml came from a model: its checks need approval */
-	char *check_hash;       /* hash of the plan's check set */
-	struct htab warned;     /* validator programs reported missing */
-	int auth_failed;
-	int budget_hit;         /* the next call would pass the budget: start nothing new */
-	int bad_input;          /* a setting makes the run impossible (exit 2) */
-	double budget;          /* USD, < 0: none */
-	double ttl_remaining;   /* calls the rest of the run may make, for cache_ttl auto */
-	int jobs;               /* calls at once (-j, jobs:) */
-	char *approved;         /* approved check set from the lock */
-	int dirty;              /* records changed since mpbuild.lock was written */
-	/* calls run on worker threads (-j); the main thread holds mu except while
-	 * it waits on cv, and workers take it to report a try or their end */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	double reserved;        /* budget reservations of the tries in flight */
-	double charged;         /* what counts against the budget: costs, plus what dropped tries keep reserved */
-	struct htab prefixes;   /* id -> struct prefix* */
-	struct prefix *plist;   /* every prefix, for freeing */
-	struct rulebook rb;     /* rule versions and pinned examples (SPEC 10.2, 10.3) */
-	int writable;           /* the state file may be written */
-	struct sched *sc;       /* the run's scheduler while schedule runs, else NULL */
-};
-
 /* what schedule works with: the selected tasks in order and the calls started */
 struct sched {
 	struct task **order;
@@ -124,401 +59,6 @@ static void on_sigint(int sig)
 	(void)sig;
 	provider_interrupt(n >= 2 ? 2 : 1);
 	errno = saved;
-}
-
-static void set_why(struct tinfo *ti, char *why)
-{
-	free(ti->why);
-	ti->why = why;
-}
-
-/* the build lock: one build per project; wait up to 5 s, then name the holder */
-static int take_lock(const char *root)
-{
-	char *dir = path_join(root, "cache"), *path = path_join(dir, "lock");
-	int fd, i;
-
-	mkdirs(dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		error("cannot open %s:", path);
-		free(dir);
-		free(path);
-		return -1;
-	}
-	for (i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
-		if (i == 50) {
-			char buf[32] = {0};
-
-			if (pread(fd, buf, sizeof(buf) - 1, 0) < 0)
-				buf[0] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			error("another mpbuild (pid %s) is building this project; %s is locked", *buf ? buf : "?", path);
-			close(fd);
-			free(dir);
-			free(path);
-			return -1;
-		}
-		usleep(100000);
-	}
-	if (ftruncate(fd, 0) == 0) {
-		char buf[32];
-		int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-
-		if (pwrite(fd, buf, (size_t)n, 0) < 0)
-			warn("cannot write %s:", path);
-	}
-	free(dir);
-	free(path);
-	return fd;   /* held until exit */
-}
-
-int build_lock(const char *root)
-{
-	return take_lock(root);
-}
-
-/* look records up by target, and the files of records of gone targets by path */
-static void index_records(struct engine *e)
-{
-	size_t i;
-
-	htab_free(&e->rec_by);
-	htab_free(&e->gone_out);
-	for (i = 0; i < e->nrec; i++) {
-		const struct record *r = &e->recs[i];
-		size_t j;
-
-		htab_put(&e->rec_by, r->target, &e->recs[i]);
-		for (j = 0; r->generated && j < r->n && orphan_gone(e->p, r->target); j++)
-			htab_put(&e->gone_out, r->paths[j], r->hashes[j]);
-	}
-}
-
-/* records from state.db, or from mpbuild.lock when the lock changed outside
- * mpbuild (a fresh clone, git checkout or pull): the lock then wins */
-static int load_records(struct engine *e, int writable)
-{
-	const char *lh = fscache_hash(&e->fc, "mpbuild.lock");
-	char *seen = e->st ? state_meta_get(e->st, "lock_hash") : NULL;
-	struct lockfile lk;
-
-	if (lh && (!seen || strcmp(seen, lh) != 0)) {
-		char h[HASH_HEX];
-		int rc = lockfile_read(e->root, &lk, h);
-
-		if (rc < 0) {
-			free(seen);
-			return -1;
-		}
-		if (rc == 0) {
-			e->dirty = 1;
-			e->recs = lk.targets;
-			e->nrec = lk.ntargets;
-			lk.targets = NULL;
-			lk.ntargets = 0;
-			e->approved = lk.approved_checks ? xstrdup(lk.approved_checks) : NULL;
-			rulebook_from_lock(&e->rb, &lk);
-			if (writable && e->st) {
-				state_records_replace(e->st, e->recs, e->nrec);
-				state_rules_replace(e->st, e->rb.recs, e->rb.n);
-				state_meta_set(e->st, "lock_hash", h);
-				state_meta_set(e->st, "approved_checks", e->approved ? e->approved : "");
-			}
-			lockfile_free(&lk);
-			free(seen);
-			index_records(e);
-			return 0;
-		}
-	}
-	free(seen);
-	if (e->st) {
-		e->recs = state_records(e->st, &e->nrec);
-		e->approved = state_meta_get(e->st, "approved_checks");
-		if (e->approved && !*e->approved) {
-			free(e->approved);
-			e->approved = NULL;
-		}
-	}
-	rulebook_load(&e->rb, e->st, e->root, writable);
-	index_records(e);
-	return 0;
-}
-
-/* what the lock holds besides the records: the rule hashes, the approved
- * checks and which targets the plan has */
-static void lock_inputs(struct engine *e, char out[HASH_HEX])
-{
-	struct sha256 hs;
-	const char *ap = e->approved ? e->approved : "";
-	size_t i;
-
-	sha256_init(&hs);
-	sha256_update(&hs, ap, strlen(ap) + 1);
-	for (i = 0; i < e->p->nrules; i++) {
-		sha256_update(&hs, e->p->rules[i].name, strlen(e->p->rules[i].name) + 1);
-		sha256_update(&hs, e->p->rules[i].hash, strlen(e->p->rules[i].hash) + 1);
-	}
-	for (i = 0; i < e->p->ntasks; i++)
-		sha256_update(&hs, e->p->tasks[i].id, strlen(e->p->tasks[i].id) + 1);
-	sha256_final_hex(&hs, out);
-}
-
-/* regenerate mpbuild.lock from state.db (SPEC 10.8); nothing to do when no
- * record changed, the plan's targets and rules are those of the last lock and
- * the file is as mpbuild wrote it */
-static void write_lock(struct engine *e)
-{
-	struct lockfile lk = {0};
-	struct buffer b = {0};
-	struct record *all;
-	size_t n, i, j;
-	char h[HASH_HEX], in[HASH_HEX];
-
-	lock_inputs(e, in);
-	if (!e->dirty) {
-		char *seen_in = state_meta_get(e->st, "lock_inputs"), *seen = state_meta_get(e->st, "lock_hash");
-		const char *now_h = fscache_hash(&e->fc, "mpbuild.lock");
-		int same = seen_in && seen && now_h && strcmp(seen_in, in) == 0 && strcmp(seen, now_h) == 0;
-
-		free(seen_in);
-		free(seen);
-		if (same)
-			return;
-	}
-	all = state_records(e->st, &n);
-	lk.targets = xcalloc(n + 1, sizeof(*lk.targets));
-	for (i = 0; i < n; i++) {
-		int pipeline = 0;
-
-		for (j = 0; j < LEN(graph_pipeline); j++)
-			pipeline |= strcmp(all[i].target, graph_pipeline[j]) == 0;
-		if (pipeline || plan_task(e->p, all[i].target)) {
-			lk.targets[lk.ntargets++] = all[i];
-			memset(&all[i], 0, sizeof(all[i]));
-		}
-	}
-	record_free_all(all, n);
-	lk.approved_checks = e->approved ? xstrdup(e->approved) : NULL;
-	retrieve_lock_rules(&e->rb, e->p, e->pc, e->st, &lk);
-	lockfile_render(&lk, &b);
-	if (lockfile_write(e->root, &b, h) == 0) {
-		state_meta_set(e->st, "lock_hash", h);
-		state_meta_set(e->st, "lock_inputs", in);
-		fscache_note(&e->fc, "mpbuild.lock", h);
-		e->dirty = 0;
-	}
-	buf_free(&b);
-	lockfile_free(&lk);
-}
-
-static const char *rec_hash(const struct record *r, const char *path)
-{
-	size_t i;
-
-	for (i = 0; r && i < r->n; i++)
-		if (strcmp(r->paths[i], path) == 0)
-			return r->hashes[i];
-	return NULL;
-}
-
-/* is t one of the named targets (a task id, its milestone, its phase, or all)?
- * Unlike selection, this does not take in dependencies. */
-static int is_named(const struct plan *p, const struct task *t, char **names, size_t n)
-{
-	size_t i, j;
-
-	if (n == 0)
-		return 1;
-	for (i = 0; i < n; i++) {
-		if (strcmp(names[i], t->id) == 0 || strcmp(names[i], "all") == 0)
-			return 1;
-		if (strncmp(names[i], "rule:", 5) == 0 && t->r && strcmp(names[i] + 5, t->r->name) == 0)
-			return 1;
-		if (t->milestone && strcmp(names[i], t->milestone) == 0)
-			return 1;
-		for (j = 0; j < p->nphases; j++)
-			if (strcmp(names[i], p->phases[j].id) == 0 && t->milestone_index != (size_t)-1 &&
-			    p->milestones[t->milestone_index].phase_index == j)
-				return 1;
-	}
-	return 0;
-}
-
-/* -B forces the named targets; -B rule:NAME picks the rule's examples again
- * instead (its tasks are then stale when their layer changed) */
-static int is_forced(struct engine *e, const struct task *t)
-{
-	size_t i;
-
-	if (!e->o || !e->o->force)
-		return 0;
-	for (i = 0; i < e->o->ntargets; i++)
-		if (strncmp(e->o->targets[i], "rule:", 5) != 0 && is_named(e->p, t, &e->o->targets[i], 1))
-			return 1;
-	return e->o->ntargets == 0;
-}
-
-/* a record imported from the lock has no manifest: an up-to-date target gets
- * its current one, so that explain and rule reports can compare later */
-static void keep_manifest(struct engine *e, const struct record *rec, const char *manifest)
-{
-	struct record *r = (struct record *)rec;
-
-	if (r->manifest || r->has_manifest || !e->writable || !e->st)
-		return;
-	r->manifest = xstrdup(manifest);
-	r->has_manifest = state_record_put(e->st, r) == 0;
-}
-
-/* decide what t needs; deps were evaluated (and built) before */
-static void seen_free(struct tinfo *ti, const struct task *t)
-{
-	size_t i;
-
-	for (i = 0; ti->seen && i < t->noutputs; i++)
-		free(ti->seen[i]);
-	free(ti->seen);
-	ti->seen = NULL;
-}
-
-static void eval(struct engine *e, struct task *t)
-{
-	struct tinfo *ti = &e->ti[t->index];
-	const struct settings *s = &e->p->settings;
-	struct key_input in = {0};
-	const char *shared[3], **dt, **dp, **dh;
-	char head[HASH_HEX];
-	const struct record *rec;
-	size_t i, j, nd = 0, existing = 0;
-
-	for (i = 0; i < t->ndeps; i++) {
-		struct tinfo *d = &e->ti[t->deps[i]->index];
-
-		if (d->s == S_FAILED || d->s == S_SKIPPED) {
-			ti->s = S_SKIPPED;
-			set_why(ti, xasprintf("%s %s", t->deps[i]->id, d->s == S_FAILED ? "failed" : "was skipped"));
-			return;
-		}
-		if (d->s == S_PENDING || d->s == S_WAIT) {
-			ti->s = S_WAIT;
-			set_why(ti, xasprintf("after %s", t->deps[i]->id));
-			return;
-		}
-		nd += t->deps[i]->noutputs;
-	}
-	ti->mc = plan_task_model(e->p, t);
-	ti->fmt = prompt_format(model_answer_format(s, ti->mc.model));
-	prompt_shared_hashes(e->pc, t, ti->fmt, shared);
-	prompt_task_hash(e->pc, t, head);
-	dt = xcalloc(nd + 1, sizeof(*dt));
-	dp = xcalloc(nd + 1, sizeof(*dp));
-	dh = xcalloc(nd + 1, sizeof(*dh));
-	nd = 0;
-	for (i = 0; i < t->ndeps; i++) {
-		for (j = 0; j < t->deps[i]->noutputs; j++) {
-			const char *h = fscache_hash(&e->fc, t->deps[i]->outputs[j]);
-
-			if (!h) {
-				ti->s = S_SKIPPED;
-				set_why(ti, xasprintf("%s, an output of %s, is missing", t->deps[i]->outputs[j],
-						      t->deps[i]->id));
-				goto out;
-			}
-			dt[nd] = t->deps[i]->id;
-			dp[nd] = t->deps[i]->outputs[j];
-			dh[nd++] = h;
-		}
-	}
-	in.family = e->family;
-	in.model = ti->mc.model;
-	in.effort = ti->mc.effort;
-	in.max_tokens = s->max_tokens;
-	in.schema_hash = prompt_schema_hash(e->pc, ti->fmt);
-	in.layer[0] = shared[0];
-	in.layer[1] = shared[1];
-	in.layer[2] = shared[2];
-	in.layer[3] = head;
-	in.ndeps = nd;
-	in.dep_target = dt;
-	in.dep_path = dp;
-	in.dep_hash = dh;
-	in.task = t;
-	in.retries = s->retries;
-	in.escalate = s->escalate.model;
-	free(ti->manifest);
-	ti->manifest = key_manifest(&in);
-	key_of(ti->manifest, ti->key);
-	rec = htab_get(&e->rec_by, t->id);
-	ti->forced = is_forced(e, t);
-	ti->edited = 0;
-	{
-		const char *edited = NULL, *untracked = NULL, *missing = NULL;
-
-		seen_free(ti, t);
-		ti->seen = xcalloc(t->noutputs + 1, sizeof(*ti->seen));
-		for (i = 0; i < t->noutputs; i++) {
-			const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = rec_hash(rec, t->outputs[i]);
-
-			ti->seen[i] = xstrdup(h ? h : "");
-
-			/* a file a task the plan no longer has generated (a re-plan moved it
-			 * here, with other outputs) is mpbuild's, not a person's */
-			if (!rh)
-				rh = htab_get(&e->gone_out, t->outputs[i]);
-
-			if (!h) {
-				if (!missing)
-					missing = t->outputs[i];
-				continue;
-			}
-			existing++;
-			if (rh && strcmp(h, rh) != 0 && !edited)
-				edited = t->outputs[i];
-			if (!rh && !untracked)
-				untracked = t->outputs[i];
-		}
-		if (ti->forced) {
-			ti->s = S_PENDING;
-			set_why(ti, xstrdup("forced with -B"));
-		} else if (edited) {
-			ti->s = S_KEPT;
-			ti->edited = 1;
-			set_why(ti, xasprintf("edited by hand: %s", edited));
-		} else if (untracked && existing == t->noutputs) {
-			ti->s = S_KEPT;
-			set_why(ti, xasprintf("%s exists and was not generated by mpbuild", untracked));
-		} else if (untracked) {
-			ti->s = S_FAILED;
-			set_why(ti, xasprintf("would overwrite %s, which mpbuild did not generate; move it away or run mpbuild -B %s",
-					      untracked, t->id));
-		} else if (rec && strcmp(rec->key, ti->key) == 0 && !missing) {
-			ti->s = S_UPTODATE;
-			set_why(ti, NULL);
-			keep_manifest(e, rec, ti->manifest);
-		} else {
-			ti->s = S_PENDING;
-			set_why(ti, !rec ? xstrdup("never built")
-					 : strcmp(rec->key, ti->key) != 0 ? xstrdup("inputs changed")
-									  : xasprintf("%s is missing", missing));
-		}
-		/* a target to build must have somewhere to land: no call is made for
-		 * outputs a link sends out of the project or into .git, or where a
-		 * directory stands */
-		for (i = 0; ti->s == S_PENDING && i < t->noutputs; i++) {
-			struct buffer why = {0};
-
-			if (!judge_confined(e->root, t->outputs[i], &why)) {
-				ti->s = S_FAILED;
-				set_why(ti, xstrdup(buf_str(&why)));
-			}
-			buf_free(&why);
-		}
-	}
-out:
-	free(dt);
-	free(dp);
-	free(dh);
 }
 
 /* one target's calls: prepared and judged by the main thread, made on a worker */
@@ -673,11 +213,6 @@ static int want_1h(struct engine *e)
 	return e->ttl_remaining * lat / e->jobs > 300;
 }
 
-static int needs_approval(struct engine *e)
-{
-	return e->plan_generated && (!e->approved || strcmp(e->approved, e->check_hash) != 0);
-}
-
 static void start_calls(struct engine *e);
 
 /* a validator or check command on a thread of its own */
@@ -725,8 +260,9 @@ static void wait_cv(struct engine *e, long ms)
  * to need a call (only those: evaluating another could restore its files
  * into the tree during the trial).  The target being judged keeps its slot,
  * for a retry.  With -j 1, or outside schedule, the command runs here */
-static int run_released(struct engine *e, struct box *box, char *const argv[], int timeout, struct buffer *out)
+static int run_released(void *ctx, struct box *box, char *const argv[], int timeout, struct buffer *out)
 {
+	struct engine *e = ctx;
 	struct command c = {e, box, argv, timeout, out, 0, 0};
 	pthread_t th;
 	int was;
@@ -763,164 +299,25 @@ static int run_released(struct engine *e, struct box *box, char *const argv[], i
 static int trial(struct engine *e, const struct task *t, const struct answer *a, struct buffer *err, int run_checks)
 {
 	const struct settings *s = &e->p->settings;
-	struct box *box = box_open(e->root, &s->checks);
-	size_t i, j;
+	struct judge_env env = {e->root, NULL, s->check_timeout, e->run, &e->warned, run_released, e};
 	int result = -1;
 
-	if (!box) {
-		buf_puts(err, "cannot make a box for the checks (see above)");
+	env.box = judge_box(e->root, &s->checks, t, a, err);
+	if (!env.box)
 		return -1;
-	}
-	for (i = 0; i < t->noutputs; i++) {
-		struct buffer why = {0};
-		char *real = confine_resolve(e->root, t->outputs[i], &why);
-
-		if (!real || box_put(box, real, a->files[i].content, a->files[i].len) < 0) {
-			if (real)
-				buf_printf(err, "cannot put %s in the box: %s", t->outputs[i], strerror(errno));
-			else
-				buf_printf(err, "paths: %s", buf_str(&why));
-			free(real);
-			buf_free(&why);
-			goto out;
-		}
-		free(real);
-		buf_free(&why);
-	}
-	/* 3. syntax */
-	for (i = 0; i < t->noutputs; i++) {
-		const char *out = t->outputs[i], *base = strrchr(out, '/');
-		size_t len = strlen(out);
-
-		base = base ? base + 1 : out;
-		if (len > 5 && strcmp(out + len - 5, ".json") == 0) {
-			json_error_t je;
-			json_t *v = json_loadb(a->files[i].content, a->files[i].len, 0, &je);
-
-			if (!v) {
-				buf_printf(err, "syntax: %s:%d:%d: %s", out, je.line, je.column, je.text);
-				goto out;
-			}
-			json_decref(v);
-			continue;
-		}
-		if ((len > 5 && strcmp(out + len - 5, ".yaml") == 0) || (len > 4 && strcmp(out + len - 4, ".yml") == 0)) {
-			struct ydoc *d = ydoc_parse(out, a->files[i].content, a->files[i].len);
-
-			if (!d) {
-				buf_printf(err, "syntax: %s is not valid YAML (the message above names the place)", out);
-				goto out;
-			}
-			ydoc_free(d);
-			continue;
-		}
-		for (j = 0; t->r && j < t->r->nvalidate; j++) {
-			const struct validator *v = &t->r->validate[j];
-			struct buffer o = {0};
-			char **argv;
-			int rc;
-
-			if (!glob_match(v->glob, base) && !glob_match(v->glob, out))
-				continue;
-			argv = check_argv(&v->argv, out);
-			rc = run_released(e, box, argv, s->check_timeout, &o);
-			if (rc == RUN_NOTFOUND) {
-				if (!htab_get(&e->warned, v->argv.v[0])) {
-					htab_put(&e->warned, v->argv.v[0], (void *)1);
-					warn("validator %s is not installed; %s files are not syntax-checked", v->argv.v[0], v->glob);
-				}
-			} else if (rc != 0) {
-				buf_printf(err, "syntax: %s failed on %s (%s %d):\n%s", argv[0], out,
-					   rc == RUN_TIMEOUT ? "timed out after" : "exit status",
-					   rc == RUN_TIMEOUT ? s->check_timeout : rc, check_tail(buf_str(&o), 50));
-				check_argv_free(argv);
-				buf_free(&o);
-				goto out;
-			}
-			check_argv_free(argv);
-			buf_free(&o);
-			break;
-		}
-	}
-	/* 4. checks */
-	if (!run_checks) {
-		result = 0;
+	if (judge_syntax(t, a, &env, err) < 0)
 		goto out;
-	}
-	if (t->ncheck && needs_approval(e)) {
+	if (run_checks && t->ncheck && engine_needs_approval(e)) {
 		progress_say(&e->pr, "%s: %zu check command%s not run: the plan was generated and its checks are not "
 			     "approved (mpbuild approve)", t->id, t->ncheck, t->ncheck == 1 ? "" : "s");
-		result = 0;
+		run_checks = 0;
+	}
+	if (run_checks && judge_checks(t, &env, err) < 0)
 		goto out;
-	}
-	for (i = 0; i < t->ncheck; i++) {
-		struct buffer o = {0};
-		char *logdir = xasprintf("%s/cache/logs/%ld", e->root, e->run), *log = xasprintf("%s/%s.log", logdir, t->id);
-		int rc;
-		size_t k;
-
-		buf_puts(&o, "$");
-		for (k = 0; k < t->check[i].c; k++)
-			buf_printf(&o, " %s", t->check[i].v[k]);
-		buf_putc(&o, '\n');
-		crashpoint("trial-check");
-		rc = run_released(e, box, t->check[i].v, s->check_timeout, &o);
-		buf_printf(&o, "[exit %d]\n", rc);
-		mkdirs(logdir);
-		{
-			struct buffer all = {0};
-
-			read_file(log, &all, 64u << 20);
-			buf_add(&all, o.data, o.len);
-			write_file_atomic(log, all.data, all.len);
-			buf_free(&all);
-		}
-		free(logdir);
-		if (rc != 0) {
-			buf_printf(err, "checks: `%s", t->check[i].v[0]);
-			for (k = 1; k < t->check[i].c; k++)
-				buf_printf(err, " %s", t->check[i].v[k]);
-			if (rc == RUN_TIMEOUT)
-				buf_printf(err, "` was killed after %d s (log: %s); its last lines:\n%s", s->check_timeout, log,
-					   check_tail(buf_str(&o), 50));
-			else if (rc == RUN_NOTFOUND)
-				buf_printf(err, "`: %s is not installed", t->check[i].v[0]);
-			else
-				buf_printf(err, "` exited %d (log: %s); its last lines:\n%s", rc, log, check_tail(buf_str(&o), 50));
-			free(log);
-			buf_free(&o);
-			goto out;
-		}
-		free(log);
-		buf_free(&o);
-	}
 	result = 0;
 out:
-	box_close(box);
+	box_close(env.box);
 	return result;
-}
-
-/* first line of s, malloc'd */
-static char *first_line(const char *s)
-{
-	return xstrndup(s, strcspn(s, "\n"));
-}
-
-/* the record of generated outputs for t with its current key (hashes are filled when it lands) */
-static void new_record(struct engine *e, const struct task *t, const char *model, struct record *r)
-{
-	size_t i;
-
-	r->target = xstrdup(t->id);
-	memcpy(r->key, e->ti[t->index].key, HASH_HEX);
-	r->model = xstrdup(model);
-	r->generated = 1;
-	r->manifest = xstrdup(e->ti[t->index].manifest);
-	r->n = t->noutputs;
-	r->paths = xcalloc(r->n + 1, sizeof(*r->paths));
-	r->hashes = xcalloc(r->n + 1, sizeof(*r->hashes));
-	for (i = 0; i < r->n; i++)
-		r->paths[i] = xstrdup(t->outputs[i]);
 }
 
 /* a person wrote the output path while t was being built: their file wins */
@@ -931,7 +328,7 @@ static void kept_meanwhile(struct engine *e, struct task *t, const char *path)
 	fscache_forget(&e->fc, path);
 	ti->s = S_KEPT;
 	ti->edited = 1;
-	set_why(ti, xasprintf("%s changed while the target was built; the answer is in the cache", path));
+	engine_why(ti, xasprintf("%s changed while the target was built; the answer is in the cache", path));
 }
 
 /* the outputs of t from the action cache, with no call: 1 restored, 0 not
@@ -971,7 +368,7 @@ static int restore(struct engine *e, struct task *t)
 		warn("%s: the cached outputs fail validation (%s); building instead", t->id, buf_str(&err));
 		goto out;
 	}
-	new_record(e, t, ac.model ? ac.model : "", &r);
+	engine_new_record(e, t, ac.model ? ac.model : "", &r);
 	landed = land_files(e->st, &e->fc, e->root, &r, &a, (const char *const *)ti->seen, &edited);
 	if (landed == 1) {
 		ok = 1;
@@ -980,7 +377,7 @@ static int restore(struct engine *e, struct task *t)
 		ok = 1;
 		e->dirty = 1;
 		ti->s = S_RESTORED;
-		set_why(ti, ac.cost > 0 ? xasprintf("saved $%.4f", ac.cost) : NULL);
+		engine_why(ti, ac.cost > 0 ? xasprintf("saved $%.4f", ac.cost) : NULL);
 		if (ac.cost > 0)
 			e->saved += ac.cost;
 	}
@@ -1131,7 +528,7 @@ static void task_failed(struct engine *e, struct job *j, char *why)
 	char *line;
 
 	ti->s = S_FAILED;
-	set_why(ti, why);
+	engine_why(ti, why);
 	/* an interrupted, unauthorised or budget-stopped call says nothing about the target itself */
 	if (interrupted || e->auth_failed || j->budget_stop || e->bad_input)
 		return;
@@ -1203,7 +600,7 @@ static int job_start(struct engine *e, struct job *j)
 		if (e->charged + j->each > e->budget) {
 			e->budget_hit = 1;
 			ti->s = S_SKIPPED;
-			set_why(ti, xasprintf("not sent: the call could cost up to $%.4f and $%.4f of the $%.4f budget is "
+			engine_why(ti, xasprintf("not sent: the call could cost up to $%.4f and $%.4f of the $%.4f budget is "
 					      "spent", j->each, e->charged, e->budget));
 			return -1;
 		}
@@ -1266,7 +663,7 @@ static char **backup_forced(struct engine *e, const struct task *t)
 
 	for (i = 0; i < t->noutputs; i++) {
 		char *path = path_join(e->root, t->outputs[i]), h[HASH_HEX];
-		const char *rh = rec_hash(rec, t->outputs[i]);
+		const char *rh = record_hash(rec, t->outputs[i]);
 
 		now[i] = xstrdup(path_exists(path) && sha256_file(path, h) == 0 ? h : "");
 		free(path);
@@ -1341,7 +738,7 @@ static int job_finish(struct engine *e, struct job *j)
 	}
 	if (ti->forced)
 		expect = backup_forced(e, t);
-	new_record(e, t, j->model, &r);
+	engine_new_record(e, t, j->model, &r);
 	landed = land_files(e->st, &e->fc, e->root, &r, &a, (const char *const *)(expect ? expect : ti->seen), &edited);
 	if (landed == 1) {
 		kept_meanwhile(e, t, edited);
@@ -1353,7 +750,7 @@ static int job_finish(struct engine *e, struct job *j)
 	}
 	e->dirty = 1;
 	ti->s = S_BUILT;
-	set_why(ti, NULL);
+	engine_why(ti, NULL);
 	if (j->attempt == 1)
 		e->first_ok++;
 	else
@@ -1373,199 +770,6 @@ static void job_free(struct job *j)
 	free(j->feedback);
 	free(j->l4);
 	free(j);
-}
-
-/* the engine for root: plan, state (read-only or not), records */
-static int engine_open(struct engine *e, const char *root, struct build_opts *o, int writable)
-{
-	char *cache;
-
-	memset(e, 0, sizeof(*e));
-	e->root = root;
-	e->o = o;
-	e->writable = writable;
-	e->p = plan_load(root);
-	if (!e->p)
-		return EXIT_BADINPUT;
-	if (!e->p->have_masterplan) {
-		error("%s/plans/masterplan.yaml does not exist: write one (see docs/formats.md) or start with mpbuild init",
-		      root);
-		return EXIT_BADINPUT;
-	}
-	cache = path_join(root, "cache");
-	e->st = state_open(cache, !writable);
-	free(cache);
-	if (writable && !e->st)
-		return EXIT_BADINPUT;
-	fscache_open(&e->fc, e->st, root);
-	/* the wire family of the configured provider; replay keeps it (SPEC 10.1) */
-	{
-		const char *pn = o && o->provider && strcmp(o->provider, "replay") != 0 ? o->provider : e->p->settings.provider;
-
-		e->family = strcmp(pn, "openai") == 0 ? "openai" : "anthropic";
-	}
-	e->pc = prompt_open(e->p);
-	if (!e->pc)
-		return EXIT_BADINPUT;
-	if (load_records(e, writable) < 0)
-		return EXIT_BADINPUT;
-	retrieve_apply(&e->rb, e->p, e->pc, o && o->remote_cache ? o->remote_cache : e->p->settings.remote_cache);
-	if (e->st)
-		state_failures(e->st, &e->failures);
-	e->ti = xcalloc(e->p->ntasks + 1, sizeof(*e->ti));
-	{
-		const struct record *mp = htab_get(&e->rec_by, "masterplan");
-		char h[HASH_HEX];
-
-		e->plan_generated = mp && mp->generated;
-		check_set_hash(e->p, h);
-		e->check_hash = xstrdup(h);
-	}
-	return 0;
-}
-
-static void engine_close(struct engine *e)
-{
-	size_t i;
-
-	if (e->ti)
-		for (i = 0; i < e->p->ntasks; i++) {
-			free(e->ti[i].manifest);
-			free(e->ti[i].why);
-			seen_free(&e->ti[i], &e->p->tasks[i]);
-		}
-	free(e->ti);
-	if (e->pv)
-		e->pv->close(e->pv);
-	if (e->store)
-		store_close(e->store);
-	prompt_close(e->pc);
-	fscache_close(&e->fc);
-	state_failures_free(&e->failures);
-	record_free_all(e->recs, e->nrec);
-	htab_free(&e->rec_by);
-	htab_free(&e->gone_out);
-	free(e->approved);
-	free(e->check_hash);
-	htab_free(&e->warned);
-	rulebook_free(&e->rb);
-	state_close(e->st);
-	plan_free(e->p);
-}
-
-/* the selected tasks in build order; NULL after an error */
-static struct task **select_order(struct engine *e, char **names, size_t n, size_t *count)
-{
-	unsigned char *sel = xcalloc(e->p->ntasks + 1, 1);
-	struct task **order = xcalloc(e->p->ntasks + 1, sizeof(*order));
-	unsigned pipe = 0;
-	size_t i;
-
-	if (graph_select(e->p, names, n, sel, &pipe) < 0) {
-		free(sel);
-		free(order);
-		return NULL;
-	}
-	for (i = 0; i < LEN(graph_pipeline); i++)
-		if (pipe & (1u << i))
-			warn("%s: plans/%s.yaml is a source here (written by a person); nothing to build", graph_pipeline[i],
-			     graph_pipeline[i]);
-	*count = graph_order(e->p, sel, order);
-	free(sel);
-	return order;
-}
-
-static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
-{
-	struct tinfo *ti = &e->ti[t->index];
-	struct request req = {0};
-	const struct model_info *m = model_lookup(&e->p->settings, ti->mc.model);
-	double shared = 0;
-	int i;
-
-	*lo = *hi = 0;
-	req.format = ti->fmt;
-	if (!m->priced || prompt_task_request(e->pc, t, &req) < 0) {
-		*lo = *hi = -1;
-		return;
-	}
-	for (i = 0; i < 3; i++)
-		shared += (double)req.layer_len[i] / 4;
-	model_estimate(m, shared, (double)req.layer_len[3] / 4, e->p->settings.max_tokens, lo, hi);
-}
-
-static void money(char *buf, size_t n, double v)
-{
-	if (v < 0)
-		snprintf(buf, n, "unknown");
-	else
-		snprintf(buf, n, "$%.2f", v);
-}
-
-static int dry_run(struct engine *e, struct task **order, size_t n)
-{
-	double lo = 0, hi = 0;
-	size_t i, calls = 0, maybe = 0;
-	int unknown = 0;
-
-	for (i = 0; i < n; i++) {
-		struct task *t = order[i];
-		struct tinfo *ti = &e->ti[t->index];
-		double a = 0, b = 0;
-		char sa[32], sb[32];
-
-		eval(e, t);
-		if (ti->s == S_PENDING) {
-			estimate(e, t, &a, &b);
-			if (a < 0)
-				unknown = 1;
-			else
-				lo += a, hi += b;
-			calls++;
-		} else if (ti->s == S_WAIT) {
-			/* its key depends on outputs not yet made: priced as if it will be called */
-			maybe++;
-		}
-		if (e->o->json) {
-			struct request req = {0};
-			int have = 0;
-
-			if (ti->s == S_PENDING) {
-				req.key = ti->key;
-				req.attempt = 1;
-				req.model = ti->mc.model;
-				req.effort = ti->mc.effort;
-				req.max_tokens = e->p->settings.max_tokens;
-				req.format = ti->fmt;
-				have = prompt_task_request(e->pc, t, &req) == 0;
-			}
-			progress_dry_json(t->id, state_names[ti->s], ti->s == S_WAIT || ti->s == S_SKIPPED ? NULL : ti->key,
-					  ti->mc.model, ti->why, have ? &req : NULL, ti->s == S_PENDING, a, b);
-			continue;
-		}
-		if (ti->s == S_PENDING) {
-			money(sa, sizeof(sa), a);
-			money(sb, sizeof(sb), b);
-			printf("would call %s %s (%s, %s): %s to %s\n", t->id, t->title, ti->mc.model, ti->why, sa, sb);
-		} else if (ti->s == S_WAIT) {
-			printf("may call  %s %s (%s; only if that changes its outputs)\n", t->id, t->title, ti->why);
-		} else if (ti->s != S_UPTODATE || e->o->verbose) {
-			printf("%-9s %s %s%s%s\n", state_names[ti->s], t->id, t->title, ti->why ? ": " : "", ti->why ? ti->why : "");
-		}
-	}
-	if (!e->o->json) {
-		char sa[32], sb[32];
-
-		money(sa, sizeof(sa), lo);
-		money(sb, sizeof(sb), hi);
-		if (calls + maybe == 0)
-			printf("mpbuild: nothing to do (%zu targets up to date or kept)\n", n);
-		else
-			printf("mpbuild: %zu call%s now, up to %zu with the dependents they may change; estimated %s to %s%s\n",
-			       calls, calls == 1 ? "" : "s", calls + maybe, sa, sb,
-			       unknown ? " (some models have no known price)" : "");
-	}
-	return 0;
 }
 
 static void summary(struct engine *e, double secs)
@@ -1649,7 +853,7 @@ static void start_calls(struct engine *e)
 			continue;
 		if (sc->mark[i] == 0) {
 			e->ttl_remaining = (double)(sc->n - sc->finished);
-			eval(e, t);
+			engine_eval(e, t);
 			if (ti->s == S_PENDING && !e->o->no_cache && !e->store_tried) {
 				char *cache = path_join(e->root, "cache");
 				const char *remote = e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache;
@@ -1742,7 +946,7 @@ static int schedule(struct engine *e, struct task **order, size_t n)
 		while (sc.first < n && sc.mark[sc.first] == 2)
 			sc.first++;
 		if (now() - last_lock > 5) {
-			write_lock(e);
+			engine_write_lock(e);
 			last_lock = now();
 		}
 		if (sc.nrun == 0 || (sc.code && !e->pv))
@@ -1783,7 +987,7 @@ int build_run(const char *root, struct build_opts *o)
 	int rc, lockfd = -1, code, recovered = 0;
 	struct sigaction sa;
 
-	if (!o->dry_run && !o->locked && (lockfd = take_lock(root)) < 0)
+	if (!o->dry_run && !o->locked && (lockfd = engine_take_lock(root)) < 0)
 		return EXIT_BADINPUT;
 	if (!o->dry_run) {
 		char *cache = path_join(root, "cache");
@@ -1802,7 +1006,7 @@ int build_run(const char *root, struct build_opts *o)
 		engine_close(&e);
 		return rc;
 	}
-	order = select_order(&e, o->targets, o->ntargets, &n);
+	order = engine_select(&e, o->targets, o->ntargets, &n);
 	if (!order || (o->force && repick(&e) < 0)) {
 		free(order);
 		engine_close(&e);
@@ -1811,7 +1015,7 @@ int build_run(const char *root, struct build_opts *o)
 	if (!o->quiet)
 		retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, o->json ? stderr : stdout);
 	if (o->dry_run) {
-		rc = dry_run(&e, order, n);
+		rc = engine_dry_run(&e, order, n);
 		free(order);
 		engine_close(&e);
 		return rc;
@@ -1840,14 +1044,14 @@ int build_run(const char *root, struct build_opts *o)
 	prefixes_free(&e);
 	if (code) {
 		free(order);
-		write_lock(&e);
+		engine_write_lock(&e);
 		engine_close(&e);
 		if (lockfd >= 0)
 			close(lockfd);
 		return code;
 	}
 	fscache_flush(&e.fc);
-	write_lock(&e);
+	engine_write_lock(&e);
 	summary(&e, now() - t0);
 	if (!o->quiet && e.pr.mode != PROGRESS_JSON)
 		orphan_say(e.p, e.recs, e.nrec, root, stdout);
@@ -1866,353 +1070,3 @@ int build_run(const char *root, struct build_opts *o)
 	return code;
 }
 
-int build_status(const char *root, char **targets, size_t n)
-{
-	struct engine e;
-	struct task **order;
-	size_t cnt, i;
-	int rc = engine_open(&e, root, NULL, 0);
-
-	if (rc || !(order = select_order(&e, targets, n, &cnt))) {
-		engine_close(&e);
-		return rc ? rc : EXIT_BADINPUT;
-	}
-	retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, stdout);
-	for (i = 0; i < cnt; i++) {
-		struct task *t = order[i];
-		struct tinfo *ti = &e.ti[t->index];
-		struct failure *f;
-		const char *word;
-
-		eval(&e, t);
-		word = state_names[ti->s];
-		f = htab_get(&e.failures, t->id);
-		if (ti->s == S_KEPT)
-			word = ti->edited ? "edited" : "kept";
-		else if (ti->s == S_PENDING && f)
-			word = "failed";
-		else if (ti->s == S_PENDING && strcmp(ti->why, "never built") == 0)
-			word = "never built";
-		if (f && ti->s == S_PENDING)
-			printf("%-12s %s %s: %s (retried on the next build)\n", word, t->id, t->title, f->reason);
-		else if (ti->s == S_PENDING && strcmp(word, "never built") == 0)
-			printf("%-12s %s %s\n", word, t->id, t->title);
-		else
-			printf("%-12s %s %s%s%s\n", word, t->id, t->title, ti->why ? ": " : "", ti->why ? ti->why : "");
-	}
-	if (needs_approval(&e)) {
-		size_t nc = 0;
-
-		for (i = 0; i < e.p->ntasks; i++)
-			nc += e.p->tasks[i].ncheck;
-		if (nc)
-			printf("unapproved  %zu check command%s from the generated plan are not run until you review them "
-			       "and run mpbuild approve\n", nc, nc == 1 ? "" : "s");
-	}
-	orphan_say(e.p, e.recs, e.nrec, root, stdout);
-	free(order);
-	engine_close(&e);
-	return 0;
-}
-
-/* the engine of a command that changes records: the project lock first
- * (*lockfd, -1 when it could not be taken: then the engine is empty) */
-static int engine_open_locked(struct engine *e, const char *root, int *lockfd)
-{
-	*lockfd = take_lock(root);
-	if (*lockfd < 0) {
-		memset(e, 0, sizeof(*e));
-		return EXIT_BADINPUT;
-	}
-	return engine_open(e, root, NULL, 1);
-}
-
-static void engine_close_locked(struct engine *e, int lockfd)
-{
-	engine_close(e);
-	if (lockfd >= 0)
-		close(lockfd);
-}
-
-/* the engine of a verb that changes records, or under -n (dry) one that
- * only reads: no lock, state.db opened for reading (*lockfd -1) */
-static int engine_open_verb(struct engine *e, const char *root, int dry, int *lockfd)
-{
-	*lockfd = -1;
-	return dry ? engine_open(e, root, NULL, 0) : engine_open_locked(e, root, lockfd);
-}
-
-int build_approve(const char *root, int dry)
-{
-	struct engine e;
-	int lockfd, rc = engine_open_verb(&e, root, dry, &lockfd);
-
-	if (rc == 0 && dry) {
-		printf("mpbuild: would approve the check commands of the plan (%s)%s\n", e.check_hash,
-		       e.approved && strcmp(e.approved, e.check_hash) == 0 ? "; they are approved already" : "");
-	} else if (rc == 0) {
-		free(e.approved);
-		e.approved = xstrdup(e.check_hash);
-		state_meta_set(e.st, "approved_checks", e.approved);
-		write_lock(&e);
-		printf("mpbuild: approved the check commands of the plan (%s)\n", e.approved);
-	}
-	engine_close_locked(&e, lockfd);
-	return rc;
-}
-
-static const char *const manifest_names[][2] = {
-	{"format", "mpbuild's prompt format version"}, {"family", "the provider's wire family"},
-	{"model", "the model"}, {"effort", "the effort"}, {"max_tokens", "max_tokens"},
-	{"schema", "the answer format or schema"}, {"validate", "the validate commands of its rule"},
-	{"check", "its check commands"}, {"retries", "retries"}, {"escalate", "the escalation model"},
-};
-
-int build_explain(const char *root, const char *target)
-{
-	static const char *const lnames[] = {"layer 1: mpbuild's instructions for tasks (rules/phases/task.md)",
-					     "layer 2: the project (domain, summary, stack, glossary)",
-					     "layer 3: its rule (instructions and examples)",
-					     "layer 4: its task entry or the bounded contexts it uses"};
-	struct engine e;
-	struct task **order, *t;
-	size_t cnt, i, j;
-	char *names[1];
-	int rc = engine_open(&e, root, NULL, 0), any = 0;
-	struct record *rec;
-
-	names[0] = (char *)target;
-	if (rc || !(order = select_order(&e, names, 1, &cnt))) {
-		engine_close(&e);
-		return rc ? rc : EXIT_BADINPUT;
-	}
-	t = plan_task(e.p, target);
-	if (!t) {
-		error("explain takes a task id, not '%s'", target);
-		free(order);
-		engine_close(&e);
-		return EXIT_BADINPUT;
-	}
-	for (i = 0; i < cnt; i++)
-		eval(&e, order[i]);
-	rec = htab_get(&e.rec_by, t->id);
-	if (rec && !rec->manifest && rec->has_manifest && e.st)
-		rec->manifest = state_manifest(e.st, t->id);
-	{
-		struct tinfo *ti = &e.ti[t->index];
-
-		printf("%s %s: %s%s%s%s\n", t->id, t->title, state_names[ti->s], ti->why ? " (" : "", ti->why ? ti->why : "",
-		       ti->why ? ")" : "");
-		if (!rec) {
-			printf("  it has no build record: it was never built here (or the lock has no entry for it)\n");
-		} else if (ti->s == S_WAIT) {
-			printf("  its key depends on dependencies that are not up to date yet\n");
-		} else if (ti->manifest && rec->manifest) {
-			json_t *a = json_loads(rec->manifest, 0, NULL), *b = json_loads(ti->manifest, 0, NULL);
-
-			for (j = 0; j < LEN(manifest_names); j++) {
-				json_t *x = json_object_get(a, manifest_names[j][0]), *y = json_object_get(b, manifest_names[j][0]);
-
-				if (!json_equal(x, y)) {
-					char *sx = json_dumps(x, JSON_ENCODE_ANY | JSON_COMPACT), *sy = json_dumps(y, JSON_ENCODE_ANY | JSON_COMPACT);
-
-					printf("  changed: %s (%s -> %s)\n", manifest_names[j][1], sx ? sx : "none", sy ? sy : "none");
-					free(sx);
-					free(sy);
-					any = 1;
-				}
-			}
-			for (j = 0; j < 4; j++) {
-				if (!json_equal(json_array_get(json_object_get(a, "layers"), j),
-						json_array_get(json_object_get(b, "layers"), j))) {
-					printf("  changed: %s\n", lnames[j]);
-					any = 1;
-				}
-			}
-			{
-				json_t *da = json_object_get(a, "deps"), *db = json_object_get(b, "deps"), *x, *y;
-				size_t k;
-
-				json_array_foreach(db, j, y) {
-					const char *path = json_string_value(json_array_get(y, 1));
-					int found = 0;
-
-					json_array_foreach(da, k, x) {
-						if (strcmp(json_string_value(json_array_get(x, 1)), path) == 0) {
-							found = 1;
-							if (!json_equal(x, y)) {
-								printf("  changed: %s, an output of %s\n", path,
-								       json_string_value(json_array_get(y, 0)));
-								any = 1;
-							}
-						}
-					}
-					if (!found) {
-						printf("  new dependency output: %s\n", path);
-						any = 1;
-					}
-				}
-				if (json_array_size(da) > json_array_size(db)) {
-					printf("  a dependency was removed\n");
-					any = 1;
-				}
-			}
-			json_decref(a);
-			json_decref(b);
-			for (j = 0; j < t->noutputs; j++) {
-				const char *h = fscache_hash(&e.fc, t->outputs[j]), *rh = rec_hash(rec, t->outputs[j]);
-
-				if (!h) {
-					printf("  missing output: %s\n", t->outputs[j]);
-					any = 1;
-				} else if (!rh || strcmp(h, rh) != 0) {
-					printf("  edited output: %s\n", t->outputs[j]);
-					any = 1;
-				}
-			}
-			if (!any)
-				printf("  nothing changed since its last build\n");
-		} else if (strcmp(rec->key, ti->key) != 0) {
-			printf("  its key changed, but the lock alone does not say which input (build once here to record it)\n");
-		}
-	}
-	free(order);
-	engine_close(&e);
-	return 0;
-}
-
-int build_clean(const char *root, char **targets, size_t n, int dry)
-{
-	struct engine e;
-	struct task **order;
-	struct buffer why = {0};
-	size_t cnt, i, j, removed = 0;
-	int rc = engine_open(&e, root, NULL, 0);
-
-	if (rc || !(order = select_order(&e, targets, n, &cnt))) {
-		engine_close(&e);
-		return rc ? rc : EXIT_BADINPUT;
-	}
-	for (i = 0; i < cnt; i++) {
-		struct task *t = order[i];
-		const struct record *rec = htab_get(&e.rec_by, t->id);
-
-		if (!is_named(e.p, t, targets, n))
-			continue;
-		for (j = 0; j < t->noutputs; j++) {
-			const char *h = fscache_hash(&e.fc, t->outputs[j]), *rh = rec_hash(rec, t->outputs[j]);
-			char *path;
-
-			if (!h)
-				continue;
-			if (!rh || strcmp(h, rh) != 0) {
-				printf("%s %s (%s)\n", dry ? "would keep" : "kept", t->outputs[j],
-				       rh ? "edited by hand" : "not generated by mpbuild");
-				continue;
-			}
-			/* a committed lock may name a file a link puts outside the project */
-			if (!confine_check(root, t->outputs[j], &why)) {
-				printf("%s %s (%s)\n", dry ? "would keep" : "kept", t->outputs[j], buf_str(&why));
-				buf_reset(&why);
-				continue;
-			}
-			if (dry) {
-				printf("would remove %s\n", t->outputs[j]);
-				removed++;
-				continue;
-			}
-			path = path_join(root, t->outputs[j]);
-			if (unlink(path) == 0)
-				removed++;
-			else
-				warn("cannot remove %s:", path);
-			free(path);
-		}
-	}
-	printf("mpbuild: %s %zu file%s\n", dry ? "would remove" : "removed", removed, removed == 1 ? "" : "s");
-	free(order);
-	buf_free(&why);
-	engine_close(&e);
-	return 0;
-}
-
-int build_clean_orphans(const char *root, int dry)
-{
-	struct engine e;
-	int lockfd, rc = engine_open_verb(&e, root, dry, &lockfd);
-
-	if (rc == 0) {
-		rc = orphan_clean(e.st, &e.fc, e.p, e.recs, e.nrec, dry);
-		if (!dry)
-			fscache_flush(&e.fc);
-	}
-	engine_close_locked(&e, lockfd);
-	return rc;
-}
-
-int build_mark(const char *root, char **targets, size_t n, int touch, int dry)
-{
-	struct engine e;
-	struct task **order;
-	size_t cnt, i, j;
-	int rc, lockfd, marked = 0;
-
-	if (n == 0)
-		return error("%s needs at least one target", touch ? "touch" : "accept"), EXIT_BADINPUT;
-	rc = engine_open_verb(&e, root, dry, &lockfd);
-	if (rc || !(order = select_order(&e, targets, n, &cnt))) {
-		engine_close_locked(&e, lockfd);
-		return rc ? rc : EXIT_BADINPUT;
-	}
-	for (i = 0; i < cnt; i++) {
-		struct task *t = order[i];
-		struct tinfo *ti = &e.ti[t->index];
-		struct record r = {0};
-
-		eval(&e, t);
-		if (!is_named(e.p, t, targets, n))
-			continue;
-		if (ti->s == S_UPTODATE || ti->s == S_SKIPPED || ti->s == S_WAIT) {
-			if (ti->s != S_UPTODATE)
-				warn("%s: not marked (%s)", t->id, ti->why);
-			continue;
-		}
-		r.target = xstrdup(t->id);
-		memcpy(r.key, ti->key, HASH_HEX);
-		r.model = xstrdup(ti->mc.model ? ti->mc.model : "");
-		{
-			const struct record *old = htab_get(&e.rec_by, t->id);
-
-			r.generated = touch ? (old ? old->generated : 0) : 0;
-		}
-		r.manifest = xstrdup(ti->manifest);
-		r.n = t->noutputs;
-		r.paths = xcalloc(r.n + 1, sizeof(*r.paths));
-		r.hashes = xcalloc(r.n + 1, sizeof(*r.hashes));
-		for (j = 0; j < r.n; j++) {
-			const char *h = fscache_hash(&e.fc, t->outputs[j]);
-
-			r.paths[j] = xstrdup(t->outputs[j]);
-			if (!h)
-				break;
-			memcpy(r.hashes[j], h, HASH_HEX);
-		}
-		if (j < r.n) {
-			warn("%s: not marked: %s does not exist", t->id, t->outputs[j]);
-		} else if (dry) {
-			printf("would %s %s\n", touch ? "touch" : "accept", t->id);
-		} else if (state_land_commit(e.st, &r) == 0) {
-			printf("%s %s\n", touch ? "touched" : "accepted", t->id);
-			marked++;
-		}
-		record_clear(&r);
-	}
-	if (!dry)
-		fscache_flush(&e.fc);
-	e.dirty = marked > 0;
-	if (marked)
-		write_lock(&e);
-	free(order);
-	engine_close_locked(&e, lockfd);
-	return 0;
-}

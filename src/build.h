@@ -5,29 +5,9 @@
 
 #include <stddef.h>
 
-struct build_opts {
-	char **targets;         /* named targets (none: all) */
-	size_t ntargets;
-	int dry_run;            /* -n */
-	int json;               /* --json with -n: one JSON object per target on stdout */
-	int force;              /* -B: regenerate the named targets */
-	int stop;               /* --stop: stop at the first failure */
-	int quiet, verbose;
-	int no_cache;           /* --no-cache */
-	const char *provider;   /* --provider */
-	const char *replay;     /* --replay CASSETTE */
-	const char *record;     /* --record CASSETTE */
-	const char *remote_cache; /* --remote-cache URL */
-	const char *progress;   /* auto | plain | json */
-	double budget;          /* --budget; < 0 when not given */
-	double charged;         /* already charged against the budget in this invocation (the pipeline's calls) */
-	int jobs;               /* -j; 0 when not given */
-	int locked;             /* the caller holds the build lock (build_lock) */
-};
+#include "engine.h"
 
-/* take the one-build-per-project lock (cache/lock), waiting up to 5 s, then
- * naming the holder's pid; the fd to close when done, or -1 with a message */
-int build_lock(const char *root);
+
 
 /* build (or with dry_run, show what would be built); returns an exit code */
 int build_run(const char *root, struct build_opts *o);

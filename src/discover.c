@@ -1268,14 +1268,6 @@ int discover_run(const char *root, const struct discover_opts *o)
 
 /* ---- -n ---- */
 
-static void money(char *buf, size_t n, double v)
-{
-	if (v < 0)
-		snprintf(buf, n, "unknown");
-	else
-		snprintf(buf, n, "$%.2f", v);
-}
-
 /* one target of a dry run, as a line or a JSON object; req is the request it
  * would send (NULL: no call, or "waits": a call whose request is not known
  * yet), lo and hi its estimated cost (< 0: unknown) */
@@ -1288,8 +1280,8 @@ static void dry_say(const struct discover_opts *o, const struct stage *s, const 
 		progress_dry_json(s->name, status, key, model, why, req, req || strcmp(status, "waits") == 0, lo, hi);
 		return;
 	}
-	money(a, sizeof(a), lo);
-	money(b, sizeof(b), hi);
+	progress_money(a, sizeof(a), lo);
+	progress_money(b, sizeof(b), hi);
 	if (strcmp(status, "stale") == 0 && req)
 		printf("would call %s %s (%s, %s): %s to %s\n", s->name, s->file, model, why, a, b);
 	else if (strcmp(status, "waits") == 0)
@@ -1460,8 +1452,8 @@ next:
 	if (calls && !o->json) {
 		char sa[32], sb[32];
 
-		money(sa, sizeof(sa), lo);
-		money(sb, sizeof(sb), hi);
+		progress_money(sa, sizeof(sa), lo);
+		progress_money(sb, sizeof(sb), hi);
 		printf("mpbuild: %zu pipeline call%s first; estimated %s to %s%s%s\n", calls, calls == 1 ? "" : "s", sa, sb,
 		       unknown ? " (some models have no known price)" : "",
 		       !o->build_follows ? ""

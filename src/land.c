@@ -238,115 +238,135 @@ static void sweep(struct state *st, const char *root, struct htab *dirs, int cra
 	free(cache);
 }
 
+/* a crash while the temporaries of a landing were written: drop them */
+static void drop_staged(const char *root, json_t *files)
+{
+	json_t *f;
+	size_t j;
+
+	json_array_foreach(files, j, f) {
+		const char *rel = json_string_value(json_object_get(f, "path"));
+		char *path, *tmp;
+
+		if (!rel)
+			continue;
+		path = path_join(root, rel);
+		tmp = tmp_name(path);
+		if (is_regular(tmp))
+			unlink(tmp);
+		free(path);
+		free(tmp);
+	}
+}
+
+/* a crash while an older mpbuild, which tried candidates in the tree, had
+ * one in place: put the tree back */
+static void undo_trial(const char *root, const char *target, json_t *files, struct htab *dirs)
+{
+	json_t *f;
+	size_t j;
+
+	json_array_foreach(files, j, f) {
+		const char *rel = json_string_value(json_object_get(f, "path"));
+		char *path, *old;
+
+		if (!rel)
+			continue;
+		note_dir(dirs, root, rel);
+		path = path_join(root, rel);
+		old = xasprintf("%s.mpbuild-old", path);
+		if (json_is_true(json_object_get(f, "old"))) {
+			if (path_exists(old) && rename(old, path) < 0)
+				warn("%s: cannot put back %s:", target, path);
+		} else {
+			unlink(path);
+		}
+		free(path);
+		free(old);
+	}
+}
+
+/* roll the landing of intent o forward: each temporary that holds the new
+ * bytes is renamed into place; the record r (filled here) is complete when
+ * every file then has them: returns 1, else 0 */
+static int roll_forward(const char *root, json_t *o, json_t *files, struct record *r, struct htab *dirs)
+{
+	const char *model = json_string_value(json_object_get(o, "model"));
+	json_t *f;
+	size_t j;
+	int complete = 1;
+
+	snprintf(r->key, sizeof(r->key), "%s", json_string_value(json_object_get(o, "key")));
+	r->model = xstrdup(model ? model : "");
+	r->generated = json_is_true(json_object_get(o, "generated"));
+	if (json_is_string(json_object_get(o, "manifest")))
+		r->manifest = xstrdup(json_string_value(json_object_get(o, "manifest")));
+	r->paths = xcalloc(json_array_size(files) + 1, sizeof(*r->paths));
+	r->hashes = xcalloc(json_array_size(files) + 1, sizeof(*r->hashes));
+	json_array_foreach(files, j, f) {
+		const char *rel = json_string_value(json_object_get(f, "path"));
+		const char *want = json_string_value(json_object_get(f, "hash"));
+		char *path, *tmp, h[HASH_HEX];
+
+		if (!rel || !want) {
+			complete = 0;
+			continue;
+		}
+		note_dir(dirs, root, rel);
+		path = path_join(root, rel);
+		tmp = tmp_name(path);
+		/* the temporary holds the new bytes if it survived */
+		if (is_regular(tmp) && sha256_file(tmp, h) == 0 && strcmp(h, want) == 0) {
+			if (rename(tmp, path) == 0)
+				fsync_parent(path);
+		} else {
+			unlink(tmp);
+		}
+		if (sha256_file(path, h) < 0 || strcmp(h, want) != 0)
+			complete = 0;
+		r->paths[r->n] = xstrdup(rel);
+		snprintf(r->hashes[r->n], HASH_HEX, "%s", want);
+		r->n++;
+		free(path);
+		free(tmp);
+	}
+	return complete;
+}
+
 int land_recover(struct state *st, const char *root)
 {
 	char **targets, **jsons;
 	struct htab dirs = {0};
-	size_t n, i, j;
+	size_t n, i;
 	int finished = 0, stuck = 0;
 
 	if (state_intents(st, &targets, &jsons, &n) < 0)
 		return 0;
 	for (i = 0; i < n; i++) {
-		json_t *o = json_loads(jsons[i], 0, NULL), *files, *f;
+		json_t *o = json_loads(jsons[i], 0, NULL), *files = o ? json_object_get(o, "files") : NULL;
 		struct record r = {0};
-		int complete = 1;
 
-		files = o ? json_object_get(o, "files") : NULL;
-		if (json_is_true(json_object_get(o, "staging")) && json_is_array(files)) {
-			/* a crash while the temporaries were written: drop them */
-			json_array_foreach(files, j, f) {
-				const char *rel = json_string_value(json_object_get(f, "path"));
-				char *path, *tmp;
-
-				if (!rel)
-					continue;
-				path = path_join(root, rel);
-				tmp = tmp_name(path);
-				if (is_regular(tmp))
-					unlink(tmp);
-				free(path);
-				free(tmp);
-			}
-			stuck |= state_intent_clear(st, targets[i]) < 0;
-			json_decref(o);
-			continue;
-		}
-		if (json_is_true(json_object_get(o, "trial")) && json_is_array(files)) {
-			/* a crash while a candidate was being checked: put the tree back */
-			json_array_foreach(files, j, f) {
-				const char *rel = json_string_value(json_object_get(f, "path"));
-				char *path, *old;
-
-				if (!rel)
-					continue;
-				note_dir(&dirs, root, rel);
-				path = path_join(root, rel);
-				old = xasprintf("%s.mpbuild-old", path);
-				if (json_is_true(json_object_get(f, "old"))) {
-					if (path_exists(old) && rename(old, path) < 0)
-						warn("%s: cannot put back %s:", targets[i], path);
-				} else {
-					unlink(path);
-				}
-				free(path);
-				free(old);
-			}
-			stuck |= state_intent_clear(st, targets[i]) < 0;
-			json_decref(o);
-			continue;
-		}
 		if (!json_is_array(files)) {
 			warn("%s: unreadable landing record; it is dropped", targets[i]);
 			stuck |= state_intent_clear(st, targets[i]) < 0;
-			json_decref(o);
-			continue;
-		}
-		r.target = xstrdup(targets[i]);
-		snprintf(r.key, sizeof(r.key), "%s", json_string_value(json_object_get(o, "key")));
-		r.model = xstrdup(json_string_value(json_object_get(o, "model")) ? json_string_value(json_object_get(o, "model")) : "");
-		r.generated = json_is_true(json_object_get(o, "generated"));
-		if (json_is_string(json_object_get(o, "manifest")))
-			r.manifest = xstrdup(json_string_value(json_object_get(o, "manifest")));
-		r.paths = xcalloc(json_array_size(files) + 1, sizeof(*r.paths));
-		r.hashes = xcalloc(json_array_size(files) + 1, sizeof(*r.hashes));
-		json_array_foreach(files, j, f) {
-			const char *rel = json_string_value(json_object_get(f, "path"));
-			const char *want = json_string_value(json_object_get(f, "hash"));
-			char *path, *tmp, h[HASH_HEX];
-
-			if (!rel || !want) {
-				complete = 0;
-				continue;
-			}
-			note_dir(&dirs, root, rel);
-			path = path_join(root, rel);
-			tmp = tmp_name(path);
-			/* roll forward: the temporary holds the new bytes if it survived */
-			if (is_regular(tmp) && sha256_file(tmp, h) == 0 && strcmp(h, want) == 0) {
-				if (rename(tmp, path) == 0)
-					fsync_parent(path);
-			} else {
-				unlink(tmp);
-			}
-			if (sha256_file(path, h) < 0 || strcmp(h, want) != 0)
-				complete = 0;
-			r.paths[r.n] = xstrdup(rel);
-			snprintf(r.hashes[r.n], HASH_HEX, "%s", want);
-			r.n++;
-			free(path);
-			free(tmp);
-		}
-		if (complete) {
-			if (state_land_commit(st, &r) == 0)
-				finished++;
-			else
-				stuck = 1;
-		} else {
-			warn("%s: an interrupted landing could not be finished; the target will be rebuilt", targets[i]);
+		} else if (json_is_true(json_object_get(o, "staging"))) {
+			drop_staged(root, files);
 			stuck |= state_intent_clear(st, targets[i]) < 0;
+		} else if (json_is_true(json_object_get(o, "trial"))) {
+			undo_trial(root, targets[i], files, &dirs);
+			stuck |= state_intent_clear(st, targets[i]) < 0;
+		} else {
+			r.target = xstrdup(targets[i]);
+			if (!roll_forward(root, o, files, &r, &dirs)) {
+				warn("%s: an interrupted landing could not be finished; the target will be rebuilt", targets[i]);
+				stuck |= state_intent_clear(st, targets[i]) < 0;
+			} else if (state_land_commit(st, &r) == 0) {
+				finished++;
+			} else {
+				stuck = 1;
+			}
+			record_clear(&r);
 		}
-		record_clear(&r);
 		json_decref(o);
 	}
 	sweep(st, root, &dirs, n > 0 || state_run_unfinished(st), !stuck);

@@ -199,3 +199,11 @@ void progress_dry_json(const char *target, const char *status, const char *key, 
 	free(s);
 	json_decref(o);
 }
+
+void progress_money(char *buf, size_t n, double v)
+{
+	if (v < 0)
+		snprintf(buf, n, "unknown");
+	else
+		snprintf(buf, n, "$%.2f", v);
+}

@@ -39,4 +39,7 @@ void progress_dry_json(const char *target, const char *status, const char *key, 
 /* a short model name for the status line: claude-haiku-5-5 -> haiku */
 const char *progress_short_model(const char *model, char *buf, size_t n);
 
+/* v as "$1.23", or "unknown" when v < 0 */
+void progress_money(char *buf, size_t n, double v);
+
 #endif

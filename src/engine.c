@@ -1,0 +1,553 @@
+/* engine.c: opening the engine (plan, records, rules, state) and evaluating
+ * each task: its key, and whether it is up to date, stale, kept (a person's
+ * file), skipped or failed before any call.  The lock is regenerated here
+ * from the records. */
+#include "engine.h"
+#include "check.h"
+#include "graph.h"
+#include "judge.h"
+#include "lockfile.h"
+#include "orphan.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *const state_names[] = {"stale", "waits", "up to date", "built", "restored", "failed", "skipped", "kept"};
+
+void engine_why(struct tinfo *ti, char *why)
+{
+	free(ti->why);
+	ti->why = why;
+}
+
+/* the build lock: one build per project; wait up to 5 s, then name the holder */
+int engine_take_lock(const char *root)
+{
+	char *dir = path_join(root, "cache"), *path = path_join(dir, "lock");
+	int fd, i;
+
+	mkdirs(dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		error("cannot open %s:", path);
+		free(dir);
+		free(path);
+		return -1;
+	}
+	for (i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+		if (i == 50) {
+			char buf[32] = {0};
+
+			if (pread(fd, buf, sizeof(buf) - 1, 0) < 0)
+				buf[0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			error("another mpbuild (pid %s) is building this project; %s is locked", *buf ? buf : "?", path);
+			close(fd);
+			free(dir);
+			free(path);
+			return -1;
+		}
+		usleep(100000);
+	}
+	if (ftruncate(fd, 0) == 0) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+		if (pwrite(fd, buf, (size_t)n, 0) < 0)
+			warn("cannot write %s:", path);
+	}
+	free(dir);
+	free(path);
+	return fd;   /* held until exit */
+}
+
+int build_lock(const char *root)
+{
+	return engine_take_lock(root);
+}
+
+/* look records up by target, and the files of records of gone targets by path */
+static void index_records(struct engine *e)
+{
+	size_t i;
+
+	htab_free(&e->rec_by);
+	htab_free(&e->gone_out);
+	for (i = 0; i < e->nrec; i++) {
+		const struct record *r = &e->recs[i];
+		size_t j;
+
+		htab_put(&e->rec_by, r->target, &e->recs[i]);
+		for (j = 0; r->generated && j < r->n && orphan_gone(e->p, r->target); j++)
+			htab_put(&e->gone_out, r->paths[j], r->hashes[j]);
+	}
+}
+
+/* records from state.db, or from mpbuild.lock when the lock changed outside
+ * mpbuild (a fresh clone, git checkout or pull): the lock then wins */
+static int load_records(struct engine *e, int writable)
+{
+	const char *lh = fscache_hash(&e->fc, "mpbuild.lock");
+	char *seen = e->st ? state_meta_get(e->st, "lock_hash") : NULL;
+	struct lockfile lk;
+
+	if (lh && (!seen || strcmp(seen, lh) != 0)) {
+		char h[HASH_HEX];
+		int rc = lockfile_read(e->root, &lk, h);
+
+		if (rc < 0) {
+			free(seen);
+			return -1;
+		}
+		if (rc == 0) {
+			e->dirty = 1;
+			e->recs = lk.targets;
+			e->nrec = lk.ntargets;
+			lk.targets = NULL;
+			lk.ntargets = 0;
+			e->approved = lk.approved_checks ? xstrdup(lk.approved_checks) : NULL;
+			rulebook_from_lock(&e->rb, &lk);
+			if (writable && e->st) {
+				state_records_replace(e->st, e->recs, e->nrec);
+				state_rules_replace(e->st, e->rb.recs, e->rb.n);
+				state_meta_set(e->st, "lock_hash", h);
+				state_meta_set(e->st, "approved_checks", e->approved ? e->approved : "");
+			}
+			lockfile_free(&lk);
+			free(seen);
+			index_records(e);
+			return 0;
+		}
+	}
+	free(seen);
+	if (e->st) {
+		e->recs = state_records(e->st, &e->nrec);
+		e->approved = state_meta_get(e->st, "approved_checks");
+		if (e->approved && !*e->approved) {
+			free(e->approved);
+			e->approved = NULL;
+		}
+	}
+	rulebook_load(&e->rb, e->st, e->root, writable);
+	index_records(e);
+	return 0;
+}
+
+/* what the lock holds besides the records: the rule hashes, the approved
+ * checks and which targets the plan has */
+static void lock_inputs(struct engine *e, char out[HASH_HEX])
+{
+	struct sha256 hs;
+	const char *ap = e->approved ? e->approved : "";
+	size_t i;
+
+	sha256_init(&hs);
+	sha256_update(&hs, ap, strlen(ap) + 1);
+	for (i = 0; i < e->p->nrules; i++) {
+		sha256_update(&hs, e->p->rules[i].name, strlen(e->p->rules[i].name) + 1);
+		sha256_update(&hs, e->p->rules[i].hash, strlen(e->p->rules[i].hash) + 1);
+	}
+	for (i = 0; i < e->p->ntasks; i++)
+		sha256_update(&hs, e->p->tasks[i].id, strlen(e->p->tasks[i].id) + 1);
+	sha256_final_hex(&hs, out);
+}
+
+/* regenerate mpbuild.lock from state.db (SPEC 10.8); nothing to do when no
+ * record changed, the plan's targets and rules are those of the last lock and
+ * the file is as mpbuild wrote it */
+void engine_write_lock(struct engine *e)
+{
+	struct lockfile lk = {0};
+	struct buffer b = {0};
+	struct record *all;
+	size_t n, i, j;
+	char h[HASH_HEX], in[HASH_HEX];
+
+	lock_inputs(e, in);
+	if (!e->dirty) {
+		char *seen_in = state_meta_get(e->st, "lock_inputs"), *seen = state_meta_get(e->st, "lock_hash");
+		const char *now_h = fscache_hash(&e->fc, "mpbuild.lock");
+		int same = seen_in && seen && now_h && strcmp(seen_in, in) == 0 && strcmp(seen, now_h) == 0;
+
+		free(seen_in);
+		free(seen);
+		if (same)
+			return;
+	}
+	all = state_records(e->st, &n);
+	lk.targets = xcalloc(n + 1, sizeof(*lk.targets));
+	for (i = 0; i < n; i++) {
+		int pipeline = 0;
+
+		for (j = 0; j < LEN(graph_pipeline); j++)
+			pipeline |= strcmp(all[i].target, graph_pipeline[j]) == 0;
+		if (pipeline || plan_task(e->p, all[i].target)) {
+			lk.targets[lk.ntargets++] = all[i];
+			memset(&all[i], 0, sizeof(all[i]));
+		}
+	}
+	record_free_all(all, n);
+	lk.approved_checks = e->approved ? xstrdup(e->approved) : NULL;
+	retrieve_lock_rules(&e->rb, e->p, e->pc, e->st, &lk);
+	lockfile_render(&lk, &b);
+	if (lockfile_write(e->root, &b, h) == 0) {
+		state_meta_set(e->st, "lock_hash", h);
+		state_meta_set(e->st, "lock_inputs", in);
+		fscache_note(&e->fc, "mpbuild.lock", h);
+		e->dirty = 0;
+	}
+	buf_free(&b);
+	lockfile_free(&lk);
+}
+
+const char *record_hash(const struct record *r, const char *path)
+{
+	size_t i;
+
+	for (i = 0; r && i < r->n; i++)
+		if (strcmp(r->paths[i], path) == 0)
+			return r->hashes[i];
+	return NULL;
+}
+
+/* is t one of the named targets (a task id, its milestone, its phase, or all)?
+ * Unlike selection, this does not take in dependencies. */
+int engine_named(const struct plan *p, const struct task *t, char **names, size_t n)
+{
+	size_t i, j;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], t->id) == 0 || strcmp(names[i], "all") == 0)
+			return 1;
+		if (strncmp(names[i], "rule:", 5) == 0 && t->r && strcmp(names[i] + 5, t->r->name) == 0)
+			return 1;
+		if (t->milestone && strcmp(names[i], t->milestone) == 0)
+			return 1;
+		for (j = 0; j < p->nphases; j++)
+			if (strcmp(names[i], p->phases[j].id) == 0 && t->milestone_index != (size_t)-1 &&
+			    p->milestones[t->milestone_index].phase_index == j)
+				return 1;
+	}
+	return 0;
+}
+
+/* -B forces the named targets; -B rule:NAME picks the rule's examples again
+ * instead (its tasks are then stale when their layer changed) */
+static int is_forced(struct engine *e, const struct task *t)
+{
+	size_t i;
+
+	if (!e->o || !e->o->force)
+		return 0;
+	for (i = 0; i < e->o->ntargets; i++)
+		if (strncmp(e->o->targets[i], "rule:", 5) != 0 && engine_named(e->p, t, &e->o->targets[i], 1))
+			return 1;
+	return e->o->ntargets == 0;
+}
+
+/* a record imported from the lock has no manifest: an up-to-date target gets
+ * its current one, so that explain and rule reports can compare later */
+static void keep_manifest(struct engine *e, const struct record *rec, const char *manifest)
+{
+	struct record *r = (struct record *)rec;
+
+	if (r->manifest || r->has_manifest || !e->writable || !e->st)
+		return;
+	r->manifest = xstrdup(manifest);
+	r->has_manifest = state_record_put(e->st, r) == 0;
+}
+
+/* decide what t needs; deps were evaluated (and built) before */
+static void seen_free(struct tinfo *ti, const struct task *t)
+{
+	size_t i;
+
+	for (i = 0; ti->seen && i < t->noutputs; i++)
+		free(ti->seen[i]);
+	free(ti->seen);
+	ti->seen = NULL;
+}
+
+/* t's state from its outputs against rec (its key is computed): kept when a
+ * person edited or wrote one, up to date, or stale; a stale target whose
+ * outputs have nowhere to land fails before any call */
+static void outputs_state(struct engine *e, const struct task *t, const struct record *rec)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	size_t i, existing = 0;
+	const char *edited = NULL, *untracked = NULL, *missing = NULL;
+
+	seen_free(ti, t);
+	ti->seen = xcalloc(t->noutputs + 1, sizeof(*ti->seen));
+	for (i = 0; i < t->noutputs; i++) {
+		const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = record_hash(rec, t->outputs[i]);
+
+		ti->seen[i] = xstrdup(h ? h : "");
+
+		/* a file a task the plan no longer has generated (a re-plan moved it
+		 * here, with other outputs) is mpbuild's, not a person's */
+		if (!rh)
+			rh = htab_get(&e->gone_out, t->outputs[i]);
+
+		if (!h) {
+			if (!missing)
+				missing = t->outputs[i];
+			continue;
+		}
+		existing++;
+		if (rh && strcmp(h, rh) != 0 && !edited)
+			edited = t->outputs[i];
+		if (!rh && !untracked)
+			untracked = t->outputs[i];
+	}
+	if (ti->forced) {
+		ti->s = S_PENDING;
+		engine_why(ti, xstrdup("forced with -B"));
+	} else if (edited) {
+		ti->s = S_KEPT;
+		ti->edited = 1;
+		engine_why(ti, xasprintf("edited by hand: %s", edited));
+	} else if (untracked && existing == t->noutputs) {
+		ti->s = S_KEPT;
+		engine_why(ti, xasprintf("%s exists and was not generated by mpbuild", untracked));
+	} else if (untracked) {
+		ti->s = S_FAILED;
+		engine_why(ti, xasprintf("would overwrite %s, which mpbuild did not generate; move it away or run mpbuild -B %s",
+				      untracked, t->id));
+	} else if (rec && strcmp(rec->key, ti->key) == 0 && !missing) {
+		ti->s = S_UPTODATE;
+		engine_why(ti, NULL);
+		keep_manifest(e, rec, ti->manifest);
+	} else {
+		ti->s = S_PENDING;
+		engine_why(ti, !rec ? xstrdup("never built")
+				 : strcmp(rec->key, ti->key) != 0 ? xstrdup("inputs changed")
+								  : xasprintf("%s is missing", missing));
+	}
+	/* a target to build must have somewhere to land: no call is made for
+	 * outputs a link sends out of the project or into .git, or where a
+	 * directory stands */
+	for (i = 0; ti->s == S_PENDING && i < t->noutputs; i++) {
+		struct buffer why = {0};
+
+		if (!judge_confined(e->root, t->outputs[i], &why)) {
+			ti->s = S_FAILED;
+			engine_why(ti, xstrdup(buf_str(&why)));
+		}
+		buf_free(&why);
+	}
+}
+
+void engine_eval(struct engine *e, struct task *t)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	const struct settings *s = &e->p->settings;
+	struct key_input in = {0};
+	const char *shared[3], **dt, **dp, **dh;
+	char head[HASH_HEX];
+	const struct record *rec;
+	size_t i, j, nd = 0;
+
+	for (i = 0; i < t->ndeps; i++) {
+		struct tinfo *d = &e->ti[t->deps[i]->index];
+
+		if (d->s == S_FAILED || d->s == S_SKIPPED) {
+			ti->s = S_SKIPPED;
+			engine_why(ti, xasprintf("%s %s", t->deps[i]->id, d->s == S_FAILED ? "failed" : "was skipped"));
+			return;
+		}
+		if (d->s == S_PENDING || d->s == S_WAIT) {
+			ti->s = S_WAIT;
+			engine_why(ti, xasprintf("after %s", t->deps[i]->id));
+			return;
+		}
+		nd += t->deps[i]->noutputs;
+	}
+	ti->mc = plan_task_model(e->p, t);
+	ti->fmt = prompt_format(model_answer_format(s, ti->mc.model));
+	prompt_shared_hashes(e->pc, t, ti->fmt, shared);
+	prompt_task_hash(e->pc, t, head);
+	dt = xcalloc(nd + 1, sizeof(*dt));
+	dp = xcalloc(nd + 1, sizeof(*dp));
+	dh = xcalloc(nd + 1, sizeof(*dh));
+	nd = 0;
+	for (i = 0; i < t->ndeps; i++) {
+		for (j = 0; j < t->deps[i]->noutputs; j++) {
+			const char *h = fscache_hash(&e->fc, t->deps[i]->outputs[j]);
+
+			if (!h) {
+				ti->s = S_SKIPPED;
+				engine_why(ti, xasprintf("%s, an output of %s, is missing", t->deps[i]->outputs[j],
+						      t->deps[i]->id));
+				goto out;
+			}
+			dt[nd] = t->deps[i]->id;
+			dp[nd] = t->deps[i]->outputs[j];
+			dh[nd++] = h;
+		}
+	}
+	in.family = e->family;
+	in.model = ti->mc.model;
+	in.effort = ti->mc.effort;
+	in.max_tokens = s->max_tokens;
+	in.schema_hash = prompt_schema_hash(e->pc, ti->fmt);
+	in.layer[0] = shared[0];
+	in.layer[1] = shared[1];
+	in.layer[2] = shared[2];
+	in.layer[3] = head;
+	in.ndeps = nd;
+	in.dep_target = dt;
+	in.dep_path = dp;
+	in.dep_hash = dh;
+	in.task = t;
+	in.retries = s->retries;
+	in.escalate = s->escalate.model;
+	free(ti->manifest);
+	ti->manifest = key_manifest(&in);
+	key_of(ti->manifest, ti->key);
+	rec = htab_get(&e->rec_by, t->id);
+	ti->forced = is_forced(e, t);
+	ti->edited = 0;
+	outputs_state(e, t, rec);
+out:
+	free(dt);
+	free(dp);
+	free(dh);
+}
+
+int engine_needs_approval(struct engine *e)
+{
+	return e->plan_generated && (!e->approved || strcmp(e->approved, e->check_hash) != 0);
+}
+
+/* first line of s, malloc'd */
+char *first_line(const char *s)
+{
+	return xstrndup(s, strcspn(s, "\n"));
+}
+
+/* the record of generated outputs for t with its current key (hashes are filled when it lands) */
+void engine_new_record(struct engine *e, const struct task *t, const char *model, struct record *r)
+{
+	size_t i;
+
+	r->target = xstrdup(t->id);
+	memcpy(r->key, e->ti[t->index].key, HASH_HEX);
+	r->model = xstrdup(model);
+	r->generated = 1;
+	r->manifest = xstrdup(e->ti[t->index].manifest);
+	r->n = t->noutputs;
+	r->paths = xcalloc(r->n + 1, sizeof(*r->paths));
+	r->hashes = xcalloc(r->n + 1, sizeof(*r->hashes));
+	for (i = 0; i < r->n; i++)
+		r->paths[i] = xstrdup(t->outputs[i]);
+}
+
+/* the engine for root: plan, state (read-only or not), records */
+int engine_open(struct engine *e, const char *root, struct build_opts *o, int writable)
+{
+	char *cache;
+
+	memset(e, 0, sizeof(*e));
+	e->root = root;
+	e->o = o;
+	e->writable = writable;
+	e->p = plan_load(root);
+	if (!e->p)
+		return EXIT_BADINPUT;
+	if (!e->p->have_masterplan) {
+		error("%s/plans/masterplan.yaml does not exist: write one (see docs/formats.md) or start with mpbuild init",
+		      root);
+		return EXIT_BADINPUT;
+	}
+	cache = path_join(root, "cache");
+	e->st = state_open(cache, !writable);
+	free(cache);
+	if (writable && !e->st)
+		return EXIT_BADINPUT;
+	fscache_open(&e->fc, e->st, root);
+	/* the wire family of the configured provider; replay keeps it (SPEC 10.1) */
+	{
+		const char *pn = o && o->provider && strcmp(o->provider, "replay") != 0 ? o->provider : e->p->settings.provider;
+
+		e->family = strcmp(pn, "openai") == 0 ? "openai" : "anthropic";
+	}
+	e->pc = prompt_open(e->p);
+	if (!e->pc)
+		return EXIT_BADINPUT;
+	if (load_records(e, writable) < 0)
+		return EXIT_BADINPUT;
+	retrieve_apply(&e->rb, e->p, e->pc, o && o->remote_cache ? o->remote_cache : e->p->settings.remote_cache);
+	if (e->st)
+		state_failures(e->st, &e->failures);
+	e->ti = xcalloc(e->p->ntasks + 1, sizeof(*e->ti));
+	{
+		const struct record *mp = htab_get(&e->rec_by, "masterplan");
+		char h[HASH_HEX];
+
+		e->plan_generated = mp && mp->generated;
+		check_set_hash(e->p, h);
+		e->check_hash = xstrdup(h);
+	}
+	return 0;
+}
+
+void engine_close(struct engine *e)
+{
+	size_t i;
+
+	if (e->ti)
+		for (i = 0; i < e->p->ntasks; i++) {
+			free(e->ti[i].manifest);
+			free(e->ti[i].why);
+			seen_free(&e->ti[i], &e->p->tasks[i]);
+		}
+	free(e->ti);
+	if (e->pv)
+		e->pv->close(e->pv);
+	if (e->store)
+		store_close(e->store);
+	prompt_close(e->pc);
+	fscache_close(&e->fc);
+	state_failures_free(&e->failures);
+	record_free_all(e->recs, e->nrec);
+	htab_free(&e->rec_by);
+	htab_free(&e->gone_out);
+	free(e->approved);
+	free(e->check_hash);
+	htab_free(&e->warned);
+	rulebook_free(&e->rb);
+	state_close(e->st);
+	plan_free(e->p);
+}
+
+/* the selected tasks in build order; NULL after an error */
+struct task **engine_select(struct engine *e, char **names, size_t n, size_t *count)
+{
+	unsigned char *sel = xcalloc(e->p->ntasks + 1, 1);
+	struct task **order = xcalloc(e->p->ntasks + 1, sizeof(*order));
+	unsigned pipe = 0;
+	size_t i;
+
+	if (graph_select(e->p, names, n, sel, &pipe) < 0) {
+		free(sel);
+		free(order);
+		return NULL;
+	}
+	for (i = 0; i < LEN(graph_pipeline); i++)
+		if (pipe & (1u << i))
+			warn("%s: plans/%s.yaml is a source here (written by a person); nothing to build", graph_pipeline[i],
+			     graph_pipeline[i]);
+	*count = graph_order(e->p, sel, order);
+	free(sel);
+	return order;
+}
