@@ -1213,7 +1213,7 @@ int discover_run(const char *root, const struct discover_opts *o)
 		d.changed = 1;  /* and a record a killed run committed goes into the lock */
 	sweep_staged(&d);
 	/* a lock from a clone, checkout or pull says what mpbuild wrote */
-	if (lockfile_sync(root, d.st, NULL) < 0) {
+	if (lockfile_sync(root, d.st, NULL, NULL) < 0) {
 		state_close(d.st);
 		return EXIT_BADINPUT;
 	}
@@ -1323,7 +1323,7 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 	cache = path_join(root, "cache");
 	d.st = state_open(cache, 1);
 	free(cache);
-	if ((d.use_lock = lockfile_sync(root, d.st, &d.lock)) < 0) {
+	if ((d.use_lock = lockfile_sync(root, d.st, &d.lock, NULL)) < 0) {
 		state_close(d.st);
 		plan_free(p);
 		return EXIT_BADINPUT;

@@ -95,38 +95,25 @@ static void index_records(struct engine *e)
 static int load_records(struct engine *e, int writable)
 {
 	const char *lh = fscache_hash(&e->fc, "mpbuild.lock");
-	char *seen = e->st ? state_meta_get(e->st, "lock_hash") : NULL;
-	struct lockfile lk;
+	struct lockfile lk = {0};
+	int into_state = writable && e->st;
+	int rc = lh ? lockfile_sync(e->root, e->st, into_state ? NULL : &lk, lh) : 0;
 
-	if (lh && (!seen || strcmp(seen, lh) != 0)) {
-		char h[HASH_HEX];
-		int rc = lockfile_read(e->root, &lk, h);
-
-		if (rc < 0) {
-			free(seen);
-			return -1;
-		}
-		if (rc == 0) {
-			e->dirty = 1;
-			e->recs = lk.targets;
-			e->nrec = lk.ntargets;
-			lk.targets = NULL;
-			lk.ntargets = 0;
-			e->approved = lk.approved_checks ? xstrdup(lk.approved_checks) : NULL;
-			rulebook_from_lock(&e->rb, &lk);
-			if (writable && e->st) {
-				state_records_replace(e->st, e->recs, e->nrec);
-				state_rules_replace(e->st, e->rb.recs, e->rb.n);
-				state_meta_set(e->st, "lock_hash", h);
-				state_meta_set(e->st, "approved_checks", e->approved ? e->approved : "");
-			}
-			lockfile_free(&lk);
-			free(seen);
-			index_records(e);
-			return 0;
-		}
+	if (rc < 0)
+		return -1;
+	/* a lock newer than state.db (a clone, a checkout, a pull) */
+	e->dirty = rc == 1;
+	if (rc == 1 && !into_state) {
+		e->recs = lk.targets;
+		e->nrec = lk.ntargets;
+		lk.targets = NULL;
+		lk.ntargets = 0;
+		e->approved = lk.approved_checks ? xstrdup(lk.approved_checks) : NULL;
+		rulebook_from_lock(&e->rb, &lk);
+		lockfile_free(&lk);
+		index_records(e);
+		return 0;
 	}
-	free(seen);
 	if (e->st) {
 		e->recs = state_records(e->st, &e->nrec);
 		e->approved = state_meta_get(e->st, "approved_checks");

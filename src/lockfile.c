@@ -4,6 +4,7 @@
 #include "yaml.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,17 +241,22 @@ void lockfile_free(struct lockfile *lk)
 	memset(lk, 0, sizeof(*lk));
 }
 
-int lockfile_sync(const char *root, struct state *st, struct lockfile *out)
+int lockfile_sync(const char *root, struct state *st, struct lockfile *out, const char *hash)
 {
 	struct lockfile lk;
-	char *path = path_join(root, "mpbuild.lock"), *seen = NULL, h[HASH_HEX];
+	char *seen = NULL, h[HASH_HEX];
 	int rc = 0;
 
-	if (sha256_file(path, h) < 0) {
+	if (hash) {
+		snprintf(h, sizeof(h), "%s", hash);
+	} else {
+		char *path = path_join(root, "mpbuild.lock");
+		int missing = sha256_file(path, h) < 0;
+
 		free(path);
-		return 0;
+		if (missing)
+			return 0;
 	}
-	free(path);
 	if (st)
 		seen = state_meta_get(st, "lock_hash");
 	if (!seen || strcmp(seen, h) != 0) {

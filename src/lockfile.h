@@ -26,8 +26,9 @@ int lockfile_write(const char *root, const struct buffer *b, char hash_out[HASH_
  * clone, a checkout, a pull; st may be NULL: no state yet): with out NULL its
  * records and rules replace st's, else it is read into out and st is left alone.  1
  * when the lock was newer, 0 when not (or there is none), -1 after printing
- * its errors */
-int lockfile_sync(const char *root, struct state *st, struct lockfile *out);
+ * its errors.  hash: the lock's hash when the caller knows it (the stat
+ * cache), else NULL.  The one place a lock is read into a build */
+int lockfile_sync(const char *root, struct state *st, struct lockfile *out, const char *hash);
 /* free what lk owns */
 void lockfile_free(struct lockfile *lk);
 
