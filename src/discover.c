@@ -533,7 +533,6 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 {
 	const struct settings *set = &p->settings;
 	struct key_input in = {0};
-	struct buffer sh = {0};
 	char h1[HASH_HEX], h2[HASH_HEX], h3[HASH_HEX], h4[HASH_HEX], hs[HASH_HEX];
 	enum answer_format f;
 	const char *prov = d->o->provider ? d->o->provider : set->provider;
@@ -545,19 +544,16 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 		return error("mpbuild.yaml: no model for %s (set models.%s)", s->name,
 			     s->bit == DISCOVER_MASTERPLAN ? "masterplan" : "discovery");
 	f = prompt_format(model_answer_format(set, c->mc.model));
-	if (phase_text(d->root, s->name, &c->l1) < 0)
-		return -1;
-	if (c->l1.len && c->l1.data[c->l1.len - 1] != '\n')
-		buf_putc(&c->l1, '\n');
-	buf_puts(&c->l1, "\n# How to answer\n\n");
-	if (f == FMT_TOOL)
-		buf_printf(&c->l1, "Answer by calling the tool write_%s once, with input matching this JSON schema:\n\n", s->name);
-	else if (f == FMT_TEXT)
-		buf_puts(&c->l1, "Answer with one JSON object and nothing else (no prose, no code fences), matching this JSON schema:\n\n");
-	else
-		buf_puts(&c->l1, "Answer with one JSON object matching this JSON schema:\n\n");
-	buf_puts(&c->l1, s->schema);
-	buf_putc(&c->l1, '\n');
+	{
+		struct buffer md = {0};
+		char tool[32];
+
+		if (phase_text(d->root, s->name, &md) < 0)
+			return -1;
+		snprintf(tool, sizeof(tool), "write_%s", s->name);
+		prompt_layer1(&c->l1, md.data ? md.data : "", md.len, f, tool, s->schema);
+		buf_free(&md);
+	}
 	c->req.target = s->name;
 	c->req.attempt = 1;
 	c->req.model = c->mc.model;
@@ -582,11 +578,7 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 	sha256_hex("", 0, h2);
 	sha256_hex(c->l3.data, c->l3.len, h3);
 	sha256_hex(c->l4.data, c->l4.len, h4);
-	buf_puts(&sh, prompt_format_name(f));
-	buf_putc(&sh, '\n');
-	buf_puts(&sh, s->schema);
-	sha256_hex(sh.data, sh.len, hs);
-	buf_free(&sh);
+	prompt_schema_digest(f, s->schema, hs);
 	in.family = strcmp(prov, "openai") == 0 ? "openai" : "anthropic";
 	in.model = c->mc.model;
 	in.effort = c->mc.effort;

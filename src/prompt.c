@@ -162,32 +162,44 @@ void prompt_close(struct prompt_ctx *c)
 	free(c);
 }
 
-static void layer1(struct prompt_ctx *c, enum answer_format f)
+void prompt_layer1(struct buffer *b, const char *md, size_t mdlen, enum answer_format f, const char *tool,
+		   const char *schema)
 {
-	struct buffer *b = &c->layer1[f];
-	struct buffer s = {0};
-
-	if (c->have1[f])
-		return;
-	c->have1[f] = 1;
-	buf_puts(b, c->task_md);
+	buf_add(b, md, mdlen);
 	if (b->len && b->data[b->len - 1] != '\n')
 		buf_putc(b, '\n');
 	buf_puts(b, "\n# How to answer\n\n");
 	if (f == FMT_TOOL)
-		buf_puts(b, "Answer by calling the tool write_files once, with input matching this JSON schema:\n\n");
+		buf_printf(b, "Answer by calling the tool %s once, with input matching this JSON schema:\n\n", tool);
 	else if (f == FMT_TEXT)
 		buf_puts(b, "Answer with one JSON object and nothing else (no prose, no code fences), matching this JSON schema:\n\n");
 	else
 		buf_puts(b, "Answer with one JSON object matching this JSON schema:\n\n");
-	buf_puts(b, prompt_files_schema);
+	buf_puts(b, schema);
 	buf_putc(b, '\n');
-	sha256_hex(b->data, b->len, c->layer1_hash[f]);
+}
+
+void prompt_schema_digest(enum answer_format f, const char *schema, char out[HASH_HEX])
+{
+	struct buffer s = {0};
+
 	buf_puts(&s, prompt_format_name(f));
 	buf_putc(&s, '\n');
-	buf_puts(&s, prompt_files_schema);
-	sha256_hex(s.data, s.len, c->schema_hash[f]);
+	buf_puts(&s, schema);
+	sha256_hex(s.data, s.len, out);
 	buf_free(&s);
+}
+
+static void layer1(struct prompt_ctx *c, enum answer_format f)
+{
+	struct buffer *b = &c->layer1[f];
+
+	if (c->have1[f])
+		return;
+	c->have1[f] = 1;
+	prompt_layer1(b, c->task_md, strlen(c->task_md), f, "write_files", prompt_files_schema);
+	sha256_hex(b->data, b->len, c->layer1_hash[f]);
+	prompt_schema_digest(f, prompt_files_schema, c->schema_hash[f]);
 }
 
 const char *prompt_schema_hash(struct prompt_ctx *c, enum answer_format f)

@@ -39,6 +39,13 @@ struct prompt_ctx *prompt_open(const struct plan *p);
 void prompt_close(struct prompt_ctx *c);
 /* the hash of the answer format and schema for format f */
 const char *prompt_schema_hash(struct prompt_ctx *c, enum answer_format f);
+/* append layer 1 to b: a phase's instructions (md), then how to answer in
+ * format f (tool: the tool's name) with schema; the one copy of that text,
+ * for the tasks and the pipeline stages alike */
+void prompt_layer1(struct buffer *b, const char *md, size_t mdlen, enum answer_format f, const char *tool,
+		   const char *schema);
+/* the hash of answer format f with schema, as keys take it */
+void prompt_schema_digest(enum answer_format f, const char *schema, char out[HASH_HEX]);
 /* layer hashes 1-3 for task t with answer format f (cached); out[i] point into the context */
 void prompt_shared_hashes(struct prompt_ctx *c, const struct task *t, enum answer_format f, const char *out[3]);
 /* the byte lengths of those layers */
