@@ -47,6 +47,8 @@ struct sched {
 	size_t finished;
 	int code;               /* the exit code of a provider that cannot be opened */
 	int in_command;         /* a validator or check command runs: start only tasks already evaluated */
+	char *waiting;          /* owned: why a ready target waits, for the live display, or NULL */
+	int told;               /* Ctrl-Cs the person has been told about */
 };
 
 /* Ctrl-Cs so far; set from a signal handler, read on the worker threads too */
@@ -76,6 +78,7 @@ struct job {
 	double spent;           /* what this target's calls cost */
 	int budget_stop;        /* a retry was not sent: it could pass the budget */
 	int running;            /* a worker makes the call */
+	double started;         /* now() when the call was handed to the worker */
 	int done;               /* the worker has finished (under e->mu) */
 	struct prefix *warms[3];/* the cache prefixes this job writes first */
 	size_t nwarms;
@@ -86,6 +89,7 @@ struct job {
 struct prefix {
 	char *id;
 	enum { P_COLD, P_WARMING, P_WARM } state;
+	const char *writer;     /* the target whose call writes it while P_WARMING */
 	struct prefix *next;
 };
 
@@ -214,6 +218,7 @@ static int want_1h(struct engine *e)
 }
 
 static void start_calls(struct engine *e);
+static void live(struct engine *e);
 
 /* a validator or check command on a thread of its own */
 struct command {
@@ -281,6 +286,7 @@ static int run_released(void *ctx, struct box *box, char *const argv[], int time
 		start_calls(e);
 		if (c.done)
 			break;
+		live(e);
 		wait_cv(e, 100);
 		/* a worker waiting in on_try for the budget sees a Ctrl-C too */
 		if (interrupted)
@@ -443,20 +449,21 @@ static size_t prefixes_of(struct engine *e, const struct task *t, const char *mo
 	return n;
 }
 
-/* 1 when a call in flight is writing a prefix t would read: t waits for it */
-static int prefix_busy(struct engine *e, const struct task *t)
+/* the target whose call in flight is writing a prefix t would read (t
+ * waits for it), or NULL */
+static const char *prefix_busy(struct engine *e, const struct task *t)
 {
 	struct tinfo *ti = &e->ti[t->index];
 	struct prefix *x[3];
 	size_t i, n;
 
 	if (e->jobs < 2)
-		return 0;
+		return NULL;
 	n = prefixes_of(e, t, ti->mc.model, ti->fmt, x);
 	for (i = 0; i < n; i++)
 		if (x[i]->state == P_WARMING)
-			return 1;
-	return 0;
+			return x[i]->writer;
+	return NULL;
 }
 
 /* job j writes the cold prefixes of its request */
@@ -469,6 +476,7 @@ static void prefixes_claim(struct engine *e, struct job *j)
 	for (i = 0; i < n; i++)
 		if (x[i]->state == P_COLD) {
 			x[i]->state = P_WARMING;
+			x[i]->writer = j->t->id;
 			j->warms[j->nwarms++] = x[i];
 		}
 }
@@ -614,6 +622,7 @@ static int job_start(struct engine *e, struct job *j)
 	j->budget_stop = 0;
 	j->res.retry_after = -1;
 	j->running = 1;
+	j->started = now();
 	if (pthread_create(&j->th, NULL, worker, j) != 0) {
 		j->running = 0;
 		e->reserved -= j->held;
@@ -842,8 +851,11 @@ static int deps_done(const struct engine *e, const struct task *t)
 static void start_calls(struct engine *e)
 {
 	struct sched *sc = e->sc;
+	const char *writer;
 	size_t i;
 
+	free(sc->waiting);
+	sc->waiting = NULL;
 	for (i = sc->first; i < sc->n && !halted(e) && !(sc->code && !e->pv); i++) {
 		struct task *t = sc->order[i];
 		struct tinfo *ti = &e->ti[t->index];
@@ -870,8 +882,13 @@ static void start_calls(struct engine *e)
 			}
 			sc->mark[i] = 1;
 		}
-		if (sc->nrun == (size_t)e->jobs || prefix_busy(e, t))
+		if (sc->nrun == (size_t)e->jobs)
 			continue;
+		if ((writer = prefix_busy(e, t))) {
+			if (!sc->waiting)
+				sc->waiting = xasprintf("%s waits for %s's prefix", t->id, writer);
+			continue;
+		}
 		if (!e->pv) {
 			e->pv = provider_open(&e->p->settings, e->o->provider, e->o->replay, &sc->code);
 			if (!e->pv) {
@@ -893,6 +910,44 @@ static void start_calls(struct engine *e)
 		sc->finished++;
 		job_free(j);
 	}
+}
+
+/* the live display: the calls in flight and why a ready target waits; and,
+ * at a Ctrl-C, what mpbuild does about it */
+static void live(struct engine *e)
+{
+	struct sched *sc = e->sc;
+	struct live_call *calls = xcalloc(sc->nrun + 1, sizeof(*calls));
+	const char *waiting = sc->waiting;
+	char *budget = NULL;
+	size_t i, n = 0, flying = 0;
+	int ints = interrupted;
+
+	for (i = 0; i < sc->nrun; i++) {
+		struct job *j = sc->run[i];
+
+		if (j->running && !j->done) {
+			calls[n].target = j->t->id;
+			calls[n].model = j->model;
+			calls[n].started = j->started;
+			calls[n].tokens = -1;
+			n++;
+		} else if (!j->running && !j->done && !waiting && e->budget >= 0) {
+			waiting = budget = xasprintf("%s waits for the budget", j->t->id);
+		}
+	}
+	flying = n;
+	if (ints != sc->told) {
+		sc->told = ints;
+		if (ints == 1)
+			progress_say(&e->pr, "mpbuild: interrupted: starting nothing new, finishing %zu call%s in flight; "
+				     "Ctrl-C again to abort %s", flying, flying == 1 ? "" : "s", flying == 1 ? "it" : "them");
+		else
+			progress_say(&e->pr, "mpbuild: interrupted again: aborting the calls in flight");
+	}
+	progress_live(&e->pr, calls, n, waiting);
+	free(budget);
+	free(calls);
 }
 
 /* run the selected tasks: up to e->jobs calls at once on worker threads, a
@@ -951,6 +1006,7 @@ static int schedule(struct engine *e, struct task **order, size_t n)
 		}
 		if (sc.nrun == 0 || (sc.code && !e->pv))
 			break;
+		live(e);
 		for (i = 0; i < sc.nrun; i++)
 			ready |= sc.run[i]->done || (!sc.run[i]->running && !e->reserved);
 		if (!ready) {
@@ -961,6 +1017,7 @@ static int schedule(struct engine *e, struct task **order, size_t n)
 		}
 	}
 	e->sc = NULL;
+	free(sc.waiting);
 	free(sc.run);
 	free(sc.mark);
 	return e->pv || !sc.code ? 0 : sc.code;

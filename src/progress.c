@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 int progress_init(struct progress *pr, const char *mode, int quiet, int verbose)
@@ -64,6 +65,25 @@ static void event(const char *type, json_t *o)
 	json_decref(o);
 }
 
+static int term_width(void);
+static void fit(char *s, int cols);
+
+/* the transient status line of a terminal, cut to its width */
+static void PRINTF(2, 3) status_line(struct progress *pr, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fit(line, term_width() - 1);
+	fputs("\r\033[K", stdout);
+	fputs(line, stdout);
+	fflush(stdout);
+	pr->line_open = 1;
+}
+
 void progress_start(struct progress *pr, const char *target, const char *title, const char *model)
 {
 	char sm[32];
@@ -78,11 +98,8 @@ void progress_start(struct progress *pr, const char *target, const char *title, 
 	}
 	if (pr->mode != PROGRESS_TERM || pr->quiet)
 		return;
-	clear_line(pr);
-	printf("[%d/%d] %s %s (%s) · $%.2f", pr->done + 1, pr->total, target, title ? title : "",
-	       progress_short_model(model, sm, sizeof(sm)), pr->cost);
-	fflush(stdout);
-	pr->line_open = 1;
+	status_line(pr, "[%d/%d] %s %s (%s) · $%.2f", pr->done + 1, pr->total, target, title ? title : "",
+		    progress_short_model(model, sm, sizeof(sm)), pr->cost);
 }
 
 void progress_finish(struct progress *pr, const char *target, const char *title, const char *status,
@@ -110,12 +127,8 @@ void progress_finish(struct progress *pr, const char *target, const char *title,
 		return;
 	/* up-to-date targets are silent unless -v, as in make and ninja */
 	if (strcmp(status, "up to date") == 0 && !pr->verbose) {
-		if (pr->mode == PROGRESS_TERM && !pr->quiet) {
-			clear_line(pr);
-			printf("[%d/%d] %s %s: up to date", pr->done, pr->total, target, title ? title : "");
-			fflush(stdout);
-			pr->line_open = 1;
-		}
+		if (pr->mode == PROGRESS_TERM && !pr->quiet)
+			status_line(pr, "[%d/%d] %s %s: up to date", pr->done, pr->total, target, title ? title : "");
 		return;
 	}
 	clear_line(pr);
@@ -206,4 +219,101 @@ void progress_money(char *buf, size_t n, double v)
 		snprintf(buf, n, "unknown");
 	else
 		snprintf(buf, n, "$%.2f", v);
+}
+
+/* the terminal's width in columns (80 when it cannot be told) */
+static int term_width(void)
+{
+	struct winsize ws;
+	const char *cols = getenv("COLUMNS");
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (cols && atoi(cols) > 0)
+		return atoi(cols);
+	return 80;
+}
+
+/* s cut to at most cols columns (a UTF-8 sequence counts one), in place */
+static void fit(char *s, int cols)
+{
+	int used = 0;
+	char *p;
+
+	for (p = s; *p; p++) {
+		if (((unsigned char)*p & 0xC0) == 0x80)
+			continue;
+		if (used == cols) {
+			*p = '\0';
+			return;
+		}
+		used++;
+	}
+}
+
+/* 1234 -> "1.2k" */
+static void tokens_text(char *buf, size_t n, long t)
+{
+	if (t < 1000)
+		snprintf(buf, n, "%ld tok", t);
+	else
+		snprintf(buf, n, "%.1fk tok", (double)t / 1000);
+}
+
+static void live_json(struct progress *pr, const struct live_call *calls, size_t n, double t)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		json_t *o;
+
+		/* a call is reported once it has run a second: quick ones never are */
+		if (t - calls[i].started < 1)
+			continue;
+		o = json_object();
+
+		json_object_set_new(o, "target", json_string(calls[i].target));
+		json_object_set_new(o, "model", json_string(calls[i].model ? calls[i].model : ""));
+		json_object_set_new(o, "elapsed", json_real((double)(long)((t - calls[i].started) * 10) / 10));
+		json_object_set_new(o, "output_tokens", calls[i].tokens < 0 ? json_null() : json_integer(calls[i].tokens));
+		event("call_progress", o);
+	}
+	(void)pr;
+}
+
+void progress_live(struct progress *pr, const struct live_call *calls, size_t n, const char *waiting)
+{
+	struct buffer b = {0};
+	double t = now();
+	size_t i;
+
+	if (pr->quiet || pr->mode == PROGRESS_PLAIN)
+		return;
+	if (pr->mode == PROGRESS_JSON) {
+		if (n && t - pr->last_live >= 1) {
+			pr->last_live = t;
+			live_json(pr, calls, n, t);
+		}
+		return;
+	}
+	if (t - pr->last_live < 0.25)
+		return;
+	pr->last_live = t;
+	buf_printf(&b, "[%d/%d] ", pr->done, pr->total);
+	if (n)
+		buf_printf(&b, "%zu in flight:", n);
+	for (i = 0; i < n; i++) {
+		char tk[32];
+
+		buf_printf(&b, "%s %s %.0fs", i ? "," : "", calls[i].target, t - calls[i].started);
+		if (calls[i].tokens >= 0) {
+			tokens_text(tk, sizeof(tk), calls[i].tokens);
+			buf_printf(&b, " %s", tk);
+		}
+	}
+	buf_printf(&b, " · $%.2f", pr->cost);
+	if (waiting)
+		buf_printf(&b, " · %s", waiting);
+	status_line(pr, "%s", buf_str(&b));
+	buf_free(&b);
 }

@@ -15,6 +15,16 @@ struct progress {
 	int quiet, verbose;
 	int color;              /* colour on (a terminal, NO_COLOR unset) */
 	int line_open;          /* a status line is on the screen */
+	double last_live;       /* now() of the last live line or call_progress events */
+	int live_open;          /* the line on the screen is the live one */
+};
+
+/* a call in flight, as the live display shows it */
+struct live_call {
+	const char *target;
+	const char *model;
+	double started;         /* now() when it was sent */
+	long tokens;            /* output tokens received so far; -1: not known */
 };
 
 /* choose the mode from "auto", "plain" or "json"; -1 for an unknown name */
@@ -27,6 +37,13 @@ void progress_finish(struct progress *pr, const char *target, const char *title,
 /* one model call ended (a JSON event; nothing in the other modes) */
 void progress_call(struct progress *pr, const char *target, const char *model, int attempt,
 		   const struct usage *u, double cost, double latency, const char *outcome);
+/* the live state of a build: finished/total, the n calls in flight with
+ * their elapsed time and tokens so far, the money spent so far, and why a
+ * ready target waits (NULL: none).  On a terminal the status line is
+ * redrawn at most 4 times a second, cut to the terminal's width; with
+ * --progress json, call_progress events at most once a second; nothing in
+ * plain mode */
+void progress_live(struct progress *pr, const struct live_call *calls, size_t n, const char *waiting);
 /* a line of text for the person, kept clear of the status line */
 void progress_say(struct progress *pr, const char *fmt, ...) PRINTF(2, 3);
 /* the run ends: the JSON event with the counts (other modes print the summary themselves) */
