@@ -8,7 +8,7 @@
 #include "models.h"
 #include "plan.h"
 #include "state.h"
-#include "store.h"
+#include "cache.h"
 #include "util.h"
 #include "yaml.h"
 
@@ -454,7 +454,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(verb, "accept"))
 		rc = build_mark(".", args, nargs, 0, o.dry_run);
 	else if (!strcmp(verb, "cache"))
-		rc = store_command("cache", args, nargs);
+		rc = cache_command("cache", args, nargs);
 	else if (!strcmp(verb, "approve"))
 		rc = build_approve(".", o.dry_run);
 	else if (!strcmp(verb, "touch"))
