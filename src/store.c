@@ -5,7 +5,8 @@
  * crash leaves an entry absent, never half there.  The remote cache speaks
  * Bazel's HTTP layout (GET/PUT URL/ac/KEYHEX and URL/cas/HEX with raw bytes):
  * nothing from it is used before it verifies, and the first failure turns it
- * off for the rest of the run with one warning. */
+ * off for the rest of the run with one warning.  The cache verb that walks
+ * the entries (stats, gc, verify, export, import) is cache.c. */
 #include "store.h"
 #include "http.h"
 
