@@ -31,7 +31,7 @@
 #include "progress.h"
 #include "prompt.h"
 #include "provider.h"
-#include "retrieve.h"
+#include "rulebook.h"
 #include "state.h"
 #include "yaml.h"
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -91,4 +92,19 @@ int hash_valid(const char *s)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
+}
+
+int hash_digits(const char *s, char hex[65])
+{
+	char full[HASH_HEX];
+
+	if (!strncmp(s, "sha256:", 7))
+		s += 7;
+	if (strlen(s) != 64)
+		return -1;
+	snprintf(full, sizeof(full), "sha256:%s", s);
+	if (!hash_valid(full))
+		return -1;
+	memcpy(hex, s, 65);
+	return 0;
 }

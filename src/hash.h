@@ -23,5 +23,7 @@ void sha256_hex(const void *p, size_t n, char out[HASH_HEX]);
 int sha256_file(const char *path, char out[HASH_HEX]);
 /* 1 if s looks like "sha256:" and 64 lowercase hex digits */
 int hash_valid(const char *s);
+/* the 64 hex digits of "sha256:HEX" or of a bare HEX into hex; -1 when s is neither */
+int hash_digits(const char *s, char hex[65]);
 
 #endif

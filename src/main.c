@@ -1,6 +1,7 @@
 /* main.c: the command line: options, verbs, finding the project, and the
  * exit codes of SPEC section 7. */
 #include "build.h"
+#include "cache.h"
 #include "confine.h"
 #include "discover.h"
 #include "graph.h"
@@ -8,7 +9,6 @@
 #include "models.h"
 #include "plan.h"
 #include "state.h"
-#include "store.h"
 #include "util.h"
 #include "yaml.h"
 
@@ -298,15 +298,215 @@ static const char *need_arg(int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
-int main(int argc, char **argv)
+/* what the command line says */
+struct cmdline {
+	struct build_opts o;    /* the options a build takes */
+	char **args;            /* the words that are not options nor the verb */
+	size_t nargs;
+	const char *dir;        /* -C DIR, or NULL */
+	const char *verb;       /* NULL until one is seen */
+	const char *by;         /* cost --by, or NULL */
+	int defaults;           /* --defaults */
+	int orphans;            /* clean --orphans */
+};
+
+/* read the options and the verb of argv into cl; 1 when one of them
+ * (--version, --help) was answered already and mpbuild is done */
+static int parse_args(int argc, char **argv, struct cmdline *cl)
 {
 	static const char *const verbs[] = {"init", "check", "status", "explain", "graph", "cost", "clean",
 					    "accept", "touch", "approve", "cache", "build"};
-	struct build_opts o = {0};
-	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
-	const char *dir = NULL, *verb = NULL, *by = NULL, *link;
-	size_t nargs = 0, k;
-	int i, rc, dashdash = 0, defaults = 0, orphans = 0;
+	struct build_opts *o = &cl->o;
+	size_t k;
+	int i, dashdash = 0;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (dashdash || a[0] != '-' || !a[1]) {
+			int is_verb = 0;
+
+			if (!cl->verb && cl->nargs == 0 && !dashdash)
+				for (k = 0; k < LEN(verbs); k++)
+					if (strcmp(a, verbs[k]) == 0)
+						cl->verb = verbs[k], is_verb = 1;
+			if (!is_verb)
+				cl->args[cl->nargs++] = argv[i];
+			else if (strcmp(cl->verb, "cache") == 0)
+				dashdash = 1;   /* the cache command parses its own options */
+		} else if (!strcmp(a, "--")) {
+			dashdash = 1;
+		} else if (!strcmp(a, "-C")) {
+			cl->dir = need_arg(argc, argv, &i);
+		} else if (!strncmp(a, "-C", 2)) {
+			cl->dir = a + 2;
+		} else if (!strcmp(a, "-n") || !strcmp(a, "--dry-run")) {
+			o->dry_run = 1;
+		} else if (!strcmp(a, "--json")) {
+			o->json = 1;
+		} else if (!strcmp(a, "-B")) {
+			o->force = 1;
+		} else if (!strcmp(a, "-k")) {
+			o->stop = 0;
+		} else if (!strcmp(a, "--stop")) {
+			o->stop = 1;
+		} else if (!strcmp(a, "-j")) {
+			o->jobs = atoi(need_arg(argc, argv, &i));
+			if (o->jobs < 1)
+				usage_error("-j takes a number of at least 1, not %s", argv[i]);
+		} else if (!strcmp(a, "--provider")) {
+			o->provider = need_arg(argc, argv, &i);
+			if (strcmp(o->provider, "anthropic") && strcmp(o->provider, "openai") && strcmp(o->provider, "replay"))
+				usage_error("--provider takes anthropic, openai or replay, not %s", o->provider);
+		} else if (!strcmp(a, "--replay")) {
+			o->replay = need_arg(argc, argv, &i);
+		} else if (!strcmp(a, "--remote-cache")) {
+			o->remote_cache = need_arg(argc, argv, &i);
+		} else if (!strcmp(a, "--record")) {
+			o->record = need_arg(argc, argv, &i);
+		} else if (!strcmp(a, "--budget")) {
+			char *end;
+
+			o->budget = strtod(need_arg(argc, argv, &i), &end);
+			if (*end || o->budget < 0)
+				usage_error("--budget takes an amount in USD, not %s", argv[i]);
+		} else if (!strcmp(a, "--defaults")) {
+			cl->defaults = 1;
+		} else if (!strcmp(a, "--orphans")) {
+			cl->orphans = 1;
+		} else if (!strcmp(a, "--no-cache")) {
+			o->no_cache = 1;
+		} else if (!strcmp(a, "--progress")) {
+			o->progress = need_arg(argc, argv, &i);
+			if (strcmp(o->progress, "auto") && strcmp(o->progress, "plain") && strcmp(o->progress, "json"))
+				usage_error("--progress takes auto, plain or json, not %s", o->progress);
+		} else if (!strncmp(a, "--progress=", 11)) {
+			o->progress = a + 11;
+		} else if (!strcmp(a, "--by")) {
+			cl->by = need_arg(argc, argv, &i);
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			o->verbose = 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			o->quiet = 1;
+		} else if (!strcmp(a, "--version")) {
+			printf("mpbuild %s\n", VERSION);
+			return 1;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return 1;
+		} else {
+			usage_error("unknown option %s", a);
+		}
+	}
+	return 0;
+}
+
+/* the build verb: the pipeline targets (questions, answers, discovery,
+ * masterplan) run first; the tasks then build from the plan they wrote */
+static int cmd_build(struct cmdline *cl)
+{
+	struct build_opts *o = &cl->o;
+	struct discover_opts dopt = {0};
+	size_t kept = 0, k;
+	int rc, lockfd, needed = discover_needed(".");
+
+	dopt.provider = o->provider;
+	dopt.replay = o->replay;
+	dopt.defaults = cl->defaults;
+	dopt.force = o->force;
+	dopt.quiet = o->quiet;
+	dopt.json = o->json;
+	dopt.verbose = o->verbose;
+	/* one budget covers the pipeline's calls and the build's */
+	dopt.budget = o->budget;
+	dopt.charged = &o->charged;
+	for (k = 0; k < cl->nargs; k++)
+		if (discover_target(cl->args[k]))
+			dopt.which |= discover_target(cl->args[k]);
+		else
+			cl->args[kept++] = cl->args[k];
+	o->ntargets = kept;
+	dopt.build_follows = !(dopt.which && kept == 0);
+	if (o->dry_run) {
+		rc = discover_dry_run(".", &dopt);
+		/* with no masterplan yet there are no tasks to list */
+		if (rc == 0 && dopt.build_follows && !needed)
+			rc = build_run(".", o);
+	} else if ((lockfd = build_lock(".")) < 0) {
+		rc = EXIT_BADINPUT;
+	} else {
+		/* one lock for the pipeline and the build, so that two runs
+		 * never both call discovery */
+		o->locked = 1;
+		rc = dopt.which || needed ? discover_run(".", &dopt) : 0;
+		if (rc == 0 && dopt.build_follows)
+			rc = build_run(".", o);
+		close(lockfd);
+	}
+	return rc;
+}
+
+/* run a verb other than init in the project found from cl->dir */
+static int run_verb(struct cmdline *cl)
+{
+	const char *verb = cl->verb, *link;
+	char **args = cl->args;
+	size_t nargs = cl->nargs;
+
+	if (cl->orphans && strcmp(verb, "clean") != 0)
+		usage_error("--orphans goes with clean (mpbuild clean --orphans), not with %s", verb);
+	find_root(cl->dir, 0);
+	/* a cloned repository may carry cache/, plans/ or the lock as a link, to
+	 * send mpbuild's own writes out of the project */
+	if ((link = confine_project_links(".")))
+		fatal("%s is a symbolic link; mpbuild writes there and follows no link out of its own files "
+		      "(make it a directory or a file of the project)", link);
+	cl->o.targets = args;
+	cl->o.ntargets = nargs;
+	/* a landing a crash interrupted is finished (when no build is running)
+	 * before a verb looks at the outputs, so it never looks like a hand edit;
+	 * not under -n, which changes nothing */
+	if (!cl->o.dry_run && (!strcmp(verb, "status") || !strcmp(verb, "explain") || !strcmp(verb, "clean") ||
+			       !strcmp(verb, "accept") || !strcmp(verb, "touch") || !strcmp(verb, "approve")))
+		land_recover_idle(".");
+	if (!strcmp(verb, "check"))
+		return cmd_check();
+	if (!strcmp(verb, "status"))
+		return build_status(".", args, nargs);
+	if (!strcmp(verb, "explain")) {
+		if (nargs != 1)
+			usage_error("explain takes one target%s", "");
+		return build_explain(".", args[0]);
+	}
+	if (!strcmp(verb, "graph"))
+		return cmd_graph(args, nargs);
+	if (!strcmp(verb, "cost"))
+		return cmd_cost(cl->by);
+	if (!strcmp(verb, "clean") && cl->orphans) {
+		if (nargs)
+			usage_error("clean --orphans takes no targets, got %s", args[0]);
+		return build_clean_orphans(".", cl->o.dry_run);
+	}
+	if (!strcmp(verb, "clean"))
+		return build_clean(".", args, nargs, cl->o.dry_run);
+	if (!strcmp(verb, "accept"))
+		return build_mark(".", args, nargs, 0, cl->o.dry_run);
+	if (!strcmp(verb, "cache"))
+		return cache_command("cache", args, nargs);
+	if (!strcmp(verb, "approve"))
+		return build_approve(".", cl->o.dry_run);
+	if (!strcmp(verb, "touch"))
+		return build_mark(".", args, nargs, 1, cl->o.dry_run);
+	return cmd_build(cl);
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline cl = {0};
+	const char *verb;
+	char **args;
+	size_t nargs;
+	int rc;
 
 #ifdef __linux__
 	/* the API keys are in our environment: other processes of the same user
@@ -316,189 +516,34 @@ int main(int argc, char **argv)
 		warn("cannot make the process non-dumpable:");
 #endif
 	plan_set_exe(argv[0]);
-	o.budget = -1;
-	o.progress = "auto";
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (dashdash || a[0] != '-' || !a[1]) {
-			int is_verb = 0;
-
-			if (!verb && nargs == 0 && !dashdash)
-				for (k = 0; k < LEN(verbs); k++)
-					if (strcmp(a, verbs[k]) == 0)
-						verb = verbs[k], is_verb = 1;
-			if (!is_verb)
-				args[nargs++] = argv[i];
-			else if (strcmp(verb, "cache") == 0)
-				dashdash = 1;   /* the cache command parses its own options */
-		} else if (!strcmp(a, "--")) {
-			dashdash = 1;
-		} else if (!strcmp(a, "-C")) {
-			dir = need_arg(argc, argv, &i);
-		} else if (!strncmp(a, "-C", 2)) {
-			dir = a + 2;
-		} else if (!strcmp(a, "-n") || !strcmp(a, "--dry-run")) {
-			o.dry_run = 1;
-		} else if (!strcmp(a, "--json")) {
-			o.json = 1;
-		} else if (!strcmp(a, "-B")) {
-			o.force = 1;
-		} else if (!strcmp(a, "-k")) {
-			o.stop = 0;
-		} else if (!strcmp(a, "--stop")) {
-			o.stop = 1;
-		} else if (!strcmp(a, "-j")) {
-			o.jobs = atoi(need_arg(argc, argv, &i));
-			if (o.jobs < 1)
-				usage_error("-j takes a number of at least 1, not %s", argv[i]);
-		} else if (!strcmp(a, "--provider")) {
-			o.provider = need_arg(argc, argv, &i);
-			if (strcmp(o.provider, "anthropic") && strcmp(o.provider, "openai") && strcmp(o.provider, "replay"))
-				usage_error("--provider takes anthropic, openai or replay, not %s", o.provider);
-		} else if (!strcmp(a, "--replay")) {
-			o.replay = need_arg(argc, argv, &i);
-		} else if (!strcmp(a, "--remote-cache")) {
-			o.remote_cache = need_arg(argc, argv, &i);
-		} else if (!strcmp(a, "--record")) {
-			o.record = need_arg(argc, argv, &i);
-		} else if (!strcmp(a, "--budget")) {
-			char *end;
-
-			o.budget = strtod(need_arg(argc, argv, &i), &end);
-			if (*end || o.budget < 0)
-				usage_error("--budget takes an amount in USD, not %s", argv[i]);
-		} else if (!strcmp(a, "--defaults")) {
-			defaults = 1;
-		} else if (!strcmp(a, "--orphans")) {
-			orphans = 1;
-		} else if (!strcmp(a, "--no-cache")) {
-			o.no_cache = 1;
-		} else if (!strcmp(a, "--progress")) {
-			o.progress = need_arg(argc, argv, &i);
-			if (strcmp(o.progress, "auto") && strcmp(o.progress, "plain") && strcmp(o.progress, "json"))
-				usage_error("--progress takes auto, plain or json, not %s", o.progress);
-		} else if (!strncmp(a, "--progress=", 11)) {
-			o.progress = a + 11;
-		} else if (!strcmp(a, "--by")) {
-			by = need_arg(argc, argv, &i);
-		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			o.verbose = 1;
-		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			o.quiet = 1;
-		} else if (!strcmp(a, "--version")) {
-			printf("mpbuild %s\n", VERSION);
-			free(args);
-			return 0;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			free(args);
-			return 0;
-		} else {
-			usage_error("unknown option %s", a);
-		}
+	cl.args = xcalloc((size_t)argc + 1, sizeof(*cl.args));
+	cl.o.budget = -1;
+	cl.o.progress = "auto";
+	if (parse_args(argc, argv, &cl)) {
+		free(cl.args);
+		return 0;
 	}
-	if (o.replay && o.record)
+	if (cl.o.replay && cl.o.record)
 		usage_error("--replay and --record do not go together%s", "");
-	if (!verb)
-		verb = "build";
+	if (!cl.verb)
+		cl.verb = "build";
+	verb = cl.verb;
+	args = cl.args;
+	nargs = cl.nargs;
 	/* a dry run changes nothing: the verbs that cannot show what they would
 	 * do without doing it refuse -n rather than ignore it */
-	if (o.dry_run && strcmp(verb, "init") == 0)
+	if (cl.o.dry_run && strcmp(verb, "init") == 0)
 		usage_error("-n does not go with %s: it creates a project, there is nothing to show first", verb);
-	if (o.dry_run && strcmp(verb, "cache") == 0 && nargs && strcmp(args[0], "stats") != 0 &&
+	if (cl.o.dry_run && strcmp(verb, "cache") == 0 && nargs && strcmp(args[0], "stats") != 0 &&
 	    strcmp(args[0], "help") != 0 && strcmp(args[0], "--help") != 0 && strcmp(args[0], "-h") != 0)
 		usage_error("-n does not go with cache %s: it would change the cache or write an archive "
 			    "(mpbuild cache stats only reads)", args[0]);
 	if (strcmp(verb, "init") == 0) {
-		if (dir && chdir(dir) < 0 && (mkdirs(dir) < 0 || chdir(dir) < 0))
-			fatal("cannot change to %s:", dir);
+		if (cl.dir && chdir(cl.dir) < 0 && (mkdirs(cl.dir) < 0 || chdir(cl.dir) < 0))
+			fatal("cannot change to %s:", cl.dir);
 		rc = cmd_init(args, nargs);
-		free(args);
-		return rc;
-	}
-	if (orphans && strcmp(verb, "clean") != 0)
-		usage_error("--orphans goes with clean (mpbuild clean --orphans), not with %s", verb);
-	find_root(dir, 0);
-	/* a cloned repository may carry cache/, plans/ or the lock as a link, to
-	 * send mpbuild's own writes out of the project */
-	if ((link = confine_project_links(".")))
-		fatal("%s is a symbolic link; mpbuild writes there and follows no link out of its own files "
-		      "(make it a directory or a file of the project)", link);
-	o.targets = args;
-	o.ntargets = nargs;
-	/* a landing a crash interrupted is finished (when no build is running)
-	 * before a verb looks at the outputs, so it never looks like a hand edit;
-	 * not under -n, which changes nothing */
-	if (!o.dry_run && (!strcmp(verb, "status") || !strcmp(verb, "explain") || !strcmp(verb, "clean") ||
-			   !strcmp(verb, "accept") || !strcmp(verb, "touch") || !strcmp(verb, "approve")))
-		land_recover_idle(".");
-	if (!strcmp(verb, "check"))
-		rc = cmd_check();
-	else if (!strcmp(verb, "status"))
-		rc = build_status(".", args, nargs);
-	else if (!strcmp(verb, "explain")) {
-		if (nargs != 1)
-			usage_error("explain takes one target%s", "");
-		rc = build_explain(".", args[0]);
-	} else if (!strcmp(verb, "graph"))
-		rc = cmd_graph(args, nargs);
-	else if (!strcmp(verb, "cost"))
-		rc = cmd_cost(by);
-	else if (!strcmp(verb, "clean") && orphans) {
-		if (nargs)
-			usage_error("clean --orphans takes no targets, got %s", args[0]);
-		rc = build_clean_orphans(".", o.dry_run);
-	} else if (!strcmp(verb, "clean"))
-		rc = build_clean(".", args, nargs, o.dry_run);
-	else if (!strcmp(verb, "accept"))
-		rc = build_mark(".", args, nargs, 0, o.dry_run);
-	else if (!strcmp(verb, "cache"))
-		rc = store_command("cache", args, nargs);
-	else if (!strcmp(verb, "approve"))
-		rc = build_approve(".", o.dry_run);
-	else if (!strcmp(verb, "touch"))
-		rc = build_mark(".", args, nargs, 1, o.dry_run);
-	else {
-		/* the pipeline targets (questions, answers, discovery, masterplan) run
-		 * first; the tasks then build from the plan they wrote */
-		struct discover_opts dopt = {0};
-		size_t kept = 0;
-		int lockfd, needed = discover_needed(".");
-
-		dopt.provider = o.provider;
-		dopt.replay = o.replay;
-		dopt.defaults = defaults;
-		dopt.force = o.force;
-		dopt.quiet = o.quiet;
-		dopt.json = o.json;
-		dopt.verbose = o.verbose;
-		/* one budget covers the pipeline's calls and the build's */
-		dopt.budget = o.budget;
-		dopt.charged = &o.charged;
-		for (k = 0; k < nargs; k++)
-			if (discover_target(args[k]))
-				dopt.which |= discover_target(args[k]);
-			else
-				args[kept++] = args[k];
-		o.ntargets = kept;
-		dopt.build_follows = !(dopt.which && kept == 0);
-		if (o.dry_run) {
-			rc = discover_dry_run(".", &dopt);
-			/* with no masterplan yet there are no tasks to list */
-			if (rc == 0 && dopt.build_follows && !needed)
-				rc = build_run(".", &o);
-		} else if ((lockfd = build_lock(".")) < 0) {
-			rc = EXIT_BADINPUT;
-		} else {
-			/* one lock for the pipeline and the build, so that two runs
-			 * never both call discovery */
-			o.locked = 1;
-			rc = dopt.which || needed ? discover_run(".", &dopt) : 0;
-			if (rc == 0 && dopt.build_follows)
-				rc = build_run(".", &o);
-			close(lockfd);
-		}
+	} else {
+		rc = run_verb(&cl);
 	}
 	free(args);
 	return rc;

@@ -42,7 +42,32 @@ int store_put_action(struct store *s, const char *key, const struct action *a);
 int store_get_action(struct store *s, const char *key, struct action *a);
 /* free what a owns */
 void action_clear(struct action *a);
-/* `mpbuild cache stats|gc|verify|export|import ...`: args after "cache"; returns an exit code */
-int store_command(const char *cachedir, char **args, size_t n);
+
+/* what the cache verb (cache.c) reads entry by entry */
+
+/* the counters kept in cache/stats.json */
+struct store_counts {
+	long hits_local, hits_remote, misses, uploads;
+	double saved;
+};
+
+/* the path of entry hex of kind "cas" or "ac" in cachedir (dir/kind/XX/HEX); caller frees */
+char *store_path(const char *cachedir, const char *kind, const char *hex);
+/* the blob at path appended to out, checked against hex: 0 when good, 1 when
+ * absent, 2 when corrupt, -1 when it cannot be read (after a message) */
+int store_load_blob(const char *path, const char *hex, struct buffer *out);
+/* the uncompressed size the zstd frame of the blob at path records, or -1 */
+long long store_blob_size(const char *path);
+/* cachedir's stats.json into c (zeros when absent or unreadable) */
+void store_stats_read(const char *cachedir, struct store_counts *c);
+/* the action entry at path into a; -1 (with *why) when unreadable or invalid */
+int action_load(const char *path, struct action *a, const char **why);
+/* parse an action entry into a (zeroed first); -1 with *why set when it is
+ * not one; what came from outside is checked, never trusted */
+int action_from_json(const char *data, size_t len, struct action *a, const char **why);
+/* the JSON text of a; caller frees; NULL when a holds what JSON cannot (bad UTF-8) */
+char *action_to_json(const struct action *a);
+/* the hex digits of blob i of a: outputs first, then the answer; NULL past the end */
+const char *action_blob(const struct action *a, size_t i);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "retrieve.h"
+#include "rulebook.h"
 
 static char *proj, *builtin;
 

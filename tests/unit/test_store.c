@@ -5,7 +5,7 @@
  *
  * With MPBUILD_STORE_DRIVER set the binary is instead a small driver for the
  * shell tests (t0020, t0021), which reach the store through it:
- *   test_store cache CACHEDIR ARGS...        store_command
+ *   test_store cache CACHEDIR ARGS...        cache_command
  *   test_store put CACHEDIR KEY TARGET FILE...  store FILEs and an action
  *   test_store get CACHEDIR OUTDIR KEY...    restore actions' outputs into OUTDIR
  *   test_store blob CACHEDIR HASH            a blob's bytes on stdout
@@ -15,6 +15,7 @@
  * store (one run); the remote comes from MPBUILD_STORE_REMOTE; the exit
  * status is 0, or 1 when something was absent or failed. */
 #include "archive.h"
+#include "cache.h"
 #include "store.h"
 #include "unit.h"
 
@@ -92,10 +93,10 @@ static int run_cmd(const char *cache, const char *a0, const char *a1, const char
 {
 	char *args[] = {(char *)a0, (char *)a1, (char *)a2};
 
-	return store_command(cache, args, a2 ? 3 : a1 ? 2 : 1);
+	return cache_command(cache, args, a2 ? 3 : a1 ? 2 : 1);
 }
 
-/* silence stdout/stderr of a store_command while it runs */
+/* silence stdout/stderr of a cache_command while it runs */
 static int quiet_fd[2] = {-1, -1};
 
 static void quiet(int on)
@@ -641,7 +642,7 @@ static int drive(int argc, char **argv)
 	int rc = 0, i, j;
 
 	if (argc >= 3 && !strcmp(argv[1], "cache"))
-		return store_command(argv[2], argv + 3, (size_t)(argc - 3));
+		return cache_command(argv[2], argv + 3, (size_t)(argc - 3));
 	if (argc == 4 && !strcmp(argv[1], "pack"))
 		return archive_pack_dir(argv[2], argv[3]) == 0 ? 0 : 1;
 	if (argc == 3 && !strcmp(argv[1], "extract")) {
