@@ -1032,7 +1032,7 @@ static int repick(struct engine *e)
 		.dry = e->o->dry_run, .verbose = e->o->verbose, .out = e->o->json ? stderr : stdout,
 	};
 
-	return retrieve_repick(&env, e->o->targets, e->o->ntargets);
+	return rulebook_repick(&env, e->o->targets, e->o->ntargets);
 }
 
 int build_run(const char *root, struct build_opts *o)
@@ -1070,7 +1070,7 @@ int build_run(const char *root, struct build_opts *o)
 		return EXIT_BADINPUT;
 	}
 	if (!o->quiet)
-		retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, o->json ? stderr : stdout);
+		rulebook_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, o->json ? stderr : stdout);
 	if (o->dry_run) {
 		rc = engine_dry_run(&e, order, n);
 		free(order);

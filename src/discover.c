@@ -398,7 +398,7 @@ static void update_lock(struct dctx *d)
 	}
 	record_free_all(all, n);
 	plan_free(np);
-	retrieve_lock_phases(&d->rb, &lk);
+	rulebook_lock_phases(&d->rb, &lk);
 	lockfile_render(&lk, &b);
 	if (lockfile_write(d->root, &b, h) == 0)
 		state_meta_set(d->st, "lock_hash", h);
@@ -567,7 +567,7 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 	c->req.layer_len[0] = c->l1.len;
 	/* layer 3 of the masterplan: the example plans pinned for it */
 	if (s->bit == DISCOVER_MASTERPLAN)
-		retrieve_plan_layer(p, rulebook_get(&d->rb, RETRIEVE_PLAN_PINS), set->remote_cache, &c->l3);
+		rulebook_plan_layer(p, rulebook_get(&d->rb, RULEBOOK_PLAN_PINS), set->remote_cache, &c->l3);
 	c->req.layer[1] = "";
 	c->req.layer[2] = buf_str(&c->l3);
 	c->req.layer_len[2] = c->l3.len;
@@ -985,7 +985,7 @@ static int pick_plans(struct dctx *d, const struct plan *p, const struct stage *
 	fscache_open(&fc, env.st, d->root);
 	/* the pins are recorded with the version of the instructions they were picked for */
 	sha256_hex(c->l1.data ? c->l1.data : "", c->l1.len, h);
-	rc = retrieve_repick_plans(&env, h);
+	rc = rulebook_repick_plans(&env, h);
 	if (env.st)
 		fscache_flush(&fc);
 	fscache_close(&fc);

@@ -182,7 +182,7 @@ void engine_write_lock(struct engine *e)
 	}
 	record_free_all(all, n);
 	lk.approved_checks = e->approved ? xstrdup(e->approved) : NULL;
-	retrieve_lock_rules(&e->rb, e->p, e->pc, e->st, &lk);
+	rulebook_lock_rules(&e->rb, e->p, e->pc, e->st, &lk);
 	lockfile_render(&lk, &b);
 	if (lockfile_write(e->root, &b, h) == 0) {
 		state_meta_set(e->st, "lock_hash", h);
@@ -473,7 +473,7 @@ int engine_open(struct engine *e, const char *root, struct build_opts *o, int wr
 		return EXIT_BADINPUT;
 	if (load_records(e, writable) < 0)
 		return EXIT_BADINPUT;
-	retrieve_apply(&e->rb, e->p, e->pc, o && o->remote_cache ? o->remote_cache : e->p->settings.remote_cache);
+	rulebook_apply(&e->rb, e->p, e->pc, o && o->remote_cache ? o->remote_cache : e->p->settings.remote_cache);
 	if (e->st)
 		state_failures(e->st, &e->failures);
 	e->ti = xcalloc(e->p->ntasks + 1, sizeof(*e->ti));

@@ -17,6 +17,7 @@
 #include "prompt.h"
 #include "provider.h"
 #include "retrieve.h"
+#include "rulebook.h"
 #include "state.h"
 
 /* what the command line asks of a build or a verb */

@@ -104,7 +104,7 @@ static int pins_equal(const struct rule_rec *a, const struct rule_rec *b)
 /* 1 when a record's name is a pipeline phase's (phases/NAME), not a rule's */
 static int is_phase(const char *name)
 {
-	return strncmp(name, RETRIEVE_PHASE, strlen(RETRIEVE_PHASE)) == 0;
+	return strncmp(name, RULEBOOK_PHASE, strlen(RULEBOOK_PHASE)) == 0;
 }
 
 /* --- the pins into the prompt layer --- */
@@ -117,7 +117,7 @@ static size_t load_pins(const struct plan *p, const struct rule_rec *rr, const c
 {
 	/* a phase's pins (phases/NAME) are picked again by -B NAME, a rule's by -B rule:NAME */
 	int phase = is_phase(rr->name);
-	char *who = phase ? xstrdup(rr->name + strlen(RETRIEVE_PHASE)) : xasprintf("rule %s", rr->name);
+	char *who = phase ? xstrdup(rr->name + strlen(RULEBOOK_PHASE)) : xasprintf("rule %s", rr->name);
 	char *again = phase ? xasprintf("mpbuild -B %s", who) : xasprintf("mpbuild -B rule:%s", rr->name);
 	char *layer = phase ? xasprintf("the %s's layer", who) : xstrdup("the rule's layer");
 	const char *keys = phase ? "its key changes" : "its tasks' keys change";
@@ -190,7 +190,7 @@ static int rule_used(const struct plan *p, const struct rule *r)
 	return 0;
 }
 
-void retrieve_apply(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, const char *remote)
+void rulebook_apply(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, const char *remote)
 {
 	struct store *store = NULL;
 	size_t i;
@@ -231,7 +231,7 @@ static int built_with_other(struct prompt_ctx *pc, const struct task *t, const s
 	return other;
 }
 
-size_t retrieve_stale(const struct plan *p, struct prompt_ctx *pc, const struct rule *r, const struct htab *rec_by,
+size_t rulebook_stale(const struct plan *p, struct prompt_ctx *pc, const struct rule *r, const struct htab *rec_by,
 		      struct state *st)
 {
 	size_t i, n = 0;
@@ -245,7 +245,7 @@ size_t retrieve_stale(const struct plan *p, struct prompt_ctx *pc, const struct 
 	return n;
 }
 
-void retrieve_report(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc,
+void rulebook_report(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc,
 		     const struct htab *rec_by, struct state *st, FILE *out)
 {
 	size_t i;
@@ -257,7 +257,7 @@ void retrieve_report(const struct rulebook *rb, const struct plan *p, struct pro
 
 		if (!rr || !rr->hash[0] || strcmp(rr->hash, r->hash) == 0 || !rule_used(p, r))
 			continue;
-		n = retrieve_stale(p, pc, r, rec_by, st);
+		n = rulebook_stale(p, pc, r, rec_by, st);
 		fprintf(out, "mpbuild: rule %s changed: %zu task%s stale%s\n", r->name, n, n == 1 ? "" : "s",
 			n ? "" : " (its prompt layer and validate commands are as before)");
 	}
@@ -270,7 +270,7 @@ static int rec_name_cmp(const void *a, const void *b)
 	return strcmp(((const struct rule_rec *)a)->name, ((const struct rule_rec *)b)->name);
 }
 
-void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, struct state *st,
+void rulebook_lock_rules(struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, struct state *st,
 			 struct lockfile *lk)
 {
 	struct htab by = {0};
@@ -289,7 +289,7 @@ void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct promp
 		if (!rr) {
 			rr = rulebook_want(rb, r->name, r->hash);
 			changed = 1;
-		} else if (strcmp(rr->hash, r->hash) != 0 && retrieve_stale(p, pc, r, &by, st) == 0) {
+		} else if (strcmp(rr->hash, r->hash) != 0 && rulebook_stale(p, pc, r, &by, st) == 0) {
 			/* every task of the rule has been built with its new version */
 			memcpy(rr->hash, r->hash, HASH_HEX);
 			changed = 1;
@@ -302,11 +302,11 @@ void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct promp
 		pins_replace(out, rr);
 	}
 	/* the pins of pipeline phases are kept as they are */
-	retrieve_lock_phases(rb, lk);
+	rulebook_lock_phases(rb, lk);
 	htab_free(&by);
 }
 
-void retrieve_lock_phases(const struct rulebook *rb, struct lockfile *lk)
+void rulebook_lock_phases(const struct rulebook *rb, struct lockfile *lk)
 {
 	size_t i, j;
 
@@ -367,7 +367,7 @@ static void pins_save(const struct plan *p, const struct rule_rec *rr, const cha
 	free(cache);
 }
 
-int retrieve_repick(struct repick *env, char **names, size_t n)
+int rulebook_repick(struct repick *env, char **names, size_t n)
 {
 	const struct plan *p = env->p;
 	struct state *ix = NULL;
@@ -426,7 +426,7 @@ int retrieve_repick(struct repick *env, char **names, size_t n)
 					rc = -1;
 			}
 			apply_one(p, env->pc, r, rr, env->remote, &none);
-			stale = retrieve_stale(p, env->pc, r, env->rec_by, env->st);
+			stale = rulebook_stale(p, env->pc, r, env->rec_by, env->st);
 			if (picked.n)
 				fprintf(env->out, "mpbuild: rule %s: %s %zu example%s: %s; %zu task%s %s stale\n", r->name,
 					env->dry ? "would pin" : "pinned", picked.n, picked.n == 1 ? "" : "s", list, stale,
@@ -449,7 +449,7 @@ int retrieve_repick(struct repick *env, char **names, size_t n)
 
 /* --- the masterplan's example plans --- */
 
-size_t retrieve_plan_layer(const struct plan *p, const struct rule_rec *rr, const char *remote, struct buffer *out)
+size_t rulebook_plan_layer(const struct plan *p, const struct rule_rec *rr, const char *remote, struct buffer *out)
 {
 	char **names;
 	struct buffer *bodies;
@@ -478,7 +478,7 @@ size_t retrieve_plan_layer(const struct plan *p, const struct rule_rec *rr, cons
 	return n;
 }
 
-int retrieve_repick_plans(struct repick *env, const char *hash)
+int rulebook_repick_plans(struct repick *env, const char *hash)
 {
 	const struct plan *p = env->p;
 	struct rule_rec picked = {0}, *rr;
@@ -500,7 +500,7 @@ int retrieve_repick_plans(struct repick *env, const char *hash)
 		fprintf(env->out, "mpbuild: masterplan: query %s\n", *q ? q : "(no words)");
 		free(q);
 	}
-	rr = rulebook_want(env->rb, RETRIEVE_PLAN_PINS, hash);
+	rr = rulebook_want(env->rb, RULEBOOK_PLAN_PINS, hash);
 	memcpy(rr->hash, hash, HASH_HEX);
 	pins_replace(rr, &picked);
 	if (!env->dry) {

@@ -5,8 +5,7 @@
  * brought up to date, the best matches are pinned by path and content hash,
  * so that every task of the rule sees the same layer and a fresh clone
  * computes the same keys.  The masterplan's example plans are picked again
- * each time it is called and pinned under the name phases/masterplan.  The
- * functions here keep their retrieve_ names from before the split. */
+ * each time it is called and pinned under the name phases/masterplan. */
 #ifndef MPBUILD_RULEBOOK_H
 #define MPBUILD_RULEBOOK_H
 
@@ -18,8 +17,8 @@
 #include "prompt.h"
 #include "state.h"
 
-#define RETRIEVE_PHASE "phases/"        /* lock rules entries of pipeline phases (no rule name has a '/') */
-#define RETRIEVE_PLAN_PINS "phases/masterplan" /* the example plans pinned for the masterplan */
+#define RULEBOOK_PHASE "phases/"        /* lock rules entries of pipeline phases (no rule name has a '/') */
+#define RULEBOOK_PLAN_PINS "phases/masterplan" /* the example plans pinned for the masterplan */
 
 /* what each rule's tasks were last built with: its version and pinned examples */
 struct rulebook {
@@ -57,37 +56,37 @@ void rulebook_free(struct rulebook *rb);
  * checked against its pinned hash; one that changed or vanished is warned
  * about and its pinned bytes are taken from the content store, or, when the
  * store does not have them, it is left out of the layer */
-void retrieve_apply(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, const char *remote);
+void rulebook_apply(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, const char *remote);
 /* how many tasks of r have a build record made with another layer 3 or other
  * validate commands than r's now (a record without a manifest counts); a
  * manifest the record does not hold is read from st (may be NULL) */
-size_t retrieve_stale(const struct plan *p, struct prompt_ctx *pc, const struct rule *r, const struct htab *rec_by,
+size_t rulebook_stale(const struct plan *p, struct prompt_ctx *pc, const struct rule *r, const struct htab *rec_by,
 		      struct state *st);
 /* print "rule NAME changed: N tasks stale" to out for each rule in use whose
  * hash differs from its recorded one */
-void retrieve_report(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc,
+void rulebook_report(const struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc,
 		     const struct htab *rec_by, struct state *st, FILE *out);
 /* fill lk->rules (lk->targets are the current records): every rule that a
  * task uses or that has pins.  A rule's recorded hash becomes its current one
  * once no task is left built with the old version; changes are written to st.
- * The pins of pipeline phases (RETRIEVE_PHASE) are copied as they are */
-void retrieve_lock_rules(struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, struct state *st,
+ * The pins of pipeline phases (RULEBOOK_PHASE) are copied as they are */
+void rulebook_lock_rules(struct rulebook *rb, const struct plan *p, struct prompt_ctx *pc, struct state *st,
 			 struct lockfile *lk);
 
 /* put the pins of pipeline phases in rb into lk->rules, replacing those there */
-void retrieve_lock_phases(const struct rulebook *rb, struct lockfile *lk);
+void rulebook_lock_phases(const struct rulebook *rb, struct lockfile *lk);
 
 /* the masterplan's layer 3: the example plans pinned in rr (checked like a
  * rule's pins), appended to out; returns how many.  rr may be NULL */
-size_t retrieve_plan_layer(const struct plan *p, const struct rule_rec *rr, const char *remote, struct buffer *out);
+size_t rulebook_plan_layer(const struct plan *p, const struct rule_rec *rr, const char *remote, struct buffer *out);
 /* pick the example plans for the masterplan again (each time it is called):
  * index them (retrieve_index_plans), pick, and pin them in env->rb as
- * RETRIEVE_PLAN_PINS with hash, the phase instructions' (on a dry run, only
+ * RULEBOOK_PLAN_PINS with hash, the phase instructions' (on a dry run, only
  * show them).  Of env, p, st, fc, rb, remote, dry, verbose and out are used;
  * out may be NULL (say nothing).  -1 after an error */
-int retrieve_repick_plans(struct repick *env, const char *hash);
+int rulebook_repick_plans(struct repick *env, const char *hash);
 /* -B rule:NAME for each such name: index, pick, pin (or on a dry run, show),
  * and give the new pins to the prompt context.  -1 after an error */
-int retrieve_repick(struct repick *env, char **names, size_t n);
+int rulebook_repick(struct repick *env, char **names, size_t n);
 
 #endif

@@ -32,7 +32,7 @@ int build_status(const char *root, char **targets, size_t n)
 		engine_close(&e);
 		return rc ? rc : EXIT_BADINPUT;
 	}
-	retrieve_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, stdout);
+	rulebook_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, stdout);
 	for (i = 0; i < cnt; i++) {
 		struct task *t = order[i];
 		struct tinfo *ti = &e.ti[t->index];

@@ -292,7 +292,7 @@ TEST(plan_examples)
 	CHECK(ix && retrieve_index_plans(ix, NULL, p, &s) == 0);
 	CHECK(s.files == 4 && s.unchanged == 4 && s.removed == 0);
 	/* only files under examples/plans/, best first, at most RETRIEVE_PLANS */
-	got.name = xstrdup(RETRIEVE_PLAN_PINS);
+	got.name = xstrdup(RULEBOOK_PLAN_PINS);
 	CHECK(ix && retrieve_pick_plans(ix, p, &got) == 0);
 	list = pins(&got);
 	/* ledger.yaml has the stack's word; w.wdg the summary's "widget" twice,
@@ -309,7 +309,7 @@ TEST(plan_examples)
 	CHECK(!retrieve_is_plan("examples/plan.yaml") && !retrieve_is_plan("src/examples/plans/c.yaml"));
 	/* the pins go in the lock's rules, in name order, beside the rules' */
 	rb.recs = xcalloc(2, sizeof(*rb.recs));
-	rb.recs[0].name = xstrdup(RETRIEVE_PLAN_PINS);
+	rb.recs[0].name = xstrdup(RULEBOOK_PLAN_PINS);
 	snprintf(rb.recs[0].hash, HASH_HEX, "sha256:%064d", 3);
 	rule_rec_add_pin(&rb.recs[0], "examples/plans/ledger.yaml", "sha256:cc");
 	rb.recs[1].name = xstrdup("widget");
@@ -318,15 +318,15 @@ TEST(plan_examples)
 	lk.rules[0].name = xstrdup("python");
 	lk.rules[1].name = xstrdup("zz");
 	lk.nrules = 2;
-	retrieve_lock_phases(&rb, &lk);
+	rulebook_lock_phases(&rb, &lk);
 	CHECK(lk.nrules == 3);
 	if (lk.nrules == 3) {
-		CHECK_STR(lk.rules[0].name, RETRIEVE_PLAN_PINS);
+		CHECK_STR(lk.rules[0].name, RULEBOOK_PLAN_PINS);
 		CHECK(lk.rules[0].n == 1 && strcmp(lk.rules[0].paths[0], "examples/plans/ledger.yaml") == 0);
 		CHECK_STR(lk.rules[1].name, "python");
 	}
 	rb.recs[0].hashes[0][7] = 'd';
-	retrieve_lock_phases(&rb, &lk);                 /* replaced, not added again */
+	rulebook_lock_phases(&rb, &lk);                 /* replaced, not added again */
 	CHECK(lk.nrules == 3 && strcmp(lk.rules[0].hashes[0], "sha256:dc") == 0);
 	lockfile_free(&lk);
 	rulebook_free(&rb);
@@ -399,15 +399,15 @@ TEST(stale_count)
 		char *val = key_validate(plan_task(p, "T-001"));
 
 		/* no record: not stale by the rule; a record without a manifest: counted */
-		CHECK(retrieve_stale(p, pc, w, &by, NULL) == 0);
+		CHECK(rulebook_stale(p, pc, w, &by, NULL) == 0);
 		rec.target = "T-001";
 		htab_put(&by, "T-001", &rec);
-		CHECK(retrieve_stale(p, pc, w, &by, NULL) == 1);
+		CHECK(rulebook_stale(p, pc, w, &by, NULL) == 1);
 		memcpy(l3, prompt_rule_hash(pc, w), HASH_HEX);
 		manifest = xasprintf("{\"layers\":[\"a\",\"b\",\"%s\",\"d\"],\"validate\":%s}", l3, val);
 		rec.manifest = manifest;
-		CHECK(retrieve_stale(p, pc, w, &by, NULL) == 0);
-		CHECK(retrieve_stale(p, pc, plan_rule(p, "other"), &by, NULL) == 0);
+		CHECK(rulebook_stale(p, pc, w, &by, NULL) == 0);
+		CHECK(rulebook_stale(p, pc, plan_rule(p, "other"), &by, NULL) == 0);
 		/* new pins change the layer: the task was built with another one */
 		{
 			char *names[] = {"examples/x.wdg"};
@@ -418,7 +418,7 @@ TEST(stale_count)
 			buf_free(&body);
 		}
 		CHECK(strcmp(prompt_rule_hash(pc, w), l3) != 0);
-		CHECK(retrieve_stale(p, pc, w, &by, NULL) == 1);
+		CHECK(rulebook_stale(p, pc, w, &by, NULL) == 1);
 		free(manifest);
 		free(val);
 	}
