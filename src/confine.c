@@ -213,40 +213,6 @@ int confine_parent(const char *root, const char *rel, int create, const char **b
 	return fd;
 }
 
-int confine_write_new(int dirfd, const char *name, const void *data, size_t len)
-{
-	const char *p = data;
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666), e;
-
-	if (fd < 0)
-		return -1;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dirfd, name, 0);
-	errno = e;
-	return -1;
-}
-
 const char *confine_project_links(const char *root)
 {
 	/* rules/ and mpbuild.yaml are only read: a link to shared rules is fine */

@@ -24,10 +24,6 @@ int confine_check(const char *root, const char *rel, struct buffer *err);
  * descriptor, or -1 with errno set (ELOOP or ENOTDIR: a link on the way);
  * *base is set to rel's last component */
 int confine_parent(const char *root, const char *rel, int create, const char **base);
-/* create name in dirfd, which must not exist (O_CREAT|O_EXCL|O_NOFOLLOW: a
- * temporary name that already exists is an attack, not a leftover), write
- * data and fsync it; 0, or -1 with errno set and nothing left behind */
-int confine_write_new(int dirfd, const char *name, const void *data, size_t len);
 /* why path (relative, normalised) is a place mpbuild or git owns: "is under
  * cache/", "is .git", ...; NULL when it is not */
 const char *confine_reserved(const char *path);

@@ -11,6 +11,8 @@
  * inputs since it was made (kept under cache/basis/) go with the request,
  * outside the key, so that what the change does not touch comes back as it was. */
 #include "discover.h"
+#include "answers.h"
+#include "stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,67 +36,6 @@
 #include "rulebook.h"
 #include "state.h"
 #include "yaml.h"
-
-/* the answer schemas in the wire dialect of SPEC 10.11: objects closed, every
- * property required, optional ones nullable, the glossary as a list */
-#define STR "{\"type\":\"string\"}"
-#define NSTR "{\"type\":[\"string\",\"null\"]}"
-#define STRS "{\"type\":\"array\",\"items\":" STR "}"
-#define OBJ(req, props) "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[" req "],\"properties\":{" props "}}"
-
-static const char questions_schema[] =
-	OBJ("\"summary\",\"entities\",\"questions\"",
-	    "\"summary\":" STR ",\"entities\":" STRS ",\"questions\":{\"type\":\"array\",\"items\":"
-	    OBJ("\"id\",\"text\",\"why\",\"default\"",
-		"\"id\":" STR ",\"text\":" STR ",\"why\":" STR ",\"default\":" STR) "}");
-
-static const char discovery_schema[] =
-	OBJ("\"domain\",\"summary\",\"stack\",\"bounded_contexts\",\"relationships\",\"glossary\"",
-	    "\"domain\":" STR ",\"summary\":" STR ",\"stack\":"
-	    OBJ("\"language\",\"framework\",\"storage\",\"tests\"",
-		"\"language\":" STR ",\"framework\":" STR ",\"storage\":" STR ",\"tests\":" STR)
-	    ",\"bounded_contexts\":{\"type\":\"array\",\"items\":"
-	    OBJ("\"name\",\"description\",\"aggregates\",\"services\",\"repositories\"",
-		"\"name\":" STR ",\"description\":" STR ",\"aggregates\":{\"type\":\"array\",\"items\":"
-		OBJ("\"name\",\"entities\",\"value_objects\",\"invariants\",\"commands\",\"events\"",
-		    "\"name\":" STR ",\"entities\":" STRS ",\"value_objects\":" STRS ",\"invariants\":" STRS
-		    ",\"commands\":" STRS ",\"events\":" STRS) "},\"services\":" STRS ",\"repositories\":" STRS)
-	    "},\"relationships\":{\"type\":\"array\",\"items\":"
-	    OBJ("\"from\",\"to\",\"kind\"", "\"from\":" STR ",\"to\":" STR ",\"kind\":" STR)
-	    "},\"glossary\":{\"type\":\"array\",\"items\":"
-	    OBJ("\"term\",\"definition\"", "\"term\":" STR ",\"definition\":" STR) "}");
-
-static const char masterplan_schema[] =
-	OBJ("\"project\",\"phases\",\"milestones\",\"tasks\"",
-	    "\"project\":" STR ",\"phases\":{\"type\":\"array\",\"items\":"
-	    OBJ("\"id\",\"title\",\"description\"", "\"id\":" STR ",\"title\":" STR ",\"description\":" STR)
-	    "},\"milestones\":{\"type\":\"array\",\"items\":"
-	    OBJ("\"id\",\"phase\",\"title\"", "\"id\":" STR ",\"phase\":" STR ",\"title\":" STR)
-	    "},\"tasks\":{\"type\":\"array\",\"items\":"
-	    OBJ("\"id\",\"title\",\"description\",\"milestone\",\"complexity\",\"rule\",\"depends_on\","
-		"\"context\",\"outputs\",\"check\",\"subtasks\"",
-		"\"id\":" STR ",\"title\":" STR ",\"description\":" STR ",\"milestone\":" STR
-		",\"complexity\":{\"type\":\"string\",\"enum\":[\"low\",\"medium\",\"high\"]},\"rule\":" NSTR
-		",\"depends_on\":" STRS ",\"context\":" STRS ",\"outputs\":" STRS
-		",\"check\":{\"type\":[\"array\",\"null\"],\"items\":" STRS "}"
-		",\"subtasks\":{\"type\":[\"array\",\"null\"],\"items\":" STR "}") "}");
-
-/* one pipeline target */
-struct stage {
-	unsigned bit;
-	const char *name;       /* target name and rules/phases/NAME.md */
-	const char *file;       /* the plan file it writes, relative to the root */
-	const char *schema;     /* NULL for answers (no call) */
-	const char *inputs[4];  /* the files it is made from; NULL-terminated */
-};
-
-static const struct stage stages[] = {
-	{DISCOVER_QUESTIONS, "questions", "plans/questions.yaml", questions_schema, {"plans/request.md"}},
-	{DISCOVER_ANSWERS, "answers", "plans/answers.yaml", NULL, {"plans/questions.yaml"}},
-	{DISCOVER_DISCOVERY, "discovery", "plans/discovery.yaml", discovery_schema,
-	 {"plans/request.md", "plans/questions.yaml", "plans/answers.yaml"}},
-	{DISCOVER_MASTERPLAN, "masterplan", "plans/masterplan.yaml", masterplan_schema, {"plans/discovery.yaml"}},
-};
 
 /* what one run shares */
 struct dctx {
@@ -135,202 +76,9 @@ unsigned discover_target(const char *name)
 	return 0;
 }
 
-static int exists_in(const char *root, const char *rel)
-{
-	char *p = path_join(root, rel);
-	int r = path_exists(p);
-
-	free(p);
-	return r;
-}
-
 int discover_needed(const char *root)
 {
-	return exists_in(root, "plans/request.md") && !exists_in(root, "plans/masterplan.yaml");
-}
-
-/* read root/rel into b; -1 with a message */
-static int slurp(const char *root, const char *rel, struct buffer *b)
-{
-	char *p = path_join(root, rel);
-	int r = read_file(p, b, YAML_MAX_FILE);
-
-	if (r < 0)
-		error("%s: cannot read: %s", rel, strerror(errno));
-	free(p);
-	return r;
-}
-
-/* the phase instructions: the project's rules/phases/NAME.md, else the built-in one */
-static int phase_text(const char *root, const char *name, struct buffer *b)
-{
-	char *rel = xasprintf("rules/phases/%s.md", name);
-	char *p = path_join(root, rel);
-	int r = read_file(p, b, 1u << 20);
-
-	if (r < 0) {
-		free(p);
-		p = xasprintf("%s/phases/%s.md", plan_builtin_rules(), name);
-		buf_reset(b);
-		if ((r = read_file(p, b, 1u << 20)) < 0)
-			error("cannot read the phase instructions %s: %s (set MPBUILD_RULES to the built-in rules directory)",
-			      p, strerror(errno));
-	}
-	free(rel);
-	free(p);
-	return r;
-}
-
-/* ---- JSON answers -> YAML trees ---- */
-
-/* SPEC 3 key order; one ranking serves every object of the plan files */
-static const char *const key_order[] = {
-	"version", "project", "domain", "id", "name", "from", "to", "kind", "summary", "entities",
-	"value_objects", "invariants", "commands", "events", "questions", "stack", "language", "framework",
-	"storage", "tests", "bounded_contexts", "relationships", "glossary", "phases", "milestones", "tasks",
-	"phase", "title", "text", "why", "default", "description", "aggregates", "services", "repositories",
-	"milestone", "complexity", "model", "rule", "depends_on", "context", "outputs", "check", "subtasks",
-};
-
-static size_t rank(const char *k)
-{
-	size_t i;
-
-	for (i = 0; i < LEN(key_order); i++)
-		if (strcmp(k, key_order[i]) == 0)
-			return i;
-	return LEN(key_order);
-}
-
-static int keycmp(const void *a, const void *b)
-{
-	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-	size_t rx = rank(x), ry = rank(y);
-
-	return rx != ry ? (rx < ry ? -1 : 1) : strcmp(x, y);
-}
-
-static struct ynode *to_yaml(json_t *v, int depth);
-
-/* the glossary's [{term, definition}] back into a mapping */
-static struct ynode *glossary_map(json_t *a)
-{
-	struct ynode *m = ynode_new(Y_MAP);
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(a, i, e) {
-		const char *t = json_string_value(json_object_get(e, "term"));
-		const char *d = json_string_value(json_object_get(e, "definition"));
-
-		if (t && d)
-			ymap_put(m, t, ynode_str(d, 0));
-	}
-	return m;
-}
-
-static struct ynode *to_yaml(json_t *v, int depth)
-{
-	struct ynode *n;
-	char num[64];
-	size_t i, nk = 0;
-
-	if (depth > YAML_MAX_DEPTH)
-		return ynode_str("null", 1);
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		const char **keys = xcalloc(json_object_size(v) + 1, sizeof(*keys));
-		const char *k;
-		json_t *x;
-
-		json_object_foreach(v, k, x)
-			keys[nk++] = k;
-		qsort(keys, nk, sizeof(*keys), keycmp);
-		n = ynode_new(Y_MAP);
-		for (i = 0; i < nk; i++) {
-			x = json_object_get(v, keys[i]);
-			if (json_is_null(x))
-				continue;       /* an optional field left out */
-			if (strcmp(keys[i], "glossary") == 0 && json_is_array(x))
-				ymap_put(n, keys[i], glossary_map(x));
-			else
-				ymap_put(n, keys[i], to_yaml(x, depth + 1));
-		}
-		free(keys);
-		return n;
-	}
-	case JSON_ARRAY: {
-		json_t *x;
-
-		n = ynode_new(Y_SEQ);
-		json_array_foreach(v, i, x)
-			ynode_add(n, to_yaml(x, depth + 1));
-		return n;
-	}
-	case JSON_STRING:
-		return ynode_str(json_string_value(v), 0);
-	case JSON_INTEGER:
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return ynode_str(num, 1);
-	case JSON_REAL:
-		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-		return ynode_str(num, 1);
-	case JSON_TRUE:
-		return ynode_str("true", 1);
-	case JSON_FALSE:
-		return ynode_str("false", 1);
-	default:
-		return ynode_str("null", 1);
-	}
-}
-
-/* the plan file's bytes for an answer object: version: 1 first, then the answer */
-static int render_answer(const char *answer, struct buffer *out, char **why)
-{
-	json_error_t je;
-	json_t *j = json_loads(answer, JSON_PRESERVE_ORDER, &je);
-	struct ynode *doc, *body;
-	size_t i;
-	int r;
-
-	if (!j || !json_is_object(j)) {
-		*why = xasprintf("the answer is not a JSON object: %s", j ? "another type" : je.text);
-		json_decref(j);
-		return -1;
-	}
-	body = to_yaml(j, 0);
-	json_decref(j);
-	doc = ynode_new(Y_MAP);
-	ymap_put(doc, "version", ynode_str("1", 1));
-	for (i = 0; i + 1 < body->n; i += 2)
-		if (strcmp(body->kids[i]->str, "version") != 0) {
-			ynode_add(doc, body->kids[i]);
-			ynode_add(doc, body->kids[i + 1]);
-			body->kids[i] = body->kids[i + 1] = NULL;
-		}
-	for (i = 0; i < body->n; i++)
-		ynode_free(body->kids[i]);
-	body->n = 0;
-	ynode_free(body);
-	r = yaml_write(out, doc);
-	ynode_free(doc);
-	if (r < 0)
-		*why = xstrdup("the answer cannot be written as YAML");
-	return r;
-}
-
-/* a deep copy of a loaded node (aliases become copies) */
-static struct ynode *ycopy(const struct ynode *n)
-{
-	struct ynode *c;
-	size_t i;
-
-	if (n->kind == Y_SCALAR)
-		return ynode_str(n->str, n->plain);
-	c = ynode_new(n->kind);
-	for (i = 0; i < n->n; i++)
-		ynode_add(c, ycopy(n->kids[i]));
-	return c;
+	return stage_exists(root, "plans/request.md") && !stage_exists(root, "plans/masterplan.yaml");
 }
 
 /* ---- state records and the lock ---- */
@@ -548,7 +296,7 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 		struct buffer md = {0};
 		char tool[32];
 
-		if (phase_text(d->root, s->name, &md) < 0)
+		if (stage_phase_text(d->root, s->name, &md) < 0)
 			return -1;
 		snprintf(tool, sizeof(tool), "write_%s", s->name);
 		prompt_layer1(&c->l1, md.data ? md.data : "", md.len, f, tool, s->schema);
@@ -666,187 +414,6 @@ static char *call_model(struct dctx *d, const struct plan *p, struct call *c, in
 
 /* ---- the stages ---- */
 
-/* 1 when every question of p has an answer */
-static size_t unanswered(const struct plan *p)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < p->nquestions; i++)
-		if (!p->answers || !ymap_get(p->answers, p->questions[i].id))
-			n++;
-	return n;
-}
-
-/* write plans/answers.yaml: the existing answers in their order, then the new ones */
-static int save_answers(struct dctx *d, const struct plan *p, struct ynode *added)
-{
-	struct ynode *doc = ynode_new(Y_MAP), *a = ynode_new(Y_MAP);
-	struct buffer b = {0};
-	char *path = path_join(d->root, "plans/answers.yaml");
-	size_t i;
-	int r;
-
-	ymap_put(doc, "version", ynode_str("1", 1));
-	if (p->answers)
-		for (i = 0; i < p->answers->n; i++)
-			ynode_add(a, ycopy(p->answers->kids[i]));
-	for (i = 0; i < added->n; i++)
-		ynode_add(a, ycopy(added->kids[i]));
-	ymap_put(doc, "answers", a);
-	r = yaml_write(&b, doc);
-	if (r == 0 && (r = write_file_atomic(path, b.data, b.len)) < 0)
-		error("plans/answers.yaml: cannot write:");
-	ynode_free(doc);
-	buf_free(&b);
-	free(path);
-	return r;
-}
-
-static int do_answers(struct dctx *d, const struct plan *p)
-{
-	struct ynode *added = ynode_new(Y_MAP);
-	size_t i, left = unanswered(p);
-	int rc = 0;
-
-	if (!left) {
-		ynode_free(added);
-		return 0;
-	}
-	if (d->o->defaults) {
-		for (i = 0; i < p->nquestions; i++) {
-			const struct question *q = &p->questions[i];
-
-			if ((!p->answers || !ymap_get(p->answers, q->id)) && q->def)
-				ymap_put(added, q->id, ynode_str(q->def, 0));
-		}
-		rc = save_answers(d, p, added) < 0 ? EXIT_FAILED : 0;
-		if (!rc && added->n / 2 < left)
-			rc = (error("plans/answers.yaml: %zu questions have no default and no answer; answer them on a terminal (mpbuild answers) or fill in the file",
-				    left - added->n / 2), EXIT_BADINPUT);
-	} else if (!isatty(0) || !isatty(1)) {
-		error("plans/answers.yaml: %zu question%s no answer; answer them on a terminal (mpbuild answers) or fill in the file, or use --defaults",
-		      left, left == 1 ? " has" : "s have");
-		rc = EXIT_BADINPUT;
-	} else {
-		char *line = NULL;
-		size_t cap = 0, k = 0;
-
-		printf("%zu question%s to answer; an empty line takes the default, Ctrl-D stops (answers so far are kept)\n",
-		       left, left == 1 ? "" : "s");
-		for (i = 0; i < p->nquestions && !rc; i++) {
-			const struct question *q = &p->questions[i];
-			ssize_t n;
-
-			if (p->answers && ymap_get(p->answers, q->id))
-				continue;
-			k++;
-			printf("\n[%zu/%zu] %s: %s\n", k, left, q->id, q->text ? q->text : "");
-			if (q->why)
-				printf("  why: %s\n", q->why);
-			if (q->def)
-				printf("  default: %s\n", q->def);
-			for (;;) {
-				printf("> ");
-				fflush(stdout);
-				if ((n = getline(&line, &cap, stdin)) < 0) {
-					printf("\n");
-					rc = EXIT_BADINPUT;
-					break;
-				}
-				while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-					line[--n] = 0;
-				if (n == 0 && !q->def)
-					continue;
-				ymap_put(added, q->id, ynode_str(n ? line : q->def, 0));
-				if (save_answers(d, p, added) < 0)
-					rc = EXIT_FAILED;
-				break;
-			}
-		}
-		free(line);
-		if (rc == EXIT_BADINPUT) {
-			left -= added->n / 2;
-			error("plans/answers.yaml: stopped with %zu question%s unanswered; the answers so far are saved", left,
-			      left == 1 ? "" : "s");
-		}
-	}
-	ynode_free(added);
-	return rc;
-}
-
-/* the task layer of a stage */
-static int task_layer(struct dctx *d, const struct plan *p, const struct stage *s, struct buffer *l4)
-{
-	size_t i;
-
-	buf_printf(l4, "Target: %s\n", s->name);
-	if (s->bit != DISCOVER_MASTERPLAN) {
-		buf_puts(l4, "\n# plans/request.md\n\n");
-		if (slurp(d->root, "plans/request.md", l4) < 0)
-			return -1;
-	}
-	if (s->bit == DISCOVER_DISCOVERY) {
-		buf_puts(l4, "\n# plans/questions.yaml\n\n");
-		if (slurp(d->root, "plans/questions.yaml", l4) < 0)
-			return -1;
-		buf_puts(l4, "\n# plans/answers.yaml\n\n");
-		if (slurp(d->root, "plans/answers.yaml", l4) < 0)
-			return -1;
-	}
-	if (s->bit == DISCOVER_MASTERPLAN) {
-		buf_puts(l4, "\n# plans/discovery.yaml\n\n");
-		if (slurp(d->root, "plans/discovery.yaml", l4) < 0)
-			return -1;
-		buf_puts(l4, "\n# Rules (rule: NAME; by default the first output's file name picks one)\n\n");
-		for (i = 0; i < p->nrules; i++) {
-			size_t j;
-
-			buf_printf(l4, "- %s:", p->rules[i].name);
-			for (j = 0; j < p->rules[i].nmatch; j++)
-				buf_printf(l4, " %s", p->rules[i].match[j]);
-			buf_putc(l4, '\n');
-		}
-	}
-	return 0;
-}
-
-/* the masterplan's extra checks beyond plan_load: what a task must carry */
-static void masterplan_gaps(const struct plan *p, struct buffer *errs)
-{
-	size_t i;
-
-	for (i = 0; i < p->ntasks; i++) {
-		const struct task *t = &p->tasks[i];
-
-		if (!t->title || !*t->title)
-			buf_printf(errs, "plans/masterplan.yaml: task %s has no title\n", t->id);
-		if (!t->description || !*t->description)
-			buf_printf(errs, "plans/masterplan.yaml: task %s has no description\n", t->id);
-		if (!t->noutputs)
-			buf_printf(errs, "plans/masterplan.yaml: task %s has no outputs\n", t->id);
-	}
-	if (!p->ntasks)
-		buf_puts(errs, "plans/masterplan.yaml: the plan has no tasks\n");
-}
-
-/* judge a candidate masterplan (the rendered answer, not in the tree): the
- * errors of every check plan_load and masterplan_gaps make go to dg->errors,
- * its warnings (a task without context:, SPEC 10.4) to dg->warnings; only
- * errors reject it.  0 when it passes */
-static int judge_masterplan(const char *root, const struct buffer *plan, struct diag *dg)
-{
-	struct diag *was = diag_capture(dg);
-	struct plan *np = plan_load_candidate(root, plan->data, plan->len);
-
-	diag_capture(was);
-	if (np)
-		masterplan_gaps(np, &dg->errors);
-	else if (!dg->errors.len)
-		buf_puts(&dg->errors, "plans/masterplan.yaml: the plan does not load\n");
-	plan_free(np);
-	return dg->errors.len ? -1 : 0;
-}
-
 /* ---- re-planning (SPEC 10.1: none of this is in the key) ---- */
 
 /* where the copy of input rel that stage s's file was last made from is kept */
@@ -888,7 +455,7 @@ static int replan_hint(struct dctx *d, const struct stage *s, const struct buffe
 	struct buffer diffs = {0};
 	size_t i, unknown = 0, ninputs = 0;
 
-	if (phase_text(d->root, "replan", hint) < 0)
+	if (stage_phase_text(d->root, "replan", hint) < 0)
 		return -1;
 	buf_printf(hint, "\n## The previous %s\n\n", s->file);
 	if (by_hand)
@@ -947,22 +514,6 @@ static void after_masterplan(struct dctx *d)
 	plan_free(np);
 }
 
-/* 1 when stage s can be made: its inputs exist (and every question has an
- * answer); else 0, with the message for a named or missing file in *why */
-static int inputs_ready(const struct dctx *d, const struct plan *p, const struct stage *s, const char **why)
-{
-	*why = NULL;
-	if (s->bit == DISCOVER_QUESTIONS && !p->have_request)
-		*why = "plans/request.md: no such file; write what you want built there (or mpbuild init DIR \"request\")";
-	else if (s->bit == DISCOVER_DISCOVERY && !p->have_questions)
-		*why = "plans/questions.yaml: no such file; mpbuild questions asks for it";
-	else if (s->bit == DISCOVER_DISCOVERY && unanswered(p))
-		*why = "plans/answers.yaml: questions have no answer; run mpbuild answers";
-	else if (s->bit == DISCOVER_MASTERPLAN && !exists_in(d->root, "plans/discovery.yaml"))
-		*why = "plans/discovery.yaml: no such file; mpbuild discovery writes it";
-	return *why == NULL;
-}
-
 /* pick the example plans for the masterplan again, each time it is called
  * (SPEC 2), and prepare c (already prepared) again with them.  The pins go in
  * d->rb and, unless dry, in state.db and the lock, so that the next no-op and
@@ -995,7 +546,7 @@ static int pick_plans(struct dctx *d, const struct plan *p, const struct stage *
 		d->changed = 1;
 	call_free(c);
 	memset(c, 0, sizeof(*c));
-	return task_layer(d, p, s, &c->l4) < 0 || call_prepare(d, p, s, c) < 0 ? -1 : 0;
+	return stage_request(d->root, p, s, &c->l4) < 0 || call_prepare(d, p, s, c) < 0 ? -1 : 0;
 }
 
 /* keep the last rejected answer of stage s under cache/failed/NAME/: the
@@ -1032,7 +583,7 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 	enum fstate fs;
 	char *path = path_join(d->root, s->file);
 
-	if (task_layer(d, p, s, &c.l4) < 0 || call_prepare(d, p, s, &c) < 0) {
+	if (stage_request(d->root, p, s, &c.l4) < 0 || call_prepare(d, p, s, &c) < 0) {
 		code = EXIT_BADINPUT;
 		goto done;
 	}
@@ -1081,9 +632,9 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 		buf_reset(&errs);
 		diag_free(&dg);
 		memset(&dg, 0, sizeof(dg));
-		if (why || render_answer(answer, &out, &why) < 0)
+		if (why || stage_render(answer, &out, &why) < 0)
 			buf_printf(&errs, "%s\n", why);
-		else if (s->bit == DISCOVER_MASTERPLAN && judge_masterplan(d->root, &out, &dg) < 0)
+		else if (s->bit == DISCOVER_MASTERPLAN && stage_judge_masterplan(d->root, &out, &dg) < 0)
 			buf_add(&errs, dg.errors.data, dg.errors.len);
 		if (!errs.len) {
 			code = 0;
@@ -1225,15 +776,15 @@ int discover_run(const char *root, const struct discover_opts *o)
 				rc = named ? (error("plans/questions.yaml: no such file; mpbuild questions asks for it"),
 					      EXIT_BADINPUT) : 0;
 			else
-				rc = do_answers(&d, p);
-		} else if (which || !exists_in(root, s->file)) {
+				rc = answers_ask(d.root, p, d.o->defaults);
+		} else if (which || !stage_exists(root, s->file)) {
 			/* with a target named, the stages before it are checked too:
 			 * a stale file mpbuild wrote is made again first (make's rule) */
 			const char *why;
 
-			if (inputs_ready(&d, p, s, &why))
+			if (stage_inputs_ready(d.root, p, s, &why))
 				rc = do_call_stage(&d, p, s, named);
-			else if (named || !exists_in(root, s->file))
+			else if (named || !stage_exists(root, s->file))
 				rc = (error("%s", why), EXIT_BADINPUT);
 		}
 		/* the provider keeps the settings it was opened with */
@@ -1291,6 +842,50 @@ static void dry_cost(const struct plan *p, const struct call *c, size_t bytes, d
 		model_estimate(model_lookup(&p->settings, c->mc.model), 0, (double)bytes / 4, c->req.max_tokens, lo, hi);
 }
 
+/* -n for stage s, whose inputs an earlier stage (after) writes first: its
+ * estimate counts the instructions and the inputs that exist */
+static void dry_waiting(const char *root, const struct plan *p, const struct stage *s, const char *after,
+			const struct discover_opts *o, double *a, double *b)
+{
+	struct call c = {0};
+	size_t j, bytes = 0;
+	char *why = xasprintf("after %s", after);
+
+	c.mc = s->bit == DISCOVER_MASTERPLAN ? p->settings.masterplan : p->settings.discovery;
+	if (!c.mc.model)
+		c.mc = p->settings.high;
+	c.req.max_tokens = s->bit == DISCOVER_MASTERPLAN ? 64000 : p->settings.max_tokens;
+	if (stage_phase_text(root, s->name, &c.l1) == 0)
+		bytes = c.l1.len + strlen(s->schema);
+	for (j = 0; j < LEN(s->inputs) && s->inputs[j]; j++) {
+		struct buffer f = {0};
+		char *fp = path_join(root, s->inputs[j]);
+
+		if (read_file(fp, &f, YAML_MAX_FILE) == 0)
+			bytes += f.len;
+		buf_free(&f);
+		free(fp);
+	}
+	dry_cost(p, &c, bytes, a, b);
+	dry_say(o, s, "waits", NULL, c.mc.model ? c.mc.model : "no model", why, NULL, *a, *b);
+	free(why);
+	call_free(&c);
+}
+
+/* the last line of -n for the pipeline: how many calls and their cost */
+static void dry_total(const char *root, const struct discover_opts *o, size_t calls, double lo, double hi, int unknown)
+{
+	char sa[32], sb[32];
+
+	progress_money(sa, sizeof(sa), lo);
+	progress_money(sb, sizeof(sb), hi);
+	printf("mpbuild: %zu pipeline call%s first; estimated %s to %s%s%s\n", calls, calls == 1 ? "" : "s", sa, sb,
+	       unknown ? " (some models have no known price)" : "",
+	       !o->build_follows ? ""
+	       : stage_exists(root, "plans/masterplan.yaml") ? "; the tasks below are those of the current plan"
+							  : "; the tasks are known once plans/masterplan.yaml is written");
+}
+
 int discover_dry_run(const char *root, const struct discover_opts *o)
 {
 	struct dctx d = {0};
@@ -1326,7 +921,7 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 		rulebook_load(&d.rb, d.st, root, 0);
 	for (i = 0; i < LEN(stages) && stages[i].bit <= upto && !rc; i++) {
 		const struct stage *s = &stages[i];
-		int named = (which & s->bit) != 0, forced = named && o->force, stale, exists = exists_in(root, s->file);
+		int named = (which & s->bit) != 0, forced = named && o->force, stale, exists = stage_exists(root, s->file);
 		struct call c = {0};
 		struct buffer old = {0}, hint = {0};
 		const char *why;
@@ -1334,7 +929,7 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 		enum fstate fs;
 
 		if (s->bit == DISCOVER_ANSWERS) {
-			size_t left = p->have_questions && !changes ? unanswered(p) : 0;
+			size_t left = p->have_questions && !changes ? answers_missing(p) : 0;
 			char *w;
 
 			if (notes || (p->have_questions && !changes && !left))
@@ -1353,38 +948,17 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 		 * plan file whose inputs do not exist is a source (SPEC 2) */
 		if (notes && !exists)
 			continue;
-		if (!changes && !inputs_ready(&d, p, s, &why)) {
+		if (!changes && !stage_inputs_ready(d.root, p, s, &why)) {
 			if (!named && exists)
 				continue;       /* a person's file whose inputs do not exist: a source */
 			rc = (error("%s", why), EXIT_BADINPUT);
 			break;
 		}
 		if (changes) {
-			/* its inputs are not written yet: the estimate counts the instructions and what exists */
-			size_t j, bytes = 0;
-			char *after = xasprintf("after %s", stages[i - 1].name);
-
-			c.mc = s->bit == DISCOVER_MASTERPLAN ? p->settings.masterplan : p->settings.discovery;
-			if (!c.mc.model)
-				c.mc = p->settings.high;
-			c.req.max_tokens = s->bit == DISCOVER_MASTERPLAN ? 64000 : p->settings.max_tokens;
-			if (phase_text(root, s->name, &c.l1) == 0)
-				bytes = c.l1.len + strlen(s->schema);
-			for (j = 0; j < LEN(s->inputs) && s->inputs[j]; j++) {
-				struct buffer f = {0};
-				char *fp = path_join(root, s->inputs[j]);
-
-				if (read_file(fp, &f, YAML_MAX_FILE) == 0)
-					bytes += f.len;
-				buf_free(&f);
-				free(fp);
-			}
-			dry_cost(p, &c, bytes, &a, &b);
-			dry_say(o, s, "waits", NULL, c.mc.model ? c.mc.model : "no model", after, NULL, a, b);
-			free(after);
+			dry_waiting(root, p, s, stages[i - 1].name, o, &a, &b);
 			goto counted;
 		}
-		if (task_layer(&d, p, s, &c.l4) < 0 || call_prepare(&d, p, s, &c) < 0) {
+		if (stage_request(d.root, p, s, &c.l4) < 0 || call_prepare(&d, p, s, &c) < 0) {
 			rc = EXIT_BADINPUT;
 			goto next;
 		}
@@ -1441,17 +1015,8 @@ next:
 		buf_free(&old);
 		buf_free(&hint);
 	}
-	if (calls && !o->json) {
-		char sa[32], sb[32];
-
-		progress_money(sa, sizeof(sa), lo);
-		progress_money(sb, sizeof(sb), hi);
-		printf("mpbuild: %zu pipeline call%s first; estimated %s to %s%s%s\n", calls, calls == 1 ? "" : "s", sa, sb,
-		       unknown ? " (some models have no known price)" : "",
-		       !o->build_follows ? ""
-		       : exists_in(root, "plans/masterplan.yaml") ? "; the tasks below are those of the current plan"
-								  : "; the tasks are known once plans/masterplan.yaml is written");
-	}
+	if (calls && !o->json)
+		dry_total(root, o, calls, lo, hi, unknown);
 	if (d.use_lock)
 		lockfile_free(&d.lock);
 	rulebook_free(&d.rb);

@@ -106,7 +106,7 @@ int land_files(struct state *st, struct fscache *fc, const char *root, struct re
 		goto out;
 	intent = 1;
 	for (i = 0; i < a->n; i++) {
-		if (confine_write_new(dirs[i], tmps[i], a->files[i].content, a->files[i].len) < 0) {
+		if (write_new_at(dirs[i], tmps[i], a->files[i].content, a->files[i].len) < 0) {
 			if (errno == EEXIST)
 				error("%s: %s.mpbuild-new exists and mpbuild did not create it; it is kept (remove it to build)",
 				      r->target, real[i]);

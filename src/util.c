@@ -409,6 +409,40 @@ int mkdirs(const char *dir)
 	return rc;
 }
 
+int write_new_at(int dirfd, const char *name, const void *data, size_t len)
+{
+	const char *p = data;
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666), e;
+
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, name, 0);
+	errno = e;
+	return -1;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
 	return write_file_atomic_cp(path, data, len, "atomic-tmp");
@@ -417,8 +451,7 @@ int write_file_atomic(const char *path, const void *data, size_t len)
 int write_file_atomic_cp(const char *path, const void *data, size_t len, const char *point)
 {
 	char *copy = xstrdup(path), *tmp;
-	const char *p = data;
-	int fd, e;
+	int e;
 
 	if (mkdirs(dirname(copy)) < 0) {
 		free(copy);
@@ -426,34 +459,13 @@ int write_file_atomic_cp(const char *path, const void *data, size_t len, const c
 	}
 	free(copy);
 	tmp = xasprintf("%s.mpbuild-tmp.%ld", path, (long)getpid());
-	/* a temporary name that exists already was planted: never write through it */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-	if (fd < 0)
+	if (write_new_at(AT_FDCWD, tmp, data, len) < 0)
 		goto fail;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail_fd;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) < 0)
-		goto fail_fd;
-	if (close(fd) < 0)
-		goto fail_tmp;
 	crashpoint(point);
 	if (rename(tmp, path) < 0)
 		goto fail_tmp;
 	free(tmp);
 	return fsync_parent(path);
-fail_fd:
-	e = errno;
-	close(fd);
-	errno = e;
 fail_tmp:
 	e = errno;
 	unlink(tmp);

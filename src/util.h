@@ -105,6 +105,11 @@ uint64_t hash_str(const char *s);
 /* read a whole file into b (appending); -1 with errno set on failure, or
  * with errno EFBIG when it is larger than max bytes */
 int read_file(const char *path, struct buffer *b, size_t max);
+/* create name in dirfd (AT_FDCWD: the current directory), which must not
+ * exist (O_CREAT|O_EXCL|O_NOFOLLOW: a temporary name that already exists is
+ * an attack, not a leftover), write data and fsync it; 0, or -1 with errno
+ * set and nothing left behind */
+int write_new_at(int dirfd, const char *name, const void *data, size_t len);
 /* write data to path atomically: temporary file in the same directory, fsync,
  * rename, fsync of the directory; creates parent directories; -1 on error */
 int write_file_atomic(const char *path, const void *data, size_t len);
