@@ -54,6 +54,10 @@ struct dctx {
 	struct rulebook rb;     /* the lock's rules: the masterplan's example plans are pinned there */
 	double charged;         /* what counts against the budget (SPEC 10.12): costs, and what dropped tries keep */
 	double each;            /* the reservation of one try of the call in flight */
+	struct progress pr;     /* the one progress stream of a build: events and lines as the tasks' */
+	struct usage total;     /* tokens of this run's calls */
+	double cost;            /* USD of this run's calls (< 0 once a price is unknown) */
+	int called;             /* stages that made a call */
 	int budget_stop;        /* a try was not sent: it could pass the budget */
 };
 
@@ -251,6 +255,14 @@ static int on_try(void *arg, const struct call_result *r, int try_no)
 	row.try_no = try_no;
 	row.model = t->model;
 	state_ledger_add(d->st, &row);
+	d->total.input += r->usage.input;
+	d->total.cache_write_5m += r->usage.cache_write_5m;
+	d->total.cache_write_1h += r->usage.cache_write_1h;
+	d->total.cache_read += r->usage.cache_read;
+	d->total.output += r->usage.output;
+	if (d->cost >= 0)
+		d->cost = row.cost >= 0 ? d->cost + row.cost : -1;
+	progress_call(&d->pr, t->target, t->model, t->attempt, &r->usage, row.cost, r->latency, row.outcome);
 	/* a dropped or cut-off try keeps its whole reservation: it may be billed */
 	d->charged += provider_may_be_billed(r) ? (d->each > row.cost ? d->each : row.cost) : row.cost > 0 ? row.cost : 0;
 	if (r->status == CALL_RETRY && try_no < PROVIDER_TRIES && t->budget >= 0 && d->charged + d->each > t->budget) {
@@ -567,6 +579,48 @@ static char *keep_failed(struct dctx *d, const struct stage *s, const struct buf
 	return rel;
 }
 
+/* stage s landed (status "built" or "re-planned", by model): a line with
+ * what its calls cost, or the target_finished event */
+static void stage_done(struct dctx *d, const struct stage *s, const char *status, const char *model, double before)
+{
+	double spent = d->cost < 0 || before < 0 ? -1 : d->cost - before;
+	char m[32];
+
+	if (d->pr.mode == PROGRESS_JSON) {
+		progress_finish(&d->pr, s->name, s->file, status, model, spent < 0 ? 0 : spent, NULL);
+		return;
+	}
+	progress_money(m, sizeof(m), spent);
+	if (!d->o->quiet)
+		progress_say(&d->pr, "%s: %s %s (%s) · %s", s->name, status, s->file, model, m);
+}
+
+/* after the pipeline's calls: what they used and cost (the tasks' summary follows) */
+static void pipeline_summary(struct dctx *d)
+{
+	const struct usage *u = &d->total;
+	char m[32];
+
+	if (!d->called)
+		return;
+	if (d->pr.mode == PROGRESS_JSON) {
+		char *counts = xasprintf("{\"stages\":%d,\"input_tokens\":%ld,\"cache_write_tokens\":%ld,"
+					 "\"cache_read_tokens\":%ld,\"output_tokens\":%ld,\"cost\":%.6f}",
+					 d->called, (long)u->input, (long)(u->cache_write_5m + u->cache_write_1h),
+					 (long)u->cache_read, (long)u->output, d->cost < 0 ? 0 : d->cost);
+
+		progress_event(&d->pr, "pipeline_finished", counts);
+		free(counts);
+		return;
+	}
+	if (d->o->quiet)
+		return;
+	progress_money(m, sizeof(m), d->cost);
+	progress_say(&d->pr, "mpbuild: pipeline: %d call%s; tokens: %ld input, %ld cache write, %ld cache read, %ld output; %s\n",
+	       d->called, d->called == 1 ? "" : "s", (long)u->input, (long)(u->cache_write_5m + u->cache_write_1h),
+	       (long)u->cache_read, (long)u->output, m);
+}
+
 /* build stage s if it needs it: a missing file; a stale one mpbuild wrote;
  * with -B (named) any.  A person's file is kept: named, that stops with exit
  * 2; upstream of a named target, a stale one is reported and used as it is.
@@ -582,6 +636,7 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 	int code = 0, attempt, attempts = 1 + p->settings.retries, have_old, stale, forced = named && d->o->force;
 	enum fstate fs;
 	char *path = path_join(d->root, s->file);
+	double cost_before = d->cost;
 
 	if (stage_request(d->root, p, s, &c.l4) < 0 || call_prepare(d, p, s, &c) < 0) {
 		code = EXIT_BADINPUT;
@@ -614,6 +669,9 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 		code = EXIT_BADINPUT;
 		goto done;
 	}
+	d->called++;
+	d->pr.total = d->pr.done + 1;
+	progress_start(&d->pr, s->name, s->file, c.mc.model);
 	for (attempt = 1; attempt <= attempts; attempt++) {
 		/* the hints come first and stay on a retry; neither is in the key */
 		buf_reset(&fb);
@@ -669,8 +727,7 @@ static int do_call_stage(struct dctx *d, const struct plan *p, const struct stag
 	crashpoint("pipeline-landed");
 	state_failure_clear(d->st, s->name);
 	save_basis(d, s);
-	if (!d->o->quiet)
-		printf("%s: %s %s (%s)\n", s->name, fs == F_MISSING ? "built" : "re-planned", s->file, c.mc.model);
+	stage_done(d, s, fs == F_MISSING ? "built" : "re-planned", c.mc.model, cost_before);
 	if (s->bit == DISCOVER_MASTERPLAN)
 		after_masterplan(d);
 done:
@@ -761,6 +818,8 @@ int discover_run(const char *root, const struct discover_opts *o)
 		return EXIT_BADINPUT;
 	}
 	rulebook_load(&d.rb, d.st, root, 1);
+	if (progress_init(&d.pr, o->progress, o->quiet, o->verbose) < 0)
+		progress_init(&d.pr, "plain", o->quiet, o->verbose);
 	d.run = state_run_start(d.st, "discover");
 	for (i = 0; i < LEN(stages) && stages[i].bit <= upto && !rc; i++) {
 		const struct stage *s = &stages[i];
@@ -795,6 +854,7 @@ int discover_run(const char *root, const struct discover_opts *o)
 	}
 	if (d.changed)
 		update_lock(&d);
+	pipeline_summary(&d);
 	if (o->charged)
 		*o->charged = d.charged;
 	state_run_finish(d.st, d.run, 0, 0, 0, rc ? 1 : 0, 0, 0);

@@ -24,6 +24,7 @@ struct discover_opts {
 	int verbose;            /* -v: with discover_dry_run, list up-to-date targets too; show the example plans query */
 	double budget;          /* --budget in USD, < 0: the settings' budget_usd (SPEC 5 "Budget") */
 	double *charged;        /* discover_run: set to what its calls charged against the budget; may be NULL */
+	const char *progress;   /* --progress: auto | plain | json (NULL: auto) */
 };
 
 /* the DISCOVER_* bit of a pipeline target name, or 0 for any other target */

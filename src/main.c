@@ -420,6 +420,7 @@ static int cmd_build(struct cmdline *cl)
 	/* one budget covers the pipeline's calls and the build's */
 	dopt.budget = o->budget;
 	dopt.charged = &o->charged;
+	dopt.progress = o->progress;
 	for (k = 0; k < cl->nargs; k++)
 		if (discover_target(cl->args[k]))
 			dopt.which |= discover_target(cl->args[k]);

@@ -79,8 +79,8 @@ expect_success '-n names the stages a changed answer makes stale' '
 expect_success 'a changed answer re-plans with the previous files and the diffs of their inputs' '
 	fake_reset && answer discovery discovery.2.json && answer masterplan masterplan.2.json &&
 	mpbuild masterplan >../out &&
-	grep -q "^discovery: re-planned plans/discovery.yaml (claude-sonnet-5-5)$" ../out &&
-	grep -q "^masterplan: re-planned plans/masterplan.yaml (claude-sonnet-5-5)$" ../out &&
+	grep -q "^discovery: re-planned plans/discovery.yaml (claude-sonnet-5-5) · \$[0-9.]*$" ../out &&
+	grep -q "^masterplan: re-planned plans/masterplan.yaml (claude-sonnet-5-5) · \$[0-9.]*$" ../out &&
 	grep -q "^T-006: takes over the build record of T-003 (the same outputs)$" ../out &&
 	grep -q "^mpbuild: orphaned (no task declares them): doc/invoice-format.md, doc/invoice.md; mpbuild clean --orphans removes them$" ../out &&
 	test "$(asked)" = "discovery masterplan" &&
