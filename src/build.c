@@ -108,24 +108,16 @@ static int on_try(void *arg, const struct call_result *r, int try_no)
 {
 	struct job *j = arg;
 	struct engine *e = j->e;
-	struct ledger_row row = {0};
+	struct ledger_row row = {.run = e->run, .target = j->t->id, .attempt = j->attempt, .try_no = try_no,
+				 .model = j->model};
 	double cost;
 	int stop = 0;
 
 	pthread_mutex_lock(&e->mu);
 	provider_ledger_row(&row, r, model_lookup(&e->p->settings, j->model));
 	cost = row.cost;
-	row.run = e->run;
-	row.target = j->t->id;
-	row.attempt = j->attempt;
-	row.try_no = try_no;
-	row.model = j->model;
 	state_ledger_add(e->st, &row);
-	e->total.input += r->usage.input;
-	e->total.cache_write_5m += r->usage.cache_write_5m;
-	e->total.cache_write_1h += r->usage.cache_write_1h;
-	e->total.cache_read += r->usage.cache_read;
-	e->total.output += r->usage.output;
+	usage_add(&e->total, &r->usage);
 	if (cost >= 0) {
 		e->cost += cost;
 		j->spent += cost;

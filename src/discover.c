@@ -246,20 +246,12 @@ static int on_try(void *arg, const struct call_result *r, int try_no)
 {
 	struct tryctx *t = arg;
 	struct dctx *d = t->d;
-	struct ledger_row row = {0};
+	struct ledger_row row = {.run = d->run, .target = t->target, .attempt = t->attempt, .try_no = try_no,
+				 .model = t->model};
 
 	provider_ledger_row(&row, r, model_lookup(t->s, t->model));
-	row.run = d->run;
-	row.target = t->target;
-	row.attempt = t->attempt;
-	row.try_no = try_no;
-	row.model = t->model;
 	state_ledger_add(d->st, &row);
-	d->total.input += r->usage.input;
-	d->total.cache_write_5m += r->usage.cache_write_5m;
-	d->total.cache_write_1h += r->usage.cache_write_1h;
-	d->total.cache_read += r->usage.cache_read;
-	d->total.output += r->usage.output;
+	usage_add(&d->total, &r->usage);
 	if (d->cost >= 0)
 		d->cost = row.cost >= 0 ? d->cost + row.cost : -1;
 	progress_call(&d->pr, t->target, t->model, t->attempt, &r->usage, row.cost, r->latency, row.outcome);

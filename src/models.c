@@ -165,3 +165,12 @@ void model_estimate(const struct model_info *m, double shared, double own, int m
 	*lo = (shared * m->cache_read + own * m->input) / 1e6;
 	*hi = ((shared + own) * top + max_tokens * (m->band_output > m->output ? m->band_output : m->output)) / 1e6;
 }
+
+void usage_add(struct usage *to, const struct usage *u)
+{
+	to->input += u->input;
+	to->cache_write_5m += u->cache_write_5m;
+	to->cache_write_1h += u->cache_write_1h;
+	to->cache_read += u->cache_read;
+	to->output += u->output;
+}

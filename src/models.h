@@ -46,4 +46,7 @@ double model_cost(const struct model_info *m, const struct usage *u);
  * max_tokens of output at the highest output price.  -1 when unpriced */
 void model_estimate(const struct model_info *m, double shared, double own, int max_tokens, double *lo, double *hi);
 
+/* add u to the running total to */
+void usage_add(struct usage *to, const struct usage *u);
+
 #endif
