@@ -5,7 +5,7 @@
  * so identical layers are identical bytes and the provider's prompt cache hits
  * across tasks and runs.  The API key lives in one header string and never
  * reaches a message or a log. */
-#include "provider.h"
+#include "anthropic.h"
 #include "http.h"
 
 #include <jansson.h>
@@ -16,15 +16,10 @@
 #define API_VERSION "2023-06-01"
 #define MAX_BREAKPOINTS 4
 
-static const char tool_description[] =
-	"Write the files of the answer: every declared output, each with its full content.";
-
 struct anthropic {
 	const struct settings *s;
-	char *url;              /* {base}/v1/messages */
 	char *key_header;       /* "x-api-key: ..."; zeroed on close */
-	long stall;             /* seconds without a byte before a call is abandoned */
-	struct pacer pace;
+	struct wire w;          /* {base}/v1/messages */
 };
 
 /* the body, and the bytes after the last breakpoint (what the input-token
@@ -47,7 +42,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 	json_object_set_new(o, "max_tokens", json_integer(req->max_tokens));
 	/* the tool definition comes first in the cached prefix (tools, system, messages) */
 	if (req->format == FMT_TOOL)
-		prefix += (req->schema ? strlen(req->schema) : 2) + strlen(tool_description) + strlen(tool);
+		prefix += (req->schema ? strlen(req->schema) : 2) + strlen(wire_tool_description) + strlen(tool);
 	for (i = 0; i < 3; i++) {
 		json_t *b;
 
@@ -55,7 +50,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 			continue;       /* the API rejects empty text blocks */
 		b = json_object();
 		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", provider_json_string(req->layer[i], req->layer_len[i]));
+		json_object_set_new(b, "text", wire_json_string(req->layer[i], req->layer_len[i]));
 		prefix += req->layer_len[i];
 		/* a prefix under the model's minimum would silently not be cached */
 		if (nbp < MAX_BREAKPOINTS && m->min_cache > 0 && prefix / 4 >= (size_t)m->min_cache) {
@@ -79,7 +74,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 		json_t *b = json_object();
 
 		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", provider_json_string(req->layer[3], req->layer_len[3]));
+		json_object_set_new(b, "text", wire_json_string(req->layer[3], req->layer_len[3]));
 		json_array_append_new(content, b);
 		total += req->layer_len[3];
 	}
@@ -87,7 +82,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 		json_t *b = json_object();
 
 		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", provider_json_string(req->feedback, strlen(req->feedback)));
+		json_object_set_new(b, "text", wire_json_string(req->feedback, strlen(req->feedback)));
 		json_array_append_new(content, b);
 		total += strlen(req->feedback);
 	}
@@ -99,7 +94,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 		json_t *tools = json_array(), *t = json_object(), *tc = json_object();
 
 		json_object_set_new(t, "name", json_string(tool));
-		json_object_set_new(t, "description", json_string(tool_description));
+		json_object_set_new(t, "description", json_string(wire_tool_description));
 		json_object_set_new(t, "input_schema", schema);
 		schema = NULL;
 		json_array_append_new(tools, t);
@@ -165,23 +160,6 @@ static void read_usage(json_t *u, struct usage *out)
 	}
 }
 
-/* the message of an error body: {"type":"error","error":{"type":..,"message":..}} */
-static char *error_message(const struct http_response *hr)
-{
-	json_t *o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
-	json_t *e = json_object_get(o, "error");
-	const char *m = json_string_value(json_object_get(e, "message"));
-	char *s;
-
-	if (!m)
-		m = json_string_value(e);
-	if (!m)
-		m = json_string_value(json_object_get(o, "message"));
-	s = m ? provider_excerpt(m, strlen(m)) : provider_excerpt(hr->body.data, hr->body.len);
-	json_decref(o);
-	return s;
-}
-
 void anthropic_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
 {
 	json_t *o, *content, *b;
@@ -190,28 +168,12 @@ void anthropic_decode(const struct http_response *hr, int max_tokens, struct cal
 	const char *sr;
 	size_t i;
 
-	res->retry_after = provider_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
-	res->http_status = (int)hr->status;
-	if (hr->error) {
-		res->status = CALL_RETRY;
-		res->error = xasprintf("connection failed: %s", hr->error);
+	if (!wire_preamble(hr, "ANTHROPIC_API_KEY", res))
 		return;
-	}
-	res->status = provider_http_class(hr->status, http_header(hr, "x-should-retry"));
-	if (res->status != CALL_OK) {
-		char *m = error_message(hr);
-
-		if (res->status == CALL_AUTH)
-			res->error = xasprintf("authentication failed (%ld): %s; check ANTHROPIC_API_KEY", hr->status, m);
-		else
-			res->error = xasprintf("provider answered %ld: %s", hr->status, m);
-		free(m);
-		return;
-	}
 	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
 	content = json_object_get(o, "content");
 	if (!json_is_object(o) || !json_is_array(content)) {
-		char *m = provider_excerpt(hr->body.data, hr->body.len);
+		char *m = wire_excerpt(hr->body.data, hr->body.len);
 
 		res->status = CALL_RETRY;
 		res->error = xasprintf("provider answer is not a message (HTTP %ld): %s", hr->status, m);
@@ -255,7 +217,7 @@ void anthropic_decode(const struct http_response *hr, int max_tokens, struct cal
 	if (tool) {
 		res->answer = tool;
 	} else if (text.len) {
-		res->answer = provider_answer_json(text.data, text.len, 1, &why);
+		res->answer = wire_answer_json(text.data, text.len, 1, &why);
 		res->bad_answer = !res->answer;   /* prose: the model answered, but not as asked */
 	} else {
 		why = xasprintf("answer holds no text and no tool call (stop_reason %s)", sr ? sr : "none");
@@ -289,7 +251,7 @@ static void note_limits(struct anthropic *a, const struct http_response *hr)
 		n = strtol(rem, &end, 10);
 		if (end == rem || *end)
 			continue;
-		pacer_note(&a->pace, k, n, pacer_time(reset));
+		pacer_note(&a->w.pace, k, n, pacer_time(reset));
 	}
 }
 
@@ -303,14 +265,11 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 	size_t uncached;
 	char *body = render(req, m, &uncached);
 	long need[PACE_KINDS] = {1, (long)(uncached / 4), req->max_tokens};
-	double start;
 
-	pacer_wait(&a->pace, need);
-	start = now();
-	http_post(a->url, headers, body, strlen(body), a->stall, &hr);
-	res->latency = now() - start;
-	note_limits(a, &hr);
-	anthropic_decode(&hr, req->max_tokens, res);
+	if (wire_post(&a->w, headers, body, need, req, NULL, &hr, res) == 0) {
+		note_limits(a, &hr);
+		anthropic_decode(&hr, req->max_tokens, res);
+	}
 	http_response_free(&hr);
 	free(body);
 }
@@ -321,18 +280,16 @@ static void close_provider(struct provider *pv)
 
 	explicit_bzero(a->key_header, strlen(a->key_header));
 	free(a->key_header);
-	free(a->url);
-	pacer_free(&a->pace);
+	wire_close(&a->w);
 	free(a);
 	free(pv);
 }
 
 struct provider *anthropic_open(const struct settings *s, int *exit_code)
 {
-	const char *key = getenv("ANTHROPIC_API_KEY"), *base = s ? s->base_url : NULL;
+	const char *key = getenv("ANTHROPIC_API_KEY");
 	struct provider *pv;
 	struct anthropic *a;
-	size_t n;
 
 	*exit_code = 0;
 	if (!key || !*key) {
@@ -340,20 +297,11 @@ struct provider *anthropic_open(const struct settings *s, int *exit_code)
 		*exit_code = EXIT_PROVIDER;
 		return NULL;
 	}
-	if (!base || !*base)
-		base = getenv("ANTHROPIC_BASE_URL");
-	if (!base || !*base)
-		base = "https://api.anthropic.com";
 	http_global_init();
 	a = xcalloc(1, sizeof(*a));
 	a->s = s;
-	n = strlen(base);
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	a->url = xasprintf("%.*s/v1/messages", (int)n, base);
+	wire_open(&a->w, s, "ANTHROPIC_BASE_URL", "https://api.anthropic.com", "/v1/messages");
 	a->key_header = xasprintf("x-api-key: %s", key);
-	a->stall = provider_stall();
-	pacer_init(&a->pace);
 	pv = xcalloc(1, sizeof(*pv));
 	pv->name = "anthropic";
 	pv->family = "anthropic";

@@ -4,7 +4,7 @@
  * many local models, and OpenAI's automatic prefix caching needs no
  * boundaries); layer 4 and a retry's feedback are the user message.  A local
  * server on 127.0.0.1 or localhost needs no key. */
-#include "provider.h"
+#include "openai.h"
 #include "http.h"
 
 #include <jansson.h>
@@ -13,16 +13,11 @@
 #include <string.h>
 #include <time.h>
 
-static const char tool_description[] =
-	"Write the files of the answer: every declared output, each with its full content.";
-
 struct openai {
 	const struct settings *s;
-	char *url;              /* {base}/chat/completions */
 	char *auth_header;      /* "Authorization: Bearer ..." or NULL for a keyless local server */
 	int official;           /* api.openai.com: no max_tokens beside max_completion_tokens */
-	long stall;
-	struct pacer pace;
+	struct wire w;          /* {base}/chat/completions */
 };
 
 char *openai_body(const struct request *req, const struct model_info *m, int official)
@@ -46,7 +41,7 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 	if (sys.len) {
 		sysm = json_object();
 		json_object_set_new(sysm, "role", json_string("system"));
-		json_object_set_new(sysm, "content", provider_json_string(sys.data, sys.len));
+		json_object_set_new(sysm, "content", wire_json_string(sys.data, sys.len));
 		json_array_append_new(msgs, sysm);
 	}
 	if (req->layer[3])
@@ -56,7 +51,7 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 		buf_puts(&u, req->feedback);
 	}
 	json_object_set_new(user, "role", json_string("user"));
-	json_object_set_new(user, "content", provider_json_string(u.data ? u.data : "", u.len));
+	json_object_set_new(user, "content", wire_json_string(u.data ? u.data : "", u.len));
 	json_array_append_new(msgs, user);
 	json_object_set_new(o, "messages", msgs);
 	json_object_set_new(o, "max_completion_tokens", json_integer(req->max_tokens));
@@ -79,7 +74,7 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 		json_t *tc = json_object(), *tcf = json_object();
 
 		json_object_set_new(fn, "name", json_string(tool));
-		json_object_set_new(fn, "description", json_string(tool_description));
+		json_object_set_new(fn, "description", json_string(wire_tool_description));
 		json_object_set_new(fn, "parameters", schema);
 		json_object_set_new(fn, "strict", json_true());
 		json_object_set_new(t, "type", json_string("function"));
@@ -107,26 +102,6 @@ static long field(json_t *o, const char *name)
 	return json_is_integer(v) ? (long)json_integer_value(v) : 0;
 }
 
-/* the message of an error body: OpenAI's {"error":{"message":..}}, or the
- * shapes local servers use ({"error":"..."}, {"message":..}, {"detail":..}) */
-static char *error_message(const struct http_response *hr)
-{
-	json_t *o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
-	json_t *e = json_object_get(o, "error");
-	const char *m = json_string_value(json_object_get(e, "message"));
-	char *s;
-
-	if (!m)
-		m = json_string_value(e);
-	if (!m)
-		m = json_string_value(json_object_get(o, "message"));
-	if (!m)
-		m = json_string_value(json_object_get(o, "detail"));
-	s = m ? provider_excerpt(m, strlen(m)) : provider_excerpt(hr->body.data, hr->body.len);
-	json_decref(o);
-	return s;
-}
-
 void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
 {
 	json_t *o, *choice, *msg, *u, *calls, *refusal;
@@ -134,29 +109,13 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 	char *why = NULL;
 	long cached;
 
-	res->retry_after = provider_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
-	res->http_status = (int)hr->status;
-	if (hr->error) {
-		res->status = CALL_RETRY;
-		res->error = xasprintf("connection failed: %s", hr->error);
+	if (!wire_preamble(hr, "OPENAI_API_KEY", res))
 		return;
-	}
-	res->status = provider_http_class(hr->status, http_header(hr, "x-should-retry"));
-	if (res->status != CALL_OK) {
-		char *m = error_message(hr);
-
-		if (res->status == CALL_AUTH)
-			res->error = xasprintf("authentication failed (%ld): %s; check OPENAI_API_KEY", hr->status, m);
-		else
-			res->error = xasprintf("provider answered %ld: %s", hr->status, m);
-		free(m);
-		return;
-	}
 	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
 	choice = json_array_get(json_object_get(o, "choices"), 0);
 	msg = json_object_get(choice, "message");
 	if (!json_is_object(msg)) {
-		char *m = provider_excerpt(hr->body.data, hr->body.len);
+		char *m = wire_excerpt(hr->body.data, hr->body.len);
 
 		res->status = CALL_RETRY;
 		res->error = xasprintf("provider answer is not a chat completion (HTTP %ld): %s", hr->status, m);
@@ -180,7 +139,7 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 	}
 	refusal = json_object_get(msg, "refusal");
 	if (json_is_string(refusal) && json_string_length(refusal)) {
-		char *m = provider_excerpt(json_string_value(refusal), json_string_length(refusal));
+		char *m = wire_excerpt(json_string_value(refusal), json_string_length(refusal));
 
 		res->status = CALL_FAIL;
 		res->error = xasprintf("the model refused to answer: %s", m);
@@ -201,9 +160,9 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 							 "arguments"));
 	content = json_string_value(json_object_get(msg, "content"));
 	if (args)
-		res->answer = provider_answer_json(args, strlen(args), 0, &why);
+		res->answer = wire_answer_json(args, strlen(args), 0, &why);
 	else if (content && *content)
-		res->answer = provider_answer_json(content, json_string_length(json_object_get(msg, "content")), 1, &why);
+		res->answer = wire_answer_json(content, json_string_length(json_object_get(msg, "content")), 1, &why);
 	else
 		why = xasprintf("answer holds no content and no tool call (finish_reason %s)", fr ? fr : "none");
 	if (!res->answer) {
@@ -265,7 +224,7 @@ static void note_limits(struct openai *a, const struct http_response *hr)
 		d = duration(reset);
 		if (end == rem || *end || d < 0)
 			continue;
-		pacer_note(&a->pace, k == 0 ? PACE_REQUESTS : PACE_INPUT, n, (double)time(NULL) + d);
+		pacer_note(&a->w.pace, k == 0 ? PACE_REQUESTS : PACE_INPUT, n, (double)time(NULL) + d);
 	}
 }
 
@@ -277,14 +236,11 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 	struct http_response hr = {0};
 	char *body = openai_body(req, m, a->official);
 	long need[PACE_KINDS] = {1, (long)(req->layer_len[3] / 4) + req->max_tokens, 0};
-	double start;
 
-	pacer_wait(&a->pace, need);
-	start = now();
-	http_post(a->url, headers, body, strlen(body), a->stall, &hr);
-	res->latency = now() - start;
-	note_limits(a, &hr);
-	openai_decode(&hr, req->max_tokens, res);
+	if (wire_post(&a->w, headers, body, need, req, NULL, &hr, res) == 0) {
+		note_limits(a, &hr);
+		openai_decode(&hr, req->max_tokens, res);
+	}
 	http_response_free(&hr);
 	free(body);
 }
@@ -297,41 +253,32 @@ static void close_provider(struct provider *pv)
 		explicit_bzero(a->auth_header, strlen(a->auth_header));
 		free(a->auth_header);
 	}
-	free(a->url);
-	pacer_free(&a->pace);
+	wire_close(&a->w);
 	free(a);
 	free(pv);
 }
 
 struct provider *openai_open(const struct settings *s, int *exit_code)
 {
-	const char *key = getenv("OPENAI_API_KEY"), *base = s ? s->base_url : NULL;
+	const char *key = getenv("OPENAI_API_KEY");
 	struct provider *pv;
 	struct openai *a;
-	size_t n;
 
 	*exit_code = 0;
-	if (!base || !*base)
-		base = getenv("OPENAI_BASE_URL");
-	if (!base || !*base)
-		base = "https://api.openai.com/v1";
-	if ((!key || !*key) && !http_is_local(base)) {
+	a = xcalloc(1, sizeof(*a));
+	a->s = s;
+	wire_open(&a->w, s, "OPENAI_BASE_URL", "https://api.openai.com/v1", "/chat/completions");
+	if ((!key || !*key) && !http_is_local(a->w.base)) {
+		wire_close(&a->w);
+		free(a);
 		error("OPENAI_API_KEY is not set (export it, point base_url at a local server, or use --replay CASSETTE)");
 		*exit_code = EXIT_PROVIDER;
 		return NULL;
 	}
 	http_global_init();
-	a = xcalloc(1, sizeof(*a));
-	a->s = s;
-	n = strlen(base);
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	a->url = xasprintf("%.*s/chat/completions", (int)n, base);
-	a->official = strncmp(base, "https://api.openai.com", 22) == 0;
+	a->official = strncmp(a->w.base, "https://api.openai.com", 22) == 0;
 	if (key && *key)
 		a->auth_header = xasprintf("Authorization: Bearer %s", key);
-	a->stall = provider_stall();
-	pacer_init(&a->pace);
 	pv = xcalloc(1, sizeof(*pv));
 	pv->name = "openai";
 	pv->family = "openai";

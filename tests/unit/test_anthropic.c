@@ -329,14 +329,14 @@ TEST(backoff_and_retry_after)
 	CHECK(provider_backoff(2, 7) == 7);
 	CHECK(provider_backoff(2, 0) == 0);
 	CHECK(provider_backoff(1, 3600) <= 1);   /* a bogus retry-after is not honoured */
-	CHECK(provider_retry_after(NULL, "2") == 2);
-	CHECK(provider_retry_after("250", "2") == 0.25);
-	CHECK(provider_retry_after(NULL, "soon") == -1);
-	CHECK(provider_retry_after(NULL, NULL) == -1);
-	CHECK(provider_http_class(529, NULL) == CALL_RETRY);
-	CHECK(provider_http_class(404, NULL) == CALL_FAIL);
-	CHECK(provider_http_class(403, "true") == CALL_AUTH);
-	CHECK(provider_http_class(408, NULL) == CALL_RETRY);
+	CHECK(wire_retry_after(NULL, "2") == 2);
+	CHECK(wire_retry_after("250", "2") == 0.25);
+	CHECK(wire_retry_after(NULL, "soon") == -1);
+	CHECK(wire_retry_after(NULL, NULL) == -1);
+	CHECK(wire_http_class(529, NULL) == CALL_RETRY);
+	CHECK(wire_http_class(404, NULL) == CALL_FAIL);
+	CHECK(wire_http_class(403, "true") == CALL_AUTH);
+	CHECK(wire_http_class(408, NULL) == CALL_RETRY);
 }
 
 TEST(pacer_times)
