@@ -22,9 +22,9 @@ struct anthropic {
 	struct wire w;          /* {base}/v1/messages */
 };
 
-/* the body, and the bytes after the last breakpoint (what the input-token
+/* the body (asking for a stream when stream is set), and the bytes after the last breakpoint (what the input-token
  * rate limit will probably count, the cached prefix aside) */
-static char *render(const struct request *req, const struct model_info *m, size_t *uncached)
+static char *render(const struct request *req, const struct model_info *m, int stream, size_t *uncached)
 {
 	json_t *o = json_object(), *sys = json_array(), *msgs = json_array(), *user = json_object();
 	json_t *content = json_array(), *schema = NULL, *oc = NULL;
@@ -120,6 +120,9 @@ static char *render(const struct request *req, const struct model_info *m, size_
 	if (oc)
 		json_object_set_new(o, "output_config", oc);
 	json_decref(schema);
+	/* last, so the streamed body is the plain one plus this field */
+	if (stream)
+		json_object_set_new(o, "stream", json_true());
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!s)
@@ -131,7 +134,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 
 char *anthropic_body(const struct request *req, const struct model_info *m)
 {
-	return render(req, m, NULL);
+	return render(req, m, 0, NULL);
 }
 
 static long usage_field(json_t *u, const char *name)
@@ -160,25 +163,21 @@ static void read_usage(json_t *u, struct usage *out)
 	}
 }
 
-void anthropic_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
+/* the answer in message o (body: its bytes, for messages) into *res */
+static void decode_message(json_t *o, const char *body, size_t len, long status, int max_tokens, struct call_result *res)
 {
-	json_t *o, *content, *b;
+	json_t *content = json_object_get(o, "content"), *b;
 	struct buffer text = {0};
 	char *tool = NULL, *why = NULL;
 	const char *sr;
 	size_t i;
 
-	if (!wire_preamble(hr, "ANTHROPIC_API_KEY", res))
-		return;
-	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
-	content = json_object_get(o, "content");
 	if (!json_is_object(o) || !json_is_array(content)) {
-		char *m = wire_excerpt(hr->body.data, hr->body.len);
+		char *m = wire_excerpt(body, len);
 
 		res->status = CALL_RETRY;
-		res->error = xasprintf("provider answer is not a message (HTTP %ld): %s", hr->status, m);
+		res->error = xasprintf("provider answer is not a message (HTTP %ld): %s", status, m);
 		free(m);
-		json_decref(o);
 		return;
 	}
 	read_usage(json_object_get(o, "usage"), &res->usage);
@@ -188,13 +187,11 @@ void anthropic_decode(const struct http_response *hr, int max_tokens, struct cal
 	if (sr && strcmp(sr, "max_tokens") == 0) {
 		res->status = CALL_FAIL;
 		res->error = xasprintf("answer cut off at max_tokens (%d)", max_tokens);
-		json_decref(o);
 		return;
 	}
 	if (sr && strcmp(sr, "refusal") == 0) {
 		res->status = CALL_FAIL;
 		res->error = xstrdup("the model refused to answer (stop_reason refusal)");
-		json_decref(o);
 		return;
 	}
 	json_array_foreach(content, i, b) {
@@ -227,7 +224,144 @@ void anthropic_decode(const struct http_response *hr, int max_tokens, struct cal
 		res->error = why;
 	}
 	buf_free(&text);
+}
+
+void anthropic_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	json_t *o;
+
+	if (!wire_preamble(hr, "ANTHROPIC_API_KEY", res))
+		return;
+	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
+	decode_message(o, hr->body.data, hr->body.len, hr->status, max_tokens, res);
 	json_decref(o);
+}
+
+/* a streamed answer as it builds up (SSE events of the Messages API):
+ * message_start gives the message and its input usage, each content block
+ * comes as content_block_start, deltas and content_block_stop, message_delta
+ * gives the stop reason and the cumulative usage, message_stop ends it; ping
+ * is a keep-alive and error an error the status it names would have been */
+struct stream {
+	struct wire_stream ws;
+	json_t *msg;            /* the message so far: message_start's, content growing */
+	struct buffer cur;      /* text or input JSON of the block being streamed */
+	json_t *block;          /* that block (borrowed from msg's content) */
+	int stopped;            /* message_stop seen */
+	long err_status;        /* an error event: the status it names; 0: none */
+	char *err;              /* and its message */
+};
+
+/* the block being streamed is complete: its text or input from the deltas */
+static void block_done(struct stream *st)
+{
+	const char *type = json_string_value(json_object_get(st->block, "type"));
+
+	if (!st->block)
+		return;
+	if (type && strcmp(type, "text") == 0) {
+		json_object_set_new(st->block, "text", wire_json_string(st->cur.data, st->cur.len));
+	} else if (type && strcmp(type, "tool_use") == 0 && st->cur.len) {
+		json_t *in = json_loadb(st->cur.data, st->cur.len, 0, NULL);
+
+		/* input that does not parse stays {}: the judge then asks again */
+		if (json_is_object(in))
+			json_object_set_new(st->block, "input", in);
+		else
+			json_decref(in);
+	}
+	st->block = NULL;
+	st->cur.len = 0;
+}
+
+static int on_event(void *arg, const char *name, const char *data, size_t len)
+{
+	struct stream *st = arg;
+	json_t *o = json_loadb(data, len, 0, NULL), *d;
+	const char *type = json_string_value(json_object_get(o, "type"));
+
+	(void)name;   /* the type in the data says the same */
+	if (!type) {
+		json_decref(o);
+		return 0;
+	}
+	d = json_object_get(o, "delta");
+	if (strcmp(type, "message_start") == 0 && json_is_object(json_object_get(o, "message"))) {
+		json_decref(st->msg);
+		st->msg = json_deep_copy(json_object_get(o, "message"));
+		json_object_set_new(st->msg, "content", json_array());
+	} else if (strcmp(type, "content_block_start") == 0 && st->msg) {
+		block_done(st);
+		st->block = json_deep_copy(json_object_get(o, "content_block"));
+		if (st->block) {
+			json_t *t = json_object_get(st->block, "text");
+
+			/* text the start already holds comes before the deltas' */
+			if (json_is_string(t))
+				buf_add(&st->cur, json_string_value(t), json_string_length(t));
+			json_array_append_new(json_object_get(st->msg, "content"), st->block);
+		}
+	} else if (strcmp(type, "content_block_delta") == 0 && st->block) {
+		const char *dt = json_string_value(json_object_get(d, "type"));
+		json_t *piece = NULL;
+
+		if (dt && strcmp(dt, "text_delta") == 0)
+			piece = json_object_get(d, "text");
+		else if (dt && strcmp(dt, "input_json_delta") == 0)
+			piece = json_object_get(d, "partial_json");
+		/* thinking_delta and signature_delta are never the answer */
+		if (json_is_string(piece)) {
+			buf_add(&st->cur, json_string_value(piece), json_string_length(piece));
+			st->ws.progress.answer_bytes += json_string_length(piece);
+		}
+	} else if (strcmp(type, "content_block_stop") == 0) {
+		block_done(st);
+	} else if (strcmp(type, "message_delta") == 0 && st->msg) {
+		json_t *u = json_object_get(o, "usage"), *mu = json_object_get(st->msg, "usage");
+
+		if (json_is_string(json_object_get(d, "stop_reason")))
+			json_object_set(st->msg, "stop_reason", json_object_get(d, "stop_reason"));
+		/* its counts are cumulative: each one given replaces message_start's */
+		if (json_is_object(u) && json_is_object(mu))
+			json_object_update(mu, u);
+		else if (json_is_object(u))
+			json_object_set(st->msg, "usage", u);
+		st->ws.progress.output_tokens = usage_field(u, "output_tokens");
+	} else if (strcmp(type, "message_stop") == 0) {
+		st->stopped = 1;
+	} else if (strcmp(type, "error") == 0) {
+		json_t *e = json_object_get(o, "error");
+		const char *m = json_string_value(json_object_get(e, "message"));
+
+		st->err_status = wire_error_status(json_string_value(json_object_get(e, "type")));
+		free(st->err);
+		st->err = wire_excerpt(m ? m : data, m ? strlen(m) : len);
+	}
+	json_decref(o);
+	return 0;
+}
+
+/* a streamed exchange into *res, once it is complete */
+static void decode_stream(struct stream *st, const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	if (st->err_status) {
+		/* as the status it names would have been; the 200 stays, so a
+		 * retryable one keeps its budget reservation like any cut-off answer */
+		res->retry_after = wire_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
+		res->http_status = (int)hr->status;
+		res->status = wire_http_class(st->err_status, NULL);
+		res->error = xasprintf("provider sent an error mid-stream (%ld): %s", st->err_status, st->err);
+		return;
+	}
+	if (!wire_preamble(hr, "ANTHROPIC_API_KEY", res))
+		return;
+	if (!st->stopped) {
+		res->status = CALL_RETRY;
+		res->error = xstrdup("answer cut off: the stream ended before message_stop");
+		return;
+	}
+	block_done(st);
+	decode_message(st->msg, "(a stream)", 10, hr->status, max_tokens, res);
 }
 
 /* the rate-limit headers of a response, into the pacer */
@@ -263,13 +397,23 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 				 "accept: application/json", NULL};
 	struct http_response hr = {0};
 	size_t uncached;
-	char *body = render(req, m, &uncached);
+	char *body = render(req, m, a->w.stream, &uncached);
 	long need[PACE_KINDS] = {1, (long)(uncached / 4), req->max_tokens};
+	struct stream st = {{on_event, NULL, {0}}, NULL, {0}, NULL, 0, 0, NULL};
 
-	if (wire_post(&a->w, headers, body, need, req, NULL, &hr, res) == 0) {
+	st.ws.arg = &st;
+	if (a->w.stream)
+		headers[3] = "accept: text/event-stream";
+	if (wire_post(&a->w, headers, body, need, req, &st.ws, &hr, res) == 0) {
 		note_limits(a, &hr);
-		anthropic_decode(&hr, req->max_tokens, res);
+		if (hr.streamed)
+			decode_stream(&st, &hr, req->max_tokens, res);
+		else
+			anthropic_decode(&hr, req->max_tokens, res);
 	}
+	json_decref(st.msg);
+	buf_free(&st.cur);
+	free(st.err);
 	http_response_free(&hr);
 	free(body);
 }

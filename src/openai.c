@@ -20,7 +20,8 @@ struct openai {
 	struct wire w;          /* {base}/chat/completions */
 };
 
-char *openai_body(const struct request *req, const struct model_info *m, int official)
+/* the body; stream: ask for a stream with the usage in its last chunk */
+static char *render(const struct request *req, int official, int stream)
 {
 	json_t *o = json_object(), *msgs = json_array(), *sysm, *user = json_object(), *schema = NULL;
 	const char *tool = req->tool_name ? req->tool_name : "write_files";
@@ -28,7 +29,6 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 	char *s;
 	int i;
 
-	(void)m;
 	if (req->format != FMT_TEXT) {
 		schema = req->schema ? json_loads(req->schema, 0, NULL) : json_object();
 		if (!schema)
@@ -86,6 +86,14 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 		json_object_set_new(tc, "function", tcf);
 		json_object_set_new(o, "tool_choice", tc);
 	}
+	/* last, so the streamed body is the plain one plus these fields */
+	if (stream) {
+		json_t *so = json_object();
+
+		json_object_set_new(o, "stream", json_true());
+		json_object_set_new(so, "include_usage", json_true());
+		json_object_set_new(o, "stream_options", so);
+	}
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	buf_free(&sys);
@@ -95,6 +103,12 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 	return s;
 }
 
+char *openai_body(const struct request *req, const struct model_info *m, int official)
+{
+	(void)m;
+	return render(req, official, 0);
+}
+
 static long field(json_t *o, const char *name)
 {
 	json_t *v = json_object_get(o, name);
@@ -102,25 +116,22 @@ static long field(json_t *o, const char *name)
 	return json_is_integer(v) ? (long)json_integer_value(v) : 0;
 }
 
-void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
+/* the answer in chat completion o (body: its bytes, for messages) into *res */
+static void decode_chat(json_t *o, const char *body, size_t len, long status, int max_tokens, struct call_result *res)
 {
-	json_t *o, *choice, *msg, *u, *calls, *refusal;
+	json_t *choice, *msg, *u, *calls, *refusal;
 	const char *fr, *content, *args = NULL;
 	char *why = NULL;
 	long cached;
 
-	if (!wire_preamble(hr, "OPENAI_API_KEY", res))
-		return;
-	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
 	choice = json_array_get(json_object_get(o, "choices"), 0);
 	msg = json_object_get(choice, "message");
 	if (!json_is_object(msg)) {
-		char *m = wire_excerpt(hr->body.data, hr->body.len);
+		char *m = wire_excerpt(body, len);
 
 		res->status = CALL_RETRY;
-		res->error = xasprintf("provider answer is not a chat completion (HTTP %ld): %s", hr->status, m);
+		res->error = xasprintf("provider answer is not a chat completion (HTTP %ld): %s", status, m);
 		free(m);
-		json_decref(o);
 		return;
 	}
 	u = json_object_get(o, "usage");
@@ -134,7 +145,6 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 	if (fr && strcmp(fr, "length") == 0) {
 		res->status = CALL_FAIL;
 		res->error = xasprintf("answer cut off at max_tokens (%d)", max_tokens);
-		json_decref(o);
 		return;
 	}
 	refusal = json_object_get(msg, "refusal");
@@ -144,13 +154,11 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 		res->status = CALL_FAIL;
 		res->error = xasprintf("the model refused to answer: %s", m);
 		free(m);
-		json_decref(o);
 		return;
 	}
 	if (fr && strcmp(fr, "content_filter") == 0) {
 		res->status = CALL_FAIL;
 		res->error = xstrdup("the answer was withheld by the content filter (finish_reason content_filter)");
-		json_decref(o);
 		return;
 	}
 	/* reasoning_content (llama.cpp, vLLM, DeepSeek) is thinking, never the answer */
@@ -170,6 +178,130 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 		res->error = why;
 		res->bad_answer = args || (content && *content);
 	}
+}
+
+void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	json_t *o;
+
+	if (!wire_preamble(hr, "OPENAI_API_KEY", res))
+		return;
+	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
+	decode_chat(o, hr->body.data, hr->body.len, hr->status, max_tokens, res);
+	json_decref(o);
+}
+
+/* a streamed answer as it builds up: chat.completion.chunk objects whose
+ * choices[0].delta carry content, refusal or tool_calls[0].function.arguments
+ * pieces, the finish_reason at the end, then (stream_options.include_usage) a
+ * chunk with usage and no choices, then data: [DONE].  A chunk holding an
+ * error object is an error mid-stream */
+struct stream {
+	struct wire_stream ws;
+	struct buffer content, refusal, args;
+	int has_content, has_refusal, has_tool;
+	json_t *finish;         /* finish_reason */
+	json_t *usage;
+	int done;               /* [DONE] seen */
+	long err_status;        /* an error chunk: the status its type names; 0: none */
+	char *err;              /* and its message */
+};
+
+/* append the string s (if it is one) to b; 1 when it was */
+static int piece(struct stream *st, struct buffer *b, json_t *s)
+{
+	if (!json_is_string(s))
+		return 0;
+	buf_add(b, json_string_value(s), json_string_length(s));
+	st->ws.progress.answer_bytes += json_string_length(s);
+	return 1;
+}
+
+static int on_event(void *arg, const char *name, const char *data, size_t len)
+{
+	struct stream *st = arg;
+	json_t *o, *choice, *d, *e, *tc, *u;
+
+	(void)name;
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		st->done = 1;
+		return 0;
+	}
+	o = json_loadb(data, len, 0, NULL);
+	if ((e = json_object_get(o, "error")) != NULL) {
+		const char *m = json_string_value(json_object_get(e, "message"));
+		const char *t = json_string_value(json_object_get(e, "type"));
+
+		if (!t)
+			t = json_string_value(json_object_get(e, "code"));
+		st->err_status = wire_error_status(t);
+		free(st->err);
+		st->err = wire_excerpt(m ? m : data, m ? strlen(m) : len);
+	}
+	choice = json_array_get(json_object_get(o, "choices"), 0);
+	d = json_object_get(choice, "delta");
+	st->has_content |= piece(st, &st->content, json_object_get(d, "content"));
+	st->has_refusal |= piece(st, &st->refusal, json_object_get(d, "refusal"));
+	tc = json_array_get(json_object_get(d, "tool_calls"), 0);
+	if (tc && json_integer_value(json_object_get(tc, "index")) == 0)
+		st->has_tool |= piece(st, &st->args, json_object_get(json_object_get(tc, "function"), "arguments"));
+	if (json_is_string(json_object_get(choice, "finish_reason"))) {
+		json_decref(st->finish);
+		st->finish = json_incref(json_object_get(choice, "finish_reason"));
+	}
+	if (json_is_object(u = json_object_get(o, "usage"))) {
+		json_decref(st->usage);
+		st->usage = json_incref(u);
+		st->ws.progress.output_tokens = field(u, "completion_tokens");
+	}
+	json_decref(o);
+	return 0;
+}
+
+/* a streamed exchange into *res, once it is complete: the pieces become the
+ * chat completion a plain request would have had, judged the same way */
+static void decode_stream(struct stream *st, const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	json_t *o, *choice, *msg;
+
+	if (st->err_status) {
+		/* as the status it names would have been; the 200 stays, so a
+		 * retryable one keeps its budget reservation like any cut-off answer */
+		res->retry_after = wire_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
+		res->http_status = (int)hr->status;
+		res->status = wire_http_class(st->err_status, NULL);
+		res->error = xasprintf("provider sent an error mid-stream (%ld): %s", st->err_status, st->err);
+		return;
+	}
+	if (!wire_preamble(hr, "OPENAI_API_KEY", res))
+		return;
+	if (!st->done) {
+		res->status = CALL_RETRY;
+		res->error = xstrdup("answer cut off: the stream ended before [DONE]");
+		return;
+	}
+	o = json_object();
+	choice = json_object();
+	msg = json_object();
+	json_object_set_new(msg, "content",
+			    st->has_content ? wire_json_string(st->content.data, st->content.len) : json_null());
+	if (st->has_refusal)
+		json_object_set_new(msg, "refusal", wire_json_string(st->refusal.data, st->refusal.len));
+	if (st->has_tool) {
+		json_t *calls = json_array(), *c = json_object(), *fn = json_object();
+
+		json_object_set_new(fn, "arguments", wire_json_string(st->args.data, st->args.len));
+		json_object_set_new(c, "function", fn);
+		json_array_append_new(calls, c);
+		json_object_set_new(msg, "tool_calls", calls);
+	}
+	json_object_set_new(choice, "message", msg);
+	json_object_set(choice, "finish_reason", st->finish ? st->finish : json_null());
+	json_object_set_new(o, "choices", json_array());
+	json_array_append_new(json_object_get(o, "choices"), choice);
+	if (st->usage)
+		json_object_set(o, "usage", st->usage);
+	decode_chat(o, "(a stream)", 10, hr->status, max_tokens, res);
 	json_decref(o);
 }
 
@@ -231,16 +363,28 @@ static void note_limits(struct openai *a, const struct http_response *hr)
 static void call(struct provider *pv, const struct request *req, struct call_result *res)
 {
 	struct openai *a = pv->priv;
-	const struct model_info *m = model_lookup(a->s, req->model);
 	const char *headers[] = {"content-type: application/json", "accept: application/json", a->auth_header, NULL};
 	struct http_response hr = {0};
-	char *body = openai_body(req, m, a->official);
+	char *body = render(req, a->official, a->w.stream);
 	long need[PACE_KINDS] = {1, (long)(req->layer_len[3] / 4) + req->max_tokens, 0};
+	struct stream st = {.ws = {on_event, NULL, {0}}};
 
-	if (wire_post(&a->w, headers, body, need, req, NULL, &hr, res) == 0) {
+	st.ws.arg = &st;
+	if (a->w.stream)
+		headers[1] = "accept: text/event-stream";
+	if (wire_post(&a->w, headers, body, need, req, &st.ws, &hr, res) == 0) {
 		note_limits(a, &hr);
-		openai_decode(&hr, req->max_tokens, res);
+		if (hr.streamed)
+			decode_stream(&st, &hr, req->max_tokens, res);
+		else
+			openai_decode(&hr, req->max_tokens, res);
 	}
+	buf_free(&st.content);
+	buf_free(&st.refusal);
+	buf_free(&st.args);
+	json_decref(st.finish);
+	json_decref(st.usage);
+	free(st.err);
 	http_response_free(&hr);
 	free(body);
 }

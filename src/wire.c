@@ -3,6 +3,7 @@
  * interruptible sleep, rate-limit pacing and the endpoint a call goes to. */
 #include "wire.h"
 #include "http.h"
+#include "sse.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -543,7 +544,7 @@ void wire_open(struct wire *w, const struct settings *s, const char *env, const 
 	w->base = xstrndup(base, n);
 	w->url = xasprintf("%s%s", w->base, path);
 	w->stall = wire_stall();
-	w->stream = 0;
+	w->stream = s ? s->stream : 0;
 	atomic_init(&w->reached, 0);
 	pacer_init(&w->pace);
 }
@@ -555,15 +556,77 @@ void wire_close(struct wire *w)
 	pacer_free(&w->pace);
 }
 
+/* a streamed exchange: the SSE decoder between http.c and the provider */
+struct feed {
+	struct wire_stream *st;
+	const struct request *req;
+	struct sse sse;
+};
+
+static int feed_event(void *arg, const char *name, const char *data, size_t len)
+{
+	struct feed *f = arg;
+	int rc = f->st->event(f->st->arg, name, data, len);
+
+	f->st->progress.events++;
+	if (f->req->progress)
+		f->req->progress(f->req->progress_arg, &f->st->progress);
+	return rc;
+}
+
+static int feed_data(void *arg, const char *p, size_t n)
+{
+	struct feed *f = arg;
+
+	f->st->progress.bytes += n;
+	return sse_feed(&f->sse, p, n, feed_event, f);
+}
+
 int wire_post(struct wire *w, const char *const *headers, const char *body, const long need[PACE_KINDS],
 	      const struct request *req, struct wire_stream *st, struct http_response *hr, struct call_result *res)
 {
+	struct http_request rq = {"POST", w->url, headers, body, strlen(body), w->stall, 0, NULL, NULL};
+	struct feed f = {.st = st, .req = req};
 	double start;
 
-	(void)req, (void)st;
+	if (st && w->stream) {
+		rq.on_data = feed_data;
+		rq.data_arg = &f;
+		st->progress.target = req->target;
+	}
 	pacer_wait(&w->pace, need);
 	start = now();
-	http_post(w->url, headers, body, strlen(body), w->stall, hr);
+	http_do(&rq, hr);
 	res->latency = now() - start;
+	sse_free(&f.sse);
+	if (hr->status)
+		atomic_store(&w->reached, 1);
+	else if (hr->unreachable && !atomic_load(&w->reached)) {
+		/* the first calls find nobody there: a wrong base URL, not a blip */
+		res->status = CALL_AUTH;
+		res->error = xasprintf("cannot reach the provider at %s (from %s): %s", w->base, w->origin,
+				       hr->error ? hr->error : "no connection");
+		return -1;
+	}
 	return 0;
+}
+
+long wire_error_status(const char *type)
+{
+	static const struct {
+		const char *type;
+		long status;
+	} map[] = {
+		{"invalid_request_error", 400}, {"authentication_error", 401}, {"billing_error", 402},
+		{"permission_error", 403},      {"not_found_error", 404},      {"request_too_large", 413},
+		{"rate_limit_error", 429},      {"rate_limit_exceeded", 429},  {"insufficient_quota", 429},
+		{"api_error", 500},             {"server_error", 500},         {"timeout_error", 504},
+		{"overloaded_error", 529},
+	};
+	size_t i;
+
+	for (i = 0; type && i < LEN(map); i++)
+		if (strcmp(type, map[i].type) == 0)
+			return map[i].status;
+	return 500;
 }
