@@ -228,13 +228,7 @@ static void decode_message(json_t *o, const char *body, size_t len, long status,
 
 void anthropic_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
 {
-	json_t *o;
-
-	if (!wire_preamble(hr, "ANTHROPIC_API_KEY", res))
-		return;
-	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
-	decode_message(o, hr->body.data, hr->body.len, hr->status, max_tokens, res);
-	json_decref(o);
+	wire_decode(hr, "ANTHROPIC_API_KEY", max_tokens, res, decode_message);
 }
 
 /* a streamed answer as it builds up (SSE events of the Messages API):
@@ -247,9 +241,6 @@ struct stream {
 	json_t *msg;            /* the message so far: message_start's, content growing */
 	struct buffer cur;      /* text or input JSON of the block being streamed */
 	json_t *block;          /* that block (borrowed from msg's content) */
-	int stopped;            /* message_stop seen */
-	long err_status;        /* an error event: the status it names; 0: none */
-	char *err;              /* and its message */
 };
 
 /* the block being streamed is complete: its text or input from the deltas */
@@ -328,14 +319,9 @@ static int on_event(void *arg, const char *name, const char *data, size_t len)
 			json_object_set(st->msg, "usage", u);
 		st->ws.progress.output_tokens = usage_field(u, "output_tokens");
 	} else if (strcmp(type, "message_stop") == 0) {
-		st->stopped = 1;
+		st->ws.done = 1;
 	} else if (strcmp(type, "error") == 0) {
-		json_t *e = json_object_get(o, "error");
-		const char *m = json_string_value(json_object_get(e, "message"));
-
-		st->err_status = wire_error_status(json_string_value(json_object_get(e, "type")));
-		free(st->err);
-		st->err = wire_excerpt(m ? m : data, m ? strlen(m) : len);
+		wire_stream_error(&st->ws, json_object_get(o, "error"), data, len);
 	}
 	json_decref(o);
 	return 0;
@@ -344,22 +330,8 @@ static int on_event(void *arg, const char *name, const char *data, size_t len)
 /* a streamed exchange into *res, once it is complete */
 static void decode_stream(struct stream *st, const struct http_response *hr, int max_tokens, struct call_result *res)
 {
-	if (st->err_status) {
-		/* as the status it names would have been; the 200 stays, so a
-		 * retryable one keeps its budget reservation like any cut-off answer */
-		res->retry_after = wire_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
-		res->http_status = (int)hr->status;
-		res->status = wire_http_class(st->err_status, NULL);
-		res->error = xasprintf("provider sent an error mid-stream (%ld): %s", st->err_status, st->err);
+	if (!wire_stream_end(&st->ws, hr, "ANTHROPIC_API_KEY", "message_stop", res))
 		return;
-	}
-	if (!wire_preamble(hr, "ANTHROPIC_API_KEY", res))
-		return;
-	if (!st->stopped) {
-		res->status = CALL_RETRY;
-		res->error = xstrdup("answer cut off: the stream ended before message_stop");
-		return;
-	}
 	block_done(st);
 	decode_message(st->msg, "(a stream)", 10, hr->status, max_tokens, res);
 }
@@ -399,7 +371,7 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 	size_t uncached;
 	char *body = render(req, m, a->w.stream, &uncached);
 	long need[PACE_KINDS] = {1, (long)(uncached / 4), req->max_tokens};
-	struct stream st = {{on_event, NULL, {0}}, NULL, {0}, NULL, 0, 0, NULL};
+	struct stream st = {.ws = {.event = on_event}};
 
 	st.ws.arg = &st;
 	if (a->w.stream)
@@ -413,7 +385,7 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 	}
 	json_decref(st.msg);
 	buf_free(&st.cur);
-	free(st.err);
+	wire_stream_free(&st.ws);
 	http_response_free(&hr);
 	free(body);
 }

@@ -182,13 +182,7 @@ static void decode_chat(json_t *o, const char *body, size_t len, long status, in
 
 void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
 {
-	json_t *o;
-
-	if (!wire_preamble(hr, "OPENAI_API_KEY", res))
-		return;
-	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
-	decode_chat(o, hr->body.data, hr->body.len, hr->status, max_tokens, res);
-	json_decref(o);
+	wire_decode(hr, "OPENAI_API_KEY", max_tokens, res, decode_chat);
 }
 
 /* a streamed answer as it builds up: chat.completion.chunk objects whose
@@ -202,9 +196,6 @@ struct stream {
 	int has_content, has_refusal, has_tool;
 	json_t *finish;         /* finish_reason */
 	json_t *usage;
-	int done;               /* [DONE] seen */
-	long err_status;        /* an error chunk: the status its type names; 0: none */
-	char *err;              /* and its message */
 };
 
 /* append the string s (if it is one) to b; 1 when it was */
@@ -224,20 +215,12 @@ static int on_event(void *arg, const char *name, const char *data, size_t len)
 
 	(void)name;
 	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-		st->done = 1;
+		st->ws.done = 1;
 		return 0;
 	}
 	o = json_loadb(data, len, 0, NULL);
-	if ((e = json_object_get(o, "error")) != NULL) {
-		const char *m = json_string_value(json_object_get(e, "message"));
-		const char *t = json_string_value(json_object_get(e, "type"));
-
-		if (!t)
-			t = json_string_value(json_object_get(e, "code"));
-		st->err_status = wire_error_status(t);
-		free(st->err);
-		st->err = wire_excerpt(m ? m : data, m ? strlen(m) : len);
-	}
+	if ((e = json_object_get(o, "error")) != NULL)
+		wire_stream_error(&st->ws, e, data, len);
 	choice = json_array_get(json_object_get(o, "choices"), 0);
 	d = json_object_get(choice, "delta");
 	st->has_content |= piece(st, &st->content, json_object_get(d, "content"));
@@ -264,22 +247,8 @@ static void decode_stream(struct stream *st, const struct http_response *hr, int
 {
 	json_t *o, *choice, *msg;
 
-	if (st->err_status) {
-		/* as the status it names would have been; the 200 stays, so a
-		 * retryable one keeps its budget reservation like any cut-off answer */
-		res->retry_after = wire_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
-		res->http_status = (int)hr->status;
-		res->status = wire_http_class(st->err_status, NULL);
-		res->error = xasprintf("provider sent an error mid-stream (%ld): %s", st->err_status, st->err);
+	if (!wire_stream_end(&st->ws, hr, "OPENAI_API_KEY", "[DONE]", res))
 		return;
-	}
-	if (!wire_preamble(hr, "OPENAI_API_KEY", res))
-		return;
-	if (!st->done) {
-		res->status = CALL_RETRY;
-		res->error = xstrdup("answer cut off: the stream ended before [DONE]");
-		return;
-	}
 	o = json_object();
 	choice = json_object();
 	msg = json_object();
@@ -367,7 +336,7 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 	struct http_response hr = {0};
 	char *body = render(req, a->official, a->w.stream);
 	long need[PACE_KINDS] = {1, (long)(req->layer_len[3] / 4) + req->max_tokens, 0};
-	struct stream st = {.ws = {on_event, NULL, {0}}};
+	struct stream st = {.ws = {.event = on_event}};
 
 	st.ws.arg = &st;
 	if (a->w.stream)
@@ -384,7 +353,7 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 	buf_free(&st.args);
 	json_decref(st.finish);
 	json_decref(st.usage);
-	free(st.err);
+	wire_stream_free(&st.ws);
 	http_response_free(&hr);
 	free(body);
 }

@@ -630,3 +630,56 @@ long wire_error_status(const char *type)
 			return map[i].status;
 	return 500;
 }
+
+void wire_stream_error(struct wire_stream *st, json_t *e, const char *data, size_t len)
+{
+	const char *m = json_string_value(json_object_get(e, "message"));
+	const char *t = json_string_value(json_object_get(e, "type"));
+
+	if (!t)
+		t = json_string_value(json_object_get(e, "code"));
+	st->err_status = wire_error_status(t);
+	free(st->err);
+	st->err = wire_excerpt(m ? m : data, m ? strlen(m) : len);
+}
+
+int wire_stream_end(const struct wire_stream *st, const struct http_response *hr, const char *key_var,
+		    const char *marker, struct call_result *res)
+{
+	if (st->err_status) {
+		/* as the status it names would have been; the 200 stays, so a
+		 * retryable one keeps its budget reservation like any cut-off answer */
+		res->retry_after = wire_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
+		res->http_status = (int)hr->status;
+		res->status = wire_http_class(st->err_status, NULL);
+		res->error = xasprintf("provider sent an error mid-stream (%ld): %s", st->err_status, st->err);
+		return 0;
+	}
+	if (!wire_preamble(hr, key_var, res))
+		return 0;
+	if (!st->done) {
+		res->status = CALL_RETRY;
+		res->error = xasprintf("answer cut off: the stream ended before %s", marker);
+		return 0;
+	}
+	return 1;
+}
+
+void wire_stream_free(struct wire_stream *st)
+{
+	free(st->err);
+	st->err = NULL;
+}
+
+void wire_decode(const struct http_response *hr, const char *key_var, int max_tokens, struct call_result *res,
+		 void (*decode)(json_t *o, const char *body, size_t len, long status, int max_tokens,
+				struct call_result *res))
+{
+	json_t *o;
+
+	if (!wire_preamble(hr, key_var, res))
+		return;
+	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
+	decode(o, hr->body.data, hr->body.len, hr->status, max_tokens, res);
+	json_decref(o);
+}

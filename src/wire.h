@@ -149,6 +149,9 @@ struct wire_stream {
 	int (*event)(void *arg, const char *name, const char *data, size_t len);
 	void *arg;
 	struct call_progress progress;  /* what the provider adds to (answer_bytes, output_tokens) */
+	int done;                       /* the provider saw the stream's end (message_stop, [DONE]) */
+	long err_status;                /* an error event: the status its type names; 0: none */
+	char *err;                      /* its message; owned */
 };
 
 /* POST body to w with headers after pacing for need, into *hr (zeroed by
@@ -168,5 +171,21 @@ int wire_preamble(const struct http_response *hr, const char *key_var, struct ca
 /* the status the type of an error event names (overloaded_error: 529,
  * rate_limit_error: 429, ...; unknown: 500) */
 long wire_error_status(const char *type);
+/* record the error object e of an error event (whose data is data, len
+ * bytes): the status its type (else code) names and its message */
+void wire_stream_error(struct wire_stream *st, struct json_t *e, const char *data, size_t len);
+/* what every streamed exchange's decoding starts with: an error event (as
+ * the status it names), then wire_preamble, then a stream that ended before
+ * its end marker (CALL_RETRY naming marker).  1 when the provider should now
+ * decode what the events built, 0 when *res is final */
+int wire_stream_end(const struct wire_stream *st, const struct http_response *hr, const char *key_var,
+		    const char *marker, struct call_result *res);
+/* free what st owns */
+void wire_stream_free(struct wire_stream *st);
+/* decode an unstreamed exchange: wire_preamble, then the body as JSON to
+ * decode(o, body, len, status, max_tokens, res) */
+void wire_decode(const struct http_response *hr, const char *key_var, int max_tokens, struct call_result *res,
+		 void (*decode)(struct json_t *o, const char *body, size_t len, long status, int max_tokens,
+				struct call_result *res));
 
 #endif

@@ -9,9 +9,12 @@ forced tool_choice, sampling parameters, closed schemas of SPEC 10.11);
 emulates prompt caching (per-breakpoint prefixes with 5m/1h TTLs for
 Anthropic, automatic prefix caching for OpenAI) on a clock tests can advance;
 answers from fixture files chosen by the `Target: ID` line of the last user
-message; injects faults (statuses, retry headers, dropped connections, cut-off
-or non-JSON bodies, delays, stalls, max_tokens stops) per request number or
-per target; and logs every request as one JSON line.
+message; streams answers as server-sent events when a request asks for it, as the
+real APIs do, in chunks as small as a test wants; injects faults (statuses,
+retry headers, dropped connections, cut-off or non-JSON bodies, delays,
+stalls, max_tokens stops, and for streams hang-ups, early ends, stalls with
+pings and error events) per request number or per target; and logs every
+request as one JSON line.
 
 Python 3 standard library only.  Run with --help for the options; the control
 API is described in docs/providers.md ("The fake server").
@@ -649,6 +652,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
+    def hang_up(self):
+        """Close the connection at once, whatever was (not) sent."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def log_headers(self):
         out = {}
         for k, v in self.headers.items():
@@ -816,11 +827,7 @@ class Handler(BaseHTTPRequestHandler):
         # faults that replace the answer
         if f.get("drop"):
             self.flush_log("dropped")
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.hang_up()
             return
         if f.get("status") and f["status"] != 200:
             status = int(f["status"])
@@ -927,11 +934,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.hang_up()
             return
         if f.get("stall"):
             self.flush_log(200)
@@ -983,11 +986,7 @@ class Handler(BaseHTTPRequestHandler):
         if f.get("cut"):
             # hang up in the middle: half the bytes and no last chunk
             self.write_chunks(data[: len(data) // 2], step)
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.hang_up()
             return
         self.write_chunks(data, step)
         if tail:
