@@ -371,7 +371,7 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 	size_t uncached;
 	char *body = render(req, m, a->w.stream, &uncached);
 	long need[PACE_KINDS] = {1, (long)(uncached / 4), req->max_tokens};
-	struct stream st = {.ws = {.event = on_event}};
+	struct stream st = {.ws = {.decode_event = on_event}};
 
 	st.ws.arg = &st;
 	if (a->w.stream)

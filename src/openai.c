@@ -336,7 +336,7 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 	struct http_response hr = {0};
 	char *body = render(req, a->official, a->w.stream);
 	long need[PACE_KINDS] = {1, (long)(req->layer_len[3] / 4) + req->max_tokens, 0};
-	struct stream st = {.ws = {.event = on_event}};
+	struct stream st = {.ws = {.decode_event = on_event}};
 
 	st.ws.arg = &st;
 	if (a->w.stream)

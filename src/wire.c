@@ -566,7 +566,7 @@ struct feed {
 static int feed_event(void *arg, const char *name, const char *data, size_t len)
 {
 	struct feed *f = arg;
-	int rc = f->st->event(f->st->arg, name, data, len);
+	int rc = f->st->decode_event(f->st->arg, name, data, len);
 
 	f->st->progress.events++;
 	if (f->req->progress)

@@ -35,16 +35,6 @@ struct call_result {
 				 * judging failure, which the caller may ask again with error as feedback */
 };
 
-/* what a streamed try has received so far, handed to request.progress after
- * each event; counts start again at 0 on every try */
-struct call_progress {
-	const char *target;     /* the request's target */
-	size_t bytes;           /* response bytes received so far */
-	size_t answer_bytes;    /* bytes of answer text (text and tool-input deltas) so far */
-	long output_tokens;     /* output tokens as the server last reported them (0 until it says) */
-	long events;            /* stream events so far, pings included */
-};
-
 struct provider {
 	const char *name;       /* "anthropic", "openai", "replay" */
 	const char *family;     /* wire family for keys: "anthropic" or "openai" */
@@ -146,7 +136,7 @@ void wire_close(struct wire *w);
 /* how a provider takes a streamed answer apart: one call per SSE event (data
  * is NUL-terminated); nonzero stops the transfer */
 struct wire_stream {
-	int (*event)(void *arg, const char *name, const char *data, size_t len);
+	int (*decode_event)(void *arg, const char *name, const char *data, size_t len);
 	void *arg;
 	struct call_progress progress;  /* what the provider adds to (answer_bytes, output_tokens) */
 	int done;                       /* the provider saw the stream's end (message_stop, [DONE]) */
