@@ -5,7 +5,7 @@
  * so identical layers are identical bytes and the provider's prompt cache hits
  * across tasks and runs.  The API key lives in one header string and never
  * reaches a message or a log. */
-#include "provider.h"
+#include "anthropic.h"
 #include "http.h"
 
 #include <jansson.h>
@@ -16,20 +16,15 @@
 #define API_VERSION "2023-06-01"
 #define MAX_BREAKPOINTS 4
 
-static const char tool_description[] =
-	"Write the files of the answer: every declared output, each with its full content.";
-
 struct anthropic {
 	const struct settings *s;
-	char *url;              /* {base}/v1/messages */
 	char *key_header;       /* "x-api-key: ..."; zeroed on close */
-	long stall;             /* seconds without a byte before a call is abandoned */
-	struct pacer pace;
+	struct wire w;          /* {base}/v1/messages */
 };
 
-/* the body, and the bytes after the last breakpoint (what the input-token
+/* the body (asking for a stream when stream is set), and the bytes after the last breakpoint (what the input-token
  * rate limit will probably count, the cached prefix aside) */
-static char *render(const struct request *req, const struct model_info *m, size_t *uncached)
+static char *render(const struct request *req, const struct model_info *m, int stream, size_t *uncached)
 {
 	json_t *o = json_object(), *sys = json_array(), *msgs = json_array(), *user = json_object();
 	json_t *content = json_array(), *schema = NULL, *oc = NULL;
@@ -47,7 +42,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 	json_object_set_new(o, "max_tokens", json_integer(req->max_tokens));
 	/* the tool definition comes first in the cached prefix (tools, system, messages) */
 	if (req->format == FMT_TOOL)
-		prefix += (req->schema ? strlen(req->schema) : 2) + strlen(tool_description) + strlen(tool);
+		prefix += (req->schema ? strlen(req->schema) : 2) + strlen(wire_tool_description) + strlen(tool);
 	for (i = 0; i < 3; i++) {
 		json_t *b;
 
@@ -55,7 +50,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 			continue;       /* the API rejects empty text blocks */
 		b = json_object();
 		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", provider_json_string(req->layer[i], req->layer_len[i]));
+		json_object_set_new(b, "text", wire_json_string(req->layer[i], req->layer_len[i]));
 		prefix += req->layer_len[i];
 		/* a prefix under the model's minimum would silently not be cached */
 		if (nbp < MAX_BREAKPOINTS && m->min_cache > 0 && prefix / 4 >= (size_t)m->min_cache) {
@@ -79,7 +74,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 		json_t *b = json_object();
 
 		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", provider_json_string(req->layer[3], req->layer_len[3]));
+		json_object_set_new(b, "text", wire_json_string(req->layer[3], req->layer_len[3]));
 		json_array_append_new(content, b);
 		total += req->layer_len[3];
 	}
@@ -87,7 +82,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 		json_t *b = json_object();
 
 		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", provider_json_string(req->feedback, strlen(req->feedback)));
+		json_object_set_new(b, "text", wire_json_string(req->feedback, strlen(req->feedback)));
 		json_array_append_new(content, b);
 		total += strlen(req->feedback);
 	}
@@ -99,7 +94,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 		json_t *tools = json_array(), *t = json_object(), *tc = json_object();
 
 		json_object_set_new(t, "name", json_string(tool));
-		json_object_set_new(t, "description", json_string(tool_description));
+		json_object_set_new(t, "description", json_string(wire_tool_description));
 		json_object_set_new(t, "input_schema", schema);
 		schema = NULL;
 		json_array_append_new(tools, t);
@@ -125,6 +120,9 @@ static char *render(const struct request *req, const struct model_info *m, size_
 	if (oc)
 		json_object_set_new(o, "output_config", oc);
 	json_decref(schema);
+	/* last, so the streamed body is the plain one plus this field */
+	if (stream)
+		json_object_set_new(o, "stream", json_true());
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!s)
@@ -136,7 +134,7 @@ static char *render(const struct request *req, const struct model_info *m, size_
 
 char *anthropic_body(const struct request *req, const struct model_info *m)
 {
-	return render(req, m, NULL);
+	return render(req, m, 0, NULL);
 }
 
 static long usage_field(json_t *u, const char *name)
@@ -165,58 +163,21 @@ static void read_usage(json_t *u, struct usage *out)
 	}
 }
 
-/* the message of an error body: {"type":"error","error":{"type":..,"message":..}} */
-static char *error_message(const struct http_response *hr)
+/* the answer in message o (body: its bytes, for messages) into *res */
+static void decode_message(json_t *o, const char *body, size_t len, long status, int max_tokens, struct call_result *res)
 {
-	json_t *o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
-	json_t *e = json_object_get(o, "error");
-	const char *m = json_string_value(json_object_get(e, "message"));
-	char *s;
-
-	if (!m)
-		m = json_string_value(e);
-	if (!m)
-		m = json_string_value(json_object_get(o, "message"));
-	s = m ? provider_excerpt(m, strlen(m)) : provider_excerpt(hr->body.data, hr->body.len);
-	json_decref(o);
-	return s;
-}
-
-void anthropic_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
-{
-	json_t *o, *content, *b;
+	json_t *content = json_object_get(o, "content"), *b;
 	struct buffer text = {0};
 	char *tool = NULL, *why = NULL;
 	const char *sr;
 	size_t i;
 
-	res->retry_after = provider_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
-	res->http_status = (int)hr->status;
-	if (hr->error) {
-		res->status = CALL_RETRY;
-		res->error = xasprintf("connection failed: %s", hr->error);
-		return;
-	}
-	res->status = provider_http_class(hr->status, http_header(hr, "x-should-retry"));
-	if (res->status != CALL_OK) {
-		char *m = error_message(hr);
-
-		if (res->status == CALL_AUTH)
-			res->error = xasprintf("authentication failed (%ld): %s; check ANTHROPIC_API_KEY", hr->status, m);
-		else
-			res->error = xasprintf("provider answered %ld: %s", hr->status, m);
-		free(m);
-		return;
-	}
-	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
-	content = json_object_get(o, "content");
 	if (!json_is_object(o) || !json_is_array(content)) {
-		char *m = provider_excerpt(hr->body.data, hr->body.len);
+		char *m = wire_excerpt(body, len);
 
 		res->status = CALL_RETRY;
-		res->error = xasprintf("provider answer is not a message (HTTP %ld): %s", hr->status, m);
+		res->error = xasprintf("provider answer is not a message (HTTP %ld): %s", status, m);
 		free(m);
-		json_decref(o);
 		return;
 	}
 	read_usage(json_object_get(o, "usage"), &res->usage);
@@ -226,13 +187,11 @@ void anthropic_decode(const struct http_response *hr, int max_tokens, struct cal
 	if (sr && strcmp(sr, "max_tokens") == 0) {
 		res->status = CALL_FAIL;
 		res->error = xasprintf("answer cut off at max_tokens (%d)", max_tokens);
-		json_decref(o);
 		return;
 	}
 	if (sr && strcmp(sr, "refusal") == 0) {
 		res->status = CALL_FAIL;
 		res->error = xstrdup("the model refused to answer (stop_reason refusal)");
-		json_decref(o);
 		return;
 	}
 	json_array_foreach(content, i, b) {
@@ -255,7 +214,7 @@ void anthropic_decode(const struct http_response *hr, int max_tokens, struct cal
 	if (tool) {
 		res->answer = tool;
 	} else if (text.len) {
-		res->answer = provider_answer_json(text.data, text.len, 1, &why);
+		res->answer = wire_answer_json(text.data, text.len, 1, &why);
 		res->bad_answer = !res->answer;   /* prose: the model answered, but not as asked */
 	} else {
 		why = xasprintf("answer holds no text and no tool call (stop_reason %s)", sr ? sr : "none");
@@ -265,7 +224,116 @@ void anthropic_decode(const struct http_response *hr, int max_tokens, struct cal
 		res->error = why;
 	}
 	buf_free(&text);
+}
+
+void anthropic_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	wire_decode(hr, "ANTHROPIC_API_KEY", max_tokens, res, decode_message);
+}
+
+/* a streamed answer as it builds up (SSE events of the Messages API):
+ * message_start gives the message and its input usage, each content block
+ * comes as content_block_start, deltas and content_block_stop, message_delta
+ * gives the stop reason and the cumulative usage, message_stop ends it; ping
+ * is a keep-alive and error an error the status it names would have been */
+struct stream {
+	struct wire_stream ws;
+	json_t *msg;            /* the message so far: message_start's, content growing */
+	struct buffer cur;      /* text or input JSON of the block being streamed */
+	json_t *block;          /* that block (borrowed from msg's content) */
+};
+
+/* the block being streamed is complete: its text or input from the deltas */
+static void block_done(struct stream *st)
+{
+	const char *type = json_string_value(json_object_get(st->block, "type"));
+
+	if (!st->block)
+		return;
+	if (type && strcmp(type, "text") == 0) {
+		json_object_set_new(st->block, "text", wire_json_string(st->cur.data, st->cur.len));
+	} else if (type && strcmp(type, "tool_use") == 0 && st->cur.len) {
+		json_t *in = json_loadb(st->cur.data, st->cur.len, 0, NULL);
+
+		/* input that does not parse stays {}: the judge then asks again */
+		if (json_is_object(in))
+			json_object_set_new(st->block, "input", in);
+		else
+			json_decref(in);
+	}
+	st->block = NULL;
+	st->cur.len = 0;
+}
+
+static int on_event(void *arg, const char *name, const char *data, size_t len)
+{
+	struct stream *st = arg;
+	json_t *o = json_loadb(data, len, 0, NULL), *d;
+	const char *type = json_string_value(json_object_get(o, "type"));
+
+	(void)name;   /* the type in the data says the same */
+	if (!type) {
+		json_decref(o);
+		return 0;
+	}
+	d = json_object_get(o, "delta");
+	if (strcmp(type, "message_start") == 0 && json_is_object(json_object_get(o, "message"))) {
+		json_decref(st->msg);
+		st->msg = json_deep_copy(json_object_get(o, "message"));
+		json_object_set_new(st->msg, "content", json_array());
+	} else if (strcmp(type, "content_block_start") == 0 && st->msg) {
+		block_done(st);
+		st->block = json_deep_copy(json_object_get(o, "content_block"));
+		if (st->block) {
+			json_t *t = json_object_get(st->block, "text");
+
+			/* text the start already holds comes before the deltas' */
+			if (json_is_string(t))
+				buf_add(&st->cur, json_string_value(t), json_string_length(t));
+			json_array_append_new(json_object_get(st->msg, "content"), st->block);
+		}
+	} else if (strcmp(type, "content_block_delta") == 0 && st->block) {
+		const char *dt = json_string_value(json_object_get(d, "type"));
+		json_t *piece = NULL;
+
+		if (dt && strcmp(dt, "text_delta") == 0)
+			piece = json_object_get(d, "text");
+		else if (dt && strcmp(dt, "input_json_delta") == 0)
+			piece = json_object_get(d, "partial_json");
+		/* thinking_delta and signature_delta are never the answer */
+		if (json_is_string(piece)) {
+			buf_add(&st->cur, json_string_value(piece), json_string_length(piece));
+			st->ws.progress.answer_bytes += json_string_length(piece);
+		}
+	} else if (strcmp(type, "content_block_stop") == 0) {
+		block_done(st);
+	} else if (strcmp(type, "message_delta") == 0 && st->msg) {
+		json_t *u = json_object_get(o, "usage"), *mu = json_object_get(st->msg, "usage");
+
+		if (json_is_string(json_object_get(d, "stop_reason")))
+			json_object_set(st->msg, "stop_reason", json_object_get(d, "stop_reason"));
+		/* its counts are cumulative: each one given replaces message_start's */
+		if (json_is_object(u) && json_is_object(mu))
+			json_object_update(mu, u);
+		else if (json_is_object(u))
+			json_object_set(st->msg, "usage", u);
+		st->ws.progress.output_tokens = usage_field(u, "output_tokens");
+	} else if (strcmp(type, "message_stop") == 0) {
+		st->ws.done = 1;
+	} else if (strcmp(type, "error") == 0) {
+		wire_stream_error(&st->ws, json_object_get(o, "error"), data, len);
+	}
 	json_decref(o);
+	return 0;
+}
+
+/* a streamed exchange into *res, once it is complete */
+static void decode_stream(struct stream *st, const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	if (!wire_stream_end(&st->ws, hr, "ANTHROPIC_API_KEY", "message_stop", res))
+		return;
+	block_done(st);
+	decode_message(st->msg, "(a stream)", 10, hr->status, max_tokens, res);
 }
 
 /* the rate-limit headers of a response, into the pacer */
@@ -289,7 +357,7 @@ static void note_limits(struct anthropic *a, const struct http_response *hr)
 		n = strtol(rem, &end, 10);
 		if (end == rem || *end)
 			continue;
-		pacer_note(&a->pace, k, n, pacer_time(reset));
+		pacer_note(&a->w.pace, k, n, pacer_time(reset));
 	}
 }
 
@@ -301,16 +369,23 @@ static void call(struct provider *pv, const struct request *req, struct call_res
 				 "accept: application/json", NULL};
 	struct http_response hr = {0};
 	size_t uncached;
-	char *body = render(req, m, &uncached);
+	char *body = render(req, m, a->w.stream, &uncached);
 	long need[PACE_KINDS] = {1, (long)(uncached / 4), req->max_tokens};
-	double start;
+	struct stream st = {.ws = {.decode_event = on_event}};
 
-	pacer_wait(&a->pace, need);
-	start = now();
-	http_post(a->url, headers, body, strlen(body), a->stall, &hr);
-	res->latency = now() - start;
-	note_limits(a, &hr);
-	anthropic_decode(&hr, req->max_tokens, res);
+	st.ws.arg = &st;
+	if (a->w.stream)
+		headers[3] = "accept: text/event-stream";
+	if (wire_post(&a->w, headers, body, need, req, &st.ws, &hr, res) == 0) {
+		note_limits(a, &hr);
+		if (hr.streamed)
+			decode_stream(&st, &hr, req->max_tokens, res);
+		else
+			anthropic_decode(&hr, req->max_tokens, res);
+	}
+	json_decref(st.msg);
+	buf_free(&st.cur);
+	wire_stream_free(&st.ws);
 	http_response_free(&hr);
 	free(body);
 }
@@ -321,18 +396,16 @@ static void close_provider(struct provider *pv)
 
 	explicit_bzero(a->key_header, strlen(a->key_header));
 	free(a->key_header);
-	free(a->url);
-	pacer_free(&a->pace);
+	wire_close(&a->w);
 	free(a);
 	free(pv);
 }
 
 struct provider *anthropic_open(const struct settings *s, int *exit_code)
 {
-	const char *key = getenv("ANTHROPIC_API_KEY"), *base = s ? s->base_url : NULL;
+	const char *key = getenv("ANTHROPIC_API_KEY");
 	struct provider *pv;
 	struct anthropic *a;
-	size_t n;
 
 	*exit_code = 0;
 	if (!key || !*key) {
@@ -340,20 +413,11 @@ struct provider *anthropic_open(const struct settings *s, int *exit_code)
 		*exit_code = EXIT_PROVIDER;
 		return NULL;
 	}
-	if (!base || !*base)
-		base = getenv("ANTHROPIC_BASE_URL");
-	if (!base || !*base)
-		base = "https://api.anthropic.com";
 	http_global_init();
 	a = xcalloc(1, sizeof(*a));
 	a->s = s;
-	n = strlen(base);
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	a->url = xasprintf("%.*s/v1/messages", (int)n, base);
+	wire_open(&a->w, s, "ANTHROPIC_BASE_URL", "https://api.anthropic.com", "/v1/messages");
 	a->key_header = xasprintf("x-api-key: %s", key);
-	a->stall = provider_stall();
-	pacer_init(&a->pace);
 	pv = xcalloc(1, sizeof(*pv));
 	pv->name = "anthropic";
 	pv->family = "anthropic";

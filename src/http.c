@@ -33,8 +33,12 @@ void http_abort(void)
 /* what a transfer collects as it goes */
 struct sink {
 	struct http_response *res;
+	const struct http_request *rq;
 	size_t max;
+	size_t got;             /* body bytes received, streamed or kept */
+	int mode;               /* 0: not decided yet, 1: keep in res->body, 2: to rq->on_data */
 	int too_big;
+	int stopped;            /* on_data asked to stop */
 	long stall;             /* seconds allowed without a byte either way */
 	curl_off_t seen;        /* bytes moved so far, both ways */
 	double last;            /* when that last changed */
@@ -46,9 +50,26 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct sink *s = arg;
 	size_t len = size * n;
 
-	if (s->res->body.len + len > s->max) {
+	if (s->got + len > s->max) {
 		s->too_big = 1;
 		return 0;
+	}
+	s->got += len;
+	if (!s->mode) {
+		const char *ct = http_header(s->res, "content-type");
+
+		s->mode = s->rq->on_data && s->res->status >= 200 && s->res->status < 300 && ct &&
+				  strncasecmp(ct, "text/event-stream", 17) == 0
+			  ? 2
+			  : 1;
+		s->res->streamed = s->mode == 2;
+	}
+	if (s->mode == 2) {
+		if (s->rq->on_data(s->rq->data_arg, p, len)) {
+			s->stopped = 1;
+			return 0;
+		}
+		return len;
 	}
 	buf_add(&s->res->body, p, len);
 	return len;
@@ -74,9 +95,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n, i, nl, vs, ve;
 	struct http_header *h;
 
-	/* a status line starts a new response (after 100 Continue or a redirect) */
+	/* a status line starts a new response (after 100 Continue or a redirect);
+	 * its status decides, before the body, whether the body is a stream */
 	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', len);
+
 		clear_headers(res);
+		res->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 		return len;
 	}
 	for (nl = 0; nl < len && p[nl] != ':'; nl++)
@@ -121,8 +146,8 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 int http_do(const struct http_request *rq, struct http_response *res)
 {
 	struct curl_slist *hl = NULL;
-	struct sink s = {res, rq->max ? rq->max : BODY_MAX_DEFAULT, 0, rq->stall > 0 ? rq->stall : HTTP_STALL_DEFAULT,
-			 0, 0, 0};
+	struct sink s = {res, rq, rq->max ? rq->max : BODY_MAX_DEFAULT, 0, 0, 0, 0,
+			 rq->stall > 0 ? rq->stall : HTTP_STALL_DEFAULT, 0, 0, 0};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *c;
 	CURLcode rc;
@@ -186,6 +211,8 @@ int http_do(const struct http_request *rq, struct http_response *res)
 
 		if (s.too_big)
 			res->error = xasprintf("response larger than %zu bytes", s.max);
+		else if (s.stopped)
+			res->error = xstrdup("stream abandoned by its reader");
 		else if (rc == CURLE_ABORTED_BY_CALLBACK && s.stalled && res->status == 0)
 			res->error = xasprintf("no answer within %ld s (stalled)", s.stall);
 		else if (rc == CURLE_ABORTED_BY_CALLBACK && s.stalled)
@@ -201,6 +228,8 @@ int http_do(const struct http_request *rq, struct http_response *res)
 		else
 			res->error = xstrdup(why);
 		res->partial = res->status != 0;
+		res->unreachable = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+				   rc == CURLE_COULDNT_RESOLVE_PROXY;
 	}
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
@@ -210,14 +239,14 @@ int http_do(const struct http_request *rq, struct http_response *res)
 int http_post(const char *url, const char *const *headers, const void *body, size_t len, long stall,
 	      struct http_response *res)
 {
-	struct http_request rq = {"POST", url, headers, body, len, stall, 0};
+	struct http_request rq = {"POST", url, headers, body, len, stall, 0, NULL, NULL};
 
 	return http_do(&rq, res);
 }
 
 int http_get(const char *url, const char *const *headers, long stall, struct http_response *res)
 {
-	struct http_request rq = {"GET", url, headers, NULL, 0, stall, 0};
+	struct http_request rq = {"GET", url, headers, NULL, 0, stall, 0, NULL, NULL};
 
 	return http_do(&rq, res);
 }
@@ -225,7 +254,7 @@ int http_get(const char *url, const char *const *headers, long stall, struct htt
 int http_put(const char *url, const char *const *headers, const void *body, size_t len, long stall,
 	     struct http_response *res)
 {
-	struct http_request rq = {"PUT", url, headers, body, len, stall, 0};
+	struct http_request rq = {"PUT", url, headers, body, len, stall, 0, NULL, NULL};
 
 	return http_do(&rq, res);
 }

@@ -24,6 +24,8 @@ struct http_response {
 	size_t nheaders;
 	char *error;                    /* connection error message, NULL when a complete response arrived */
 	int partial;                    /* a response started but the body was cut off */
+	int unreachable;                /* no connection: refused, or the host name did not resolve */
+	int streamed;                   /* the body went to the request's on_data, not into body */
 	double elapsed;                 /* seconds from start to the end of the transfer */
 };
 
@@ -35,7 +37,13 @@ struct http_request {
 	const void *body;               /* request body for POST and PUT; may be NULL */
 	size_t len;                     /* bytes of body */
 	long stall;                     /* seconds without a byte before giving up; 0: HTTP_STALL_DEFAULT */
-	size_t max;                     /* largest body accepted; 0: 256 MiB */
+	size_t max;                     /* largest body accepted (streamed or not); 0: 256 MiB */
+	/* a streamed answer (may be NULL): each chunk of a 2xx body whose
+	 * content-type is text/event-stream goes here, split anywhere, instead of
+	 * into res->body (other answers, error bodies say, are kept as usual);
+	 * nonzero aborts the transfer.  Called on the calling thread */
+	int (*on_data)(void *arg, const char *p, size_t n);
+	void *data_arg;
 };
 
 /* initialise libcurl once per process (idempotent; call before starting threads) */

@@ -4,7 +4,7 @@
  * many local models, and OpenAI's automatic prefix caching needs no
  * boundaries); layer 4 and a retry's feedback are the user message.  A local
  * server on 127.0.0.1 or localhost needs no key. */
-#include "provider.h"
+#include "openai.h"
 #include "http.h"
 
 #include <jansson.h>
@@ -13,19 +13,15 @@
 #include <string.h>
 #include <time.h>
 
-static const char tool_description[] =
-	"Write the files of the answer: every declared output, each with its full content.";
-
 struct openai {
 	const struct settings *s;
-	char *url;              /* {base}/chat/completions */
 	char *auth_header;      /* "Authorization: Bearer ..." or NULL for a keyless local server */
 	int official;           /* api.openai.com: no max_tokens beside max_completion_tokens */
-	long stall;
-	struct pacer pace;
+	struct wire w;          /* {base}/chat/completions */
 };
 
-char *openai_body(const struct request *req, const struct model_info *m, int official)
+/* the body; stream: ask for a stream with the usage in its last chunk */
+static char *render(const struct request *req, int official, int stream)
 {
 	json_t *o = json_object(), *msgs = json_array(), *sysm, *user = json_object(), *schema = NULL;
 	const char *tool = req->tool_name ? req->tool_name : "write_files";
@@ -33,7 +29,6 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 	char *s;
 	int i;
 
-	(void)m;
 	if (req->format != FMT_TEXT) {
 		schema = req->schema ? json_loads(req->schema, 0, NULL) : json_object();
 		if (!schema)
@@ -46,7 +41,7 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 	if (sys.len) {
 		sysm = json_object();
 		json_object_set_new(sysm, "role", json_string("system"));
-		json_object_set_new(sysm, "content", provider_json_string(sys.data, sys.len));
+		json_object_set_new(sysm, "content", wire_json_string(sys.data, sys.len));
 		json_array_append_new(msgs, sysm);
 	}
 	if (req->layer[3])
@@ -56,7 +51,7 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 		buf_puts(&u, req->feedback);
 	}
 	json_object_set_new(user, "role", json_string("user"));
-	json_object_set_new(user, "content", provider_json_string(u.data ? u.data : "", u.len));
+	json_object_set_new(user, "content", wire_json_string(u.data ? u.data : "", u.len));
 	json_array_append_new(msgs, user);
 	json_object_set_new(o, "messages", msgs);
 	json_object_set_new(o, "max_completion_tokens", json_integer(req->max_tokens));
@@ -79,7 +74,7 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 		json_t *tc = json_object(), *tcf = json_object();
 
 		json_object_set_new(fn, "name", json_string(tool));
-		json_object_set_new(fn, "description", json_string(tool_description));
+		json_object_set_new(fn, "description", json_string(wire_tool_description));
 		json_object_set_new(fn, "parameters", schema);
 		json_object_set_new(fn, "strict", json_true());
 		json_object_set_new(t, "type", json_string("function"));
@@ -91,6 +86,14 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 		json_object_set_new(tc, "function", tcf);
 		json_object_set_new(o, "tool_choice", tc);
 	}
+	/* last, so the streamed body is the plain one plus these fields */
+	if (stream) {
+		json_t *so = json_object();
+
+		json_object_set_new(o, "stream", json_true());
+		json_object_set_new(so, "include_usage", json_true());
+		json_object_set_new(o, "stream_options", so);
+	}
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	buf_free(&sys);
@@ -100,6 +103,12 @@ char *openai_body(const struct request *req, const struct model_info *m, int off
 	return s;
 }
 
+char *openai_body(const struct request *req, const struct model_info *m, int official)
+{
+	(void)m;
+	return render(req, official, 0);
+}
+
 static long field(json_t *o, const char *name)
 {
 	json_t *v = json_object_get(o, name);
@@ -107,61 +116,22 @@ static long field(json_t *o, const char *name)
 	return json_is_integer(v) ? (long)json_integer_value(v) : 0;
 }
 
-/* the message of an error body: OpenAI's {"error":{"message":..}}, or the
- * shapes local servers use ({"error":"..."}, {"message":..}, {"detail":..}) */
-static char *error_message(const struct http_response *hr)
+/* the answer in chat completion o (body: its bytes, for messages) into *res */
+static void decode_chat(json_t *o, const char *body, size_t len, long status, int max_tokens, struct call_result *res)
 {
-	json_t *o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
-	json_t *e = json_object_get(o, "error");
-	const char *m = json_string_value(json_object_get(e, "message"));
-	char *s;
-
-	if (!m)
-		m = json_string_value(e);
-	if (!m)
-		m = json_string_value(json_object_get(o, "message"));
-	if (!m)
-		m = json_string_value(json_object_get(o, "detail"));
-	s = m ? provider_excerpt(m, strlen(m)) : provider_excerpt(hr->body.data, hr->body.len);
-	json_decref(o);
-	return s;
-}
-
-void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
-{
-	json_t *o, *choice, *msg, *u, *calls, *refusal;
+	json_t *choice, *msg, *u, *calls, *refusal;
 	const char *fr, *content, *args = NULL;
 	char *why = NULL;
 	long cached;
 
-	res->retry_after = provider_retry_after(http_header(hr, "retry-after-ms"), http_header(hr, "retry-after"));
-	res->http_status = (int)hr->status;
-	if (hr->error) {
-		res->status = CALL_RETRY;
-		res->error = xasprintf("connection failed: %s", hr->error);
-		return;
-	}
-	res->status = provider_http_class(hr->status, http_header(hr, "x-should-retry"));
-	if (res->status != CALL_OK) {
-		char *m = error_message(hr);
-
-		if (res->status == CALL_AUTH)
-			res->error = xasprintf("authentication failed (%ld): %s; check OPENAI_API_KEY", hr->status, m);
-		else
-			res->error = xasprintf("provider answered %ld: %s", hr->status, m);
-		free(m);
-		return;
-	}
-	o = json_loadb(hr->body.data ? hr->body.data : "", hr->body.len, 0, NULL);
 	choice = json_array_get(json_object_get(o, "choices"), 0);
 	msg = json_object_get(choice, "message");
 	if (!json_is_object(msg)) {
-		char *m = provider_excerpt(hr->body.data, hr->body.len);
+		char *m = wire_excerpt(body, len);
 
 		res->status = CALL_RETRY;
-		res->error = xasprintf("provider answer is not a chat completion (HTTP %ld): %s", hr->status, m);
+		res->error = xasprintf("provider answer is not a chat completion (HTTP %ld): %s", status, m);
 		free(m);
-		json_decref(o);
 		return;
 	}
 	u = json_object_get(o, "usage");
@@ -175,23 +145,20 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 	if (fr && strcmp(fr, "length") == 0) {
 		res->status = CALL_FAIL;
 		res->error = xasprintf("answer cut off at max_tokens (%d)", max_tokens);
-		json_decref(o);
 		return;
 	}
 	refusal = json_object_get(msg, "refusal");
 	if (json_is_string(refusal) && json_string_length(refusal)) {
-		char *m = provider_excerpt(json_string_value(refusal), json_string_length(refusal));
+		char *m = wire_excerpt(json_string_value(refusal), json_string_length(refusal));
 
 		res->status = CALL_FAIL;
 		res->error = xasprintf("the model refused to answer: %s", m);
 		free(m);
-		json_decref(o);
 		return;
 	}
 	if (fr && strcmp(fr, "content_filter") == 0) {
 		res->status = CALL_FAIL;
 		res->error = xstrdup("the answer was withheld by the content filter (finish_reason content_filter)");
-		json_decref(o);
 		return;
 	}
 	/* reasoning_content (llama.cpp, vLLM, DeepSeek) is thinking, never the answer */
@@ -201,9 +168,9 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 							 "arguments"));
 	content = json_string_value(json_object_get(msg, "content"));
 	if (args)
-		res->answer = provider_answer_json(args, strlen(args), 0, &why);
+		res->answer = wire_answer_json(args, strlen(args), 0, &why);
 	else if (content && *content)
-		res->answer = provider_answer_json(content, json_string_length(json_object_get(msg, "content")), 1, &why);
+		res->answer = wire_answer_json(content, json_string_length(json_object_get(msg, "content")), 1, &why);
 	else
 		why = xasprintf("answer holds no content and no tool call (finish_reason %s)", fr ? fr : "none");
 	if (!res->answer) {
@@ -211,6 +178,99 @@ void openai_decode(const struct http_response *hr, int max_tokens, struct call_r
 		res->error = why;
 		res->bad_answer = args || (content && *content);
 	}
+}
+
+void openai_decode(const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	wire_decode(hr, "OPENAI_API_KEY", max_tokens, res, decode_chat);
+}
+
+/* a streamed answer as it builds up: chat.completion.chunk objects whose
+ * choices[0].delta carry content, refusal or tool_calls[0].function.arguments
+ * pieces, the finish_reason at the end, then (stream_options.include_usage) a
+ * chunk with usage and no choices, then data: [DONE].  A chunk holding an
+ * error object is an error mid-stream */
+struct stream {
+	struct wire_stream ws;
+	struct buffer content, refusal, args;
+	int has_content, has_refusal, has_tool;
+	json_t *finish;         /* finish_reason */
+	json_t *usage;
+};
+
+/* append the string s (if it is one) to b; 1 when it was */
+static int piece(struct stream *st, struct buffer *b, json_t *s)
+{
+	if (!json_is_string(s))
+		return 0;
+	buf_add(b, json_string_value(s), json_string_length(s));
+	st->ws.progress.answer_bytes += json_string_length(s);
+	return 1;
+}
+
+static int on_event(void *arg, const char *name, const char *data, size_t len)
+{
+	struct stream *st = arg;
+	json_t *o, *choice, *d, *e, *tc, *u;
+
+	(void)name;
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		st->ws.done = 1;
+		return 0;
+	}
+	o = json_loadb(data, len, 0, NULL);
+	if ((e = json_object_get(o, "error")) != NULL)
+		wire_stream_error(&st->ws, e, data, len);
+	choice = json_array_get(json_object_get(o, "choices"), 0);
+	d = json_object_get(choice, "delta");
+	st->has_content |= piece(st, &st->content, json_object_get(d, "content"));
+	st->has_refusal |= piece(st, &st->refusal, json_object_get(d, "refusal"));
+	tc = json_array_get(json_object_get(d, "tool_calls"), 0);
+	if (tc && json_integer_value(json_object_get(tc, "index")) == 0)
+		st->has_tool |= piece(st, &st->args, json_object_get(json_object_get(tc, "function"), "arguments"));
+	if (json_is_string(json_object_get(choice, "finish_reason"))) {
+		json_decref(st->finish);
+		st->finish = json_incref(json_object_get(choice, "finish_reason"));
+	}
+	if (json_is_object(u = json_object_get(o, "usage"))) {
+		json_decref(st->usage);
+		st->usage = json_incref(u);
+		st->ws.progress.output_tokens = field(u, "completion_tokens");
+	}
+	json_decref(o);
+	return 0;
+}
+
+/* a streamed exchange into *res, once it is complete: the pieces become the
+ * chat completion a plain request would have had, judged the same way */
+static void decode_stream(struct stream *st, const struct http_response *hr, int max_tokens, struct call_result *res)
+{
+	json_t *o, *choice, *msg;
+
+	if (!wire_stream_end(&st->ws, hr, "OPENAI_API_KEY", "[DONE]", res))
+		return;
+	o = json_object();
+	choice = json_object();
+	msg = json_object();
+	json_object_set_new(msg, "content",
+			    st->has_content ? wire_json_string(st->content.data, st->content.len) : json_null());
+	if (st->has_refusal)
+		json_object_set_new(msg, "refusal", wire_json_string(st->refusal.data, st->refusal.len));
+	if (st->has_tool) {
+		json_t *calls = json_array(), *c = json_object(), *fn = json_object();
+
+		json_object_set_new(fn, "arguments", wire_json_string(st->args.data, st->args.len));
+		json_object_set_new(c, "function", fn);
+		json_array_append_new(calls, c);
+		json_object_set_new(msg, "tool_calls", calls);
+	}
+	json_object_set_new(choice, "message", msg);
+	json_object_set(choice, "finish_reason", st->finish ? st->finish : json_null());
+	json_object_set_new(o, "choices", json_array());
+	json_array_append_new(json_object_get(o, "choices"), choice);
+	if (st->usage)
+		json_object_set(o, "usage", st->usage);
+	decode_chat(o, "(a stream)", 10, hr->status, max_tokens, res);
 	json_decref(o);
 }
 
@@ -265,26 +325,35 @@ static void note_limits(struct openai *a, const struct http_response *hr)
 		d = duration(reset);
 		if (end == rem || *end || d < 0)
 			continue;
-		pacer_note(&a->pace, k == 0 ? PACE_REQUESTS : PACE_INPUT, n, (double)time(NULL) + d);
+		pacer_note(&a->w.pace, k == 0 ? PACE_REQUESTS : PACE_INPUT, n, (double)time(NULL) + d);
 	}
 }
 
 static void call(struct provider *pv, const struct request *req, struct call_result *res)
 {
 	struct openai *a = pv->priv;
-	const struct model_info *m = model_lookup(a->s, req->model);
 	const char *headers[] = {"content-type: application/json", "accept: application/json", a->auth_header, NULL};
 	struct http_response hr = {0};
-	char *body = openai_body(req, m, a->official);
+	char *body = render(req, a->official, a->w.stream);
 	long need[PACE_KINDS] = {1, (long)(req->layer_len[3] / 4) + req->max_tokens, 0};
-	double start;
+	struct stream st = {.ws = {.decode_event = on_event}};
 
-	pacer_wait(&a->pace, need);
-	start = now();
-	http_post(a->url, headers, body, strlen(body), a->stall, &hr);
-	res->latency = now() - start;
-	note_limits(a, &hr);
-	openai_decode(&hr, req->max_tokens, res);
+	st.ws.arg = &st;
+	if (a->w.stream)
+		headers[1] = "accept: text/event-stream";
+	if (wire_post(&a->w, headers, body, need, req, &st.ws, &hr, res) == 0) {
+		note_limits(a, &hr);
+		if (hr.streamed)
+			decode_stream(&st, &hr, req->max_tokens, res);
+		else
+			openai_decode(&hr, req->max_tokens, res);
+	}
+	buf_free(&st.content);
+	buf_free(&st.refusal);
+	buf_free(&st.args);
+	json_decref(st.finish);
+	json_decref(st.usage);
+	wire_stream_free(&st.ws);
 	http_response_free(&hr);
 	free(body);
 }
@@ -297,41 +366,32 @@ static void close_provider(struct provider *pv)
 		explicit_bzero(a->auth_header, strlen(a->auth_header));
 		free(a->auth_header);
 	}
-	free(a->url);
-	pacer_free(&a->pace);
+	wire_close(&a->w);
 	free(a);
 	free(pv);
 }
 
 struct provider *openai_open(const struct settings *s, int *exit_code)
 {
-	const char *key = getenv("OPENAI_API_KEY"), *base = s ? s->base_url : NULL;
+	const char *key = getenv("OPENAI_API_KEY");
 	struct provider *pv;
 	struct openai *a;
-	size_t n;
 
 	*exit_code = 0;
-	if (!base || !*base)
-		base = getenv("OPENAI_BASE_URL");
-	if (!base || !*base)
-		base = "https://api.openai.com/v1";
-	if ((!key || !*key) && !http_is_local(base)) {
+	a = xcalloc(1, sizeof(*a));
+	a->s = s;
+	wire_open(&a->w, s, "OPENAI_BASE_URL", "https://api.openai.com/v1", "/chat/completions");
+	if ((!key || !*key) && !http_is_local(a->w.base)) {
+		wire_close(&a->w);
+		free(a);
 		error("OPENAI_API_KEY is not set (export it, point base_url at a local server, or use --replay CASSETTE)");
 		*exit_code = EXIT_PROVIDER;
 		return NULL;
 	}
 	http_global_init();
-	a = xcalloc(1, sizeof(*a));
-	a->s = s;
-	n = strlen(base);
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	a->url = xasprintf("%.*s/chat/completions", (int)n, base);
-	a->official = strncmp(base, "https://api.openai.com", 22) == 0;
+	a->official = strncmp(a->w.base, "https://api.openai.com", 22) == 0;
 	if (key && *key)
 		a->auth_header = xasprintf("Authorization: Bearer %s", key);
-	a->stall = provider_stall();
-	pacer_init(&a->pace);
 	pv = xcalloc(1, sizeof(*pv));
 	pv->name = "openai";
 	pv->family = "openai";

@@ -297,7 +297,7 @@ static void load_settings(struct plan *p)
 {
 	static const char *const keys[] = {"version", "provider", "base_url", "models", "prices",
 					   "answer_format", "budget_usd", "jobs", "retries", "check_timeout",
-					   "max_tokens", "cache_ttl", "remote_cache", "checks"};
+					   "max_tokens", "cache_ttl", "remote_cache", "checks", "stream"};
 	static const char *const ckeys[] = {"network", "cpu_seconds", "memory_mb", "file_size_mb", "processes",
 					    "open_files"};
 	static const char *const mkeys[] = {"discovery", "masterplan", "low", "medium", "high", "escalate"};
@@ -323,6 +323,7 @@ static void load_settings(struct plan *p)
 	s->check_timeout = 300;
 	s->max_tokens = 16000;
 	s->cache_ttl = "auto";
+	s->stream = 1;
 	s->checks = (struct sandbox_limits){0, 600, 8192, 1024, 1024, 4096};
 	d = load_doc(p, "mpbuild.yaml", &missing);
 	if (!d)
@@ -381,6 +382,7 @@ static void load_settings(struct plan *p)
 	s->max_tokens = get_int(&L, r, "max_tokens", 16000, 1, 1000000);
 	s->cache_ttl = get_enum(&L, r, "cache_ttl", "auto", ttls, LEN(ttls));
 	s->remote_cache = get_str(&L, r, "remote_cache", 0, "mpbuild.yaml");
+	s->stream = !strcmp(get_enum(&L, r, "stream", "true", bools, LEN(bools)), "true");
 	if ((m = ymap_get(r, "checks")) && !yis_null(m) && want(&L, m, Y_MAP, "'checks'")) {
 		struct sandbox_limits *c = &s->checks;
 

@@ -44,6 +44,7 @@ struct settings {
 	int max_tokens;                 /* per task answer */
 	const char *cache_ttl;          /* 5m | 1h | auto */
 	const char *remote_cache;       /* URL or NULL */
+	int stream;                     /* ask providers to stream answers (SSE); 0 for servers that cannot */
 	struct sandbox_limits checks;   /* how validators and checks run */
 };
 

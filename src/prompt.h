@@ -12,6 +12,16 @@ enum answer_format { FMT_JSON_SCHEMA, FMT_TOOL, FMT_TEXT };
 
 #define NLAYERS 4
 
+/* what a streamed try has received so far, handed to request.progress after
+ * each event of a streamed call; counts start again at 0 on every try */
+struct call_progress {
+	const char *target;     /* the request's target */
+	size_t bytes;           /* response bytes received so far */
+	size_t answer_bytes;    /* bytes of answer text (text and tool-input deltas) so far */
+	long output_tokens;     /* output tokens as the server last reported them (0 until it says) */
+	long events;            /* stream events so far, pings included */
+};
+
 /* a request as every provider receives it; providers turn it into their wire format */
 struct request {
 	const char *target;             /* target name, for messages and cassettes */
@@ -28,6 +38,13 @@ struct request {
 	const char *feedback;           /* appended to layer 4, outside the key (SPEC 10.1): a retry's
 					 * error, or a re-plan's hints (previous plan file, diffs); may be NULL */
 	int ttl_1h;                     /* breakpoints with a one-hour TTL */
+	/* live progress of a streamed call (may be NULL; outside the key and the
+	 * wire): called on the calling worker thread after each stream event with
+	 * what the current try has received so far (counts restart at each try).
+	 * It must be quick and do its own locking; the struct is valid only
+	 * during the call */
+	void (*progress)(void *arg, const struct call_progress *cp);
+	void *progress_arg;             /* its first argument */
 };
 
 /* everything shared by the requests of one run: layers 1-3 rendered once */

@@ -1,34 +1,17 @@
-/* provider.c: choosing a provider from the settings, and what all providers
- * share: error classes, the retry loop, the backoff sleep (scaled for tests),
- * rate-limit pacing and the normalised answer text. */
+/* provider.c: the provider table and what the engine asks of any provider:
+ * choosing one from the settings, the retry loop with backoff, ledger rows
+ * and budget reservations.  It calls down into the providers (through
+ * provider_open and the struct provider they fill) and into wire.c. */
 #include "provider.h"
 #include "state.h"
-#include "http.h"
 
-#include <jansson.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define BACKOFF_CAP 60.0        /* seconds */
 #define RETRY_AFTER_MAX 600.0   /* a longer retry-after is taken as bogus */
-#define PACE_MAX 60.0           /* the longest single pacing wait */
-
-/* set from a signal handler, read on the worker threads: a lock-free atomic */
-static atomic_int interrupted;
-
-void call_result_clear(struct call_result *r)
-{
-	free(r->answer);
-	free(r->error);
-	free(r->stop_reason);
-	memset(r, 0, sizeof(*r));
-	r->retry_after = -1;
-}
 
 struct provider *provider_open(const struct settings *s, const char *name, const char *replay, int *exit_code)
 {
@@ -59,55 +42,7 @@ struct provider *provider_open(const struct settings *s, const char *name, const
 
 void provider_interrupt(int level)
 {
-	interrupted = 1;
-	if (level > 1)
-		http_abort();
-}
-
-long provider_stall(void)
-{
-	const char *e = getenv("MPBUILD_STALL_TIMEOUT");
-	char *end;
-	long v;
-
-	if (!e || !*e)
-		return HTTP_STALL_DEFAULT;
-	v = strtol(e, &end, 10);
-	return *end || v <= 0 ? HTTP_STALL_DEFAULT : v;
-}
-
-static double backoff_scale(void)
-{
-	const char *e = getenv("MPBUILD_BACKOFF_SCALE");
-	char *end;
-	double f;
-
-	if (!e || !*e)
-		return 1;
-	f = strtod(e, &end);
-	if (*end || f < 0 || f != f)
-		return 1;
-	return f;
-}
-
-int provider_sleep(double seconds)
-{
-	double until = now() + seconds * backoff_scale();
-
-	for (;;) {
-		double left = until - now();
-		struct timespec ts;
-
-		if (interrupted)
-			return -1;
-		if (left <= 0)
-			return 0;
-		if (left > 0.1)
-			left = 0.1;
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);
-	}
+	wire_interrupt(level);
 }
 
 /* a jitter source that needs no shared state: the clock's low bits, mixed */
@@ -154,118 +89,6 @@ void provider_ledger_row(struct ledger_row *row, const struct call_result *r, co
 						 : "failed";
 }
 
-/* the environment variables whose values are provider keys */
-static const char *const key_vars[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY"};
-/* header and field names whose value is a key, wherever a server echoes them */
-static const char *const key_names[] = {"x-api-key", "api-key", "api_key"};
-static const char redacted[] = "[redacted]";
-
-/* a byte that may be part of a key or token */
-static int keyish(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-/* the length of the value that starts at p (stops at a space, a quote, a
- * separator or a closing bracket); 0 when it is already redacted */
-static size_t value_len(const char *p, const char *end)
-{
-	size_t n = 0;
-
-	if ((size_t)(end - p) >= sizeof(redacted) - 1 && memcmp(p, redacted, sizeof(redacted) - 1) == 0)
-		return 0;
-	while (p + n < end && !strchr(" \t\r\n\"',;)}]>\\", p[n]))
-		n++;
-	return n;
-}
-
-/* at p (which starts a word): the length of what to keep before a secret
- * value and *vlen, the length of the value; 0 when no secret starts here */
-static size_t secret_at(const char *p, const char *end, size_t *vlen)
-{
-	size_t k, i, n;
-
-	*vlen = 0;
-	/* Bearer TOKEN; a short word after it is prose ("using Bearer auth") */
-	if (end - p > 7 && strncasecmp(p, "bearer", 6) == 0 && (p[6] == ' ' || p[6] == '\t')) {
-		for (i = 6; p + i < end && (p[i] == ' ' || p[i] == '\t'); i++)
-			;
-		*vlen = value_len(p + i, end);
-		if (*vlen < 8)
-			*vlen = 0;
-		return *vlen ? i : 0;
-	}
-	/* x-api-key: VALUE, "x-api-key": "VALUE", api_key=VALUE */
-	for (k = 0; k < LEN(key_names); k++) {
-		n = strlen(key_names[k]);
-		if ((size_t)(end - p) <= n || strncasecmp(p, key_names[k], n) != 0)
-			continue;
-		i = n;
-		if (p[i] == '"' || p[i] == '\'')
-			i++;
-		while (p + i < end && p[i] == ' ')
-			i++;
-		if (p + i >= end || (p[i] != ':' && p[i] != '='))
-			continue;
-		for (i++; p + i < end && (p[i] == ' ' || p[i] == '"' || p[i] == '\''); i++)
-			;
-		*vlen = value_len(p + i, end);
-		return *vlen ? i : 0;
-	}
-	/* a word that looks like a key: sk-ant-..., sk-proj-..., sk-... */
-	if (end - p > 3 && memcmp(p, "sk-", 3) == 0) {
-		for (n = 3; p + n < end && keyish(p[n]); n++)
-			;
-		if (n >= 3 + 8) {
-			*vlen = n;
-			return 0;
-		}
-	}
-	return 0;
-}
-
-/* the length of the key of keys[] (NULL entries skipped) that starts at p, or 0 */
-static size_t key_at(const char *p, const char *end, const char *const keys[LEN(key_vars)])
-{
-	size_t k, n;
-
-	for (k = 0; k < LEN(key_vars); k++)
-		if (keys[k] && (n = strlen(keys[k])) <= (size_t)(end - p) && memcmp(p, keys[k], n) == 0)
-			return n;
-	return 0;
-}
-
-void provider_redact(struct buffer *b)
-{
-	struct buffer out = {0};
-	const char *keys[LEN(key_vars)], *p, *end;
-	size_t k;
-
-	if (!b->len)
-		return;
-	for (k = 0; k < LEN(key_vars); k++) {
-		keys[k] = getenv(key_vars[k]);
-		/* a shorter one could not be told from ordinary text */
-		if (keys[k] && strlen(keys[k]) < 4)
-			keys[k] = NULL;
-	}
-	for (p = b->data, end = b->data + b->len; p < end;) {
-		size_t keep = 0, vlen = key_at(p, end, keys);
-
-		if (!vlen && (p == b->data || !keyish(p[-1])))
-			keep = secret_at(p, end, &vlen);
-		if (!vlen) {
-			buf_putc(&out, *p++);
-			continue;
-		}
-		buf_add(&out, p, keep);
-		buf_puts(&out, redacted);
-		p += keep + vlen;
-	}
-	buf_free(b);
-	*b = out;
-}
-
 /* s (owned) with its secrets redacted */
 static char *redact_str(char *s)
 {
@@ -275,7 +98,7 @@ static char *redact_str(char *s)
 		return NULL;
 	buf_puts(&b, s);
 	free(s);
-	provider_redact(&b);
+	wire_redact(&b);
 	return buf_take(&b);
 }
 
@@ -332,7 +155,7 @@ void provider_call_retrying(struct provider *pv, const struct request *req, stru
 			res->error = e;
 			return;
 		}
-		if (interrupted || provider_sleep(provider_backoff(try_no, res->retry_after)) < 0) {
+		if (wire_interrupted() || wire_sleep(provider_backoff(try_no, res->retry_after)) < 0) {
 			char *e = xasprintf("%s (not retried: interrupted)", res->error ? res->error : "transient error");
 
 			free(res->error);
@@ -342,278 +165,3 @@ void provider_call_retrying(struct provider *pv, const struct request *req, stru
 	}
 }
 
-enum call_status provider_http_class(long status, const char *should_retry)
-{
-	if (status == 401 || status == 403)
-		return CALL_AUTH;
-	if (status >= 200 && status < 300)
-		return CALL_OK;
-	if (should_retry && strcmp(should_retry, "true") == 0)
-		return CALL_RETRY;
-	if (should_retry && strcmp(should_retry, "false") == 0)
-		return CALL_FAIL;
-	if (status == 408 || status == 409 || status == 429 || status >= 500)
-		return CALL_RETRY;
-	return CALL_FAIL;
-}
-
-double provider_retry_after(const char *ms, const char *secs)
-{
-	char *end;
-	double v;
-
-	if (ms && *ms) {
-		v = strtod(ms, &end);
-		if (end != ms && *end == '\0' && v >= 0)
-			return v / 1000;
-	}
-	if (secs && *secs) {
-		struct tm tm = {0};
-		const char *p;
-
-		v = strtod(secs, &end);
-		if (end != secs && *end == '\0' && v >= 0)
-			return v;
-		/* an HTTP date: "Wed, 21 Oct 2015 07:28:00 GMT" */
-		p = strptime(secs, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		if (p && *p == '\0') {
-			double d = (double)timegm(&tm) - (double)time(NULL);
-
-			return d > 0 ? d : 0;
-		}
-	}
-	return -1;
-}
-
-/* the bytes of s that are a valid UTF-8 sequence at p, or 0 */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len, i;
-	unsigned long cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2, cp = c & 0x1F;
-	else if (c >= 0xE0 && c <= 0xEF)
-		len = 3, cp = c & 0x0F;
-	else if (c >= 0xF0 && c <= 0xF4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
-json_t *provider_json_string(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	struct buffer b = {0};
-	json_t *j;
-	size_t i, l;
-
-	if (!s)
-		return json_string("");
-	j = json_stringn(s, n);
-	if (j)
-		return j;
-	for (i = 0; i < n; i += l) {
-		l = utf8_len(p + i, n - i);
-		if (l) {
-			buf_add(&b, p + i, l);
-		} else {
-			buf_puts(&b, "\xEF\xBF\xBD");
-			l = 1;
-		}
-	}
-	j = json_stringn(b.data ? b.data : "", b.len);
-	buf_free(&b);
-	if (!j)
-		fatal("jansson: out of memory");
-	return j;
-}
-
-char *provider_excerpt(const char *s, size_t n)
-{
-	struct buffer b = {0}, all = {0};
-	size_t i;
-	int space = 0;
-
-	/* redacted before it is cut short: a key cut in two is no longer recognised */
-	if (s) {
-		buf_add(&all, s, n);
-		provider_redact(&all);
-		s = all.data, n = all.len;
-	}
-	for (i = 0; s && i < n && b.len < 200; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
-			space = b.len > 0;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7F)
-			continue;
-		if (space)
-			buf_putc(&b, ' ');
-		space = 0;
-		buf_putc(&b, c);
-	}
-	if (i < n && s)
-		buf_puts(&b, "...");
-	if (!b.len)
-		buf_puts(&b, "(empty body)");
-	buf_free(&all);
-	return buf_take(&b);
-}
-
-char *provider_answer_json(const char *text, size_t len, int lenient, char **why)
-{
-	json_error_t err;
-	json_t *o = json_loadb(text, len, JSON_ALLOW_NUL, &err);
-	char *s;
-
-	*why = NULL;
-	if (!o && lenient) {
-		/* prose or a ```json fence around the object: take the outermost braces */
-		const char *a = memchr(text, '{', len), *b = NULL, *p;
-
-		for (p = text + len; a && p > a; p--)
-			if (p[-1] == '}') {
-				b = p;
-				break;
-			}
-		if (a && b)
-			o = json_loadb(a, (size_t)(b - a), JSON_ALLOW_NUL, &err);
-	}
-	if (!o) {
-		*why = xasprintf("answer is not valid JSON: %s at line %d column %d", err.text, err.line, err.column);
-		return NULL;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		*why = xstrdup("answer is JSON but not an object");
-		return NULL;
-	}
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (!s)
-		fatal("jansson: out of memory");
-	return s;
-}
-
-void pacer_init(struct pacer *p)
-{
-	pthread_mutex_t *mu = xmalloc(sizeof(*mu));
-	int i;
-
-	pthread_mutex_init(mu, NULL);
-	p->mu = mu;
-	for (i = 0; i < PACE_KINDS; i++) {
-		p->remaining[i] = -1;
-		p->reset[i] = 0;
-	}
-}
-
-void pacer_free(struct pacer *p)
-{
-	if (!p->mu)
-		return;
-	pthread_mutex_destroy(p->mu);
-	free(p->mu);
-	p->mu = NULL;
-}
-
-void pacer_note(struct pacer *p, int kind, long remaining, double reset)
-{
-	pthread_mutex_lock(p->mu);
-	p->remaining[kind] = reset > 0 ? remaining : -1;
-	p->reset[kind] = reset;
-	pthread_mutex_unlock(p->mu);
-}
-
-void pacer_wait(struct pacer *p, const long need[PACE_KINDS])
-{
-	for (;;) {
-		double wait = 0, wall = (double)time(NULL);
-		int i, k = -1;
-
-		pthread_mutex_lock(p->mu);
-		for (i = 0; i < PACE_KINDS; i++) {
-			long want = i == PACE_REQUESTS ? 1 : need[i] > 0 ? need[i] : 0;
-
-			if (p->remaining[i] < 0)
-				continue;
-			if (p->reset[i] <= wall) {
-				/* the window has passed: what the server said is stale */
-				p->remaining[i] = -1;
-				continue;
-			}
-			if (p->remaining[i] > 0 && p->remaining[i] >= want)
-				continue;
-			if (p->reset[i] - wall > wait)
-				wait = p->reset[i] - wall, k = i;
-		}
-		if (k < 0) {
-			/* count this call so parallel calls pace too */
-			for (i = 0; i < PACE_KINDS; i++)
-				if (p->remaining[i] >= 0) {
-					p->remaining[i] -= i == PACE_REQUESTS ? 1 : need[i];
-					if (p->remaining[i] < 0)
-						p->remaining[i] = 0;
-				}
-			pthread_mutex_unlock(p->mu);
-			return;
-		}
-		pthread_mutex_unlock(p->mu);
-		if (wait > PACE_MAX)
-			wait = PACE_MAX;
-		if (provider_sleep(wait) < 0)
-			return;
-		pthread_mutex_lock(p->mu);
-		/* after waiting out a window, trust the next answer's headers */
-		if (p->reset[k] <= (double)time(NULL) || wait >= PACE_MAX)
-			p->remaining[k] = -1;
-		pthread_mutex_unlock(p->mu);
-	}
-}
-
-double pacer_time(const char *s)
-{
-	int y, mo, d, h, mi, n = 0;
-	double sec;
-	struct tm tm = {0};
-	double t;
-	const char *p;
-
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = 0;
-	t = (double)timegm(&tm) + sec;
-	p = s + n;
-	if (*p == 'Z' || *p == 'z')
-		return p[1] ? -1 : t;
-	if (*p == '+' || *p == '-') {
-		int oh, om;
-
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
-			return -1;
-		return *p == '+' ? t - oh * 3600 - om * 60 : t + oh * 3600 + om * 60;
-	}
-	return *p ? -1 : t;
-}

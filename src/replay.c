@@ -3,7 +3,7 @@
  * 10.10).  Nothing is ever invented: a request with no recording fails its
  * target, naming the nearest recording for it and the first layer that differs. */
 #include "archive.h"
-#include "provider.h"
+#include "replay.h"
 
 #include <dirent.h>
 #include <errno.h>

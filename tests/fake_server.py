@@ -9,9 +9,12 @@ forced tool_choice, sampling parameters, closed schemas of SPEC 10.11);
 emulates prompt caching (per-breakpoint prefixes with 5m/1h TTLs for
 Anthropic, automatic prefix caching for OpenAI) on a clock tests can advance;
 answers from fixture files chosen by the `Target: ID` line of the last user
-message; injects faults (statuses, retry headers, dropped connections, cut-off
-or non-JSON bodies, delays, stalls, max_tokens stops) per request number or
-per target; and logs every request as one JSON line.
+message; streams answers as server-sent events when a request asks for it, as the
+real APIs do, in chunks as small as a test wants; injects faults (statuses,
+retry headers, dropped connections, cut-off or non-JSON bodies, delays,
+stalls, max_tokens stops, and for streams hang-ups, early ends, stalls with
+pings and error events) per request number or per target; and logs every
+request as one JSON line.
 
 Python 3 standard library only.  Run with --help for the options; the control
 API is described in docs/providers.md ("The fake server").
@@ -104,6 +107,7 @@ class State:
         self.ratelimit = {}
         self.answers = {}          # inline answers from /_control
         self.thinking = args.thinking
+        self.chunk = args.chunk    # bytes per write of a streamed answer (0: one event per write)
         self.log = open(args.log, "a", encoding="utf-8") if args.log else None
 
     def now(self):
@@ -300,8 +304,8 @@ def anthropic_validate(req, headers, state):
         raise Reject(400, "max_tokens: Field required")
     if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
         raise Reject(400, "max_tokens: Input should be greater than or equal to 1")
-    if req.get("stream"):
-        raise Reject(400, "stream: the fake server does not stream")
+    if "stream" in req and not isinstance(req["stream"], bool):
+        raise Reject(400, "stream: Input should be a valid boolean")
     msgs = req.get("messages")
     if msgs is None:
         raise Reject(400, "messages: Field required")
@@ -565,8 +569,10 @@ def openai_validate(req, state):
     if req.get("tool_choice") is not None and not tools:
         raise Reject(400, "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
                      "specified.", "invalid_request_error", "tool_choice")
-    if req.get("stream"):
-        raise Reject(400, "the fake server does not stream", "invalid_request_error", "stream")
+    so = req.get("stream_options")
+    if so is not None and (not req.get("stream") or not isinstance(so, dict)):
+        raise Reject(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                     "invalid_request_error", "stream_options")
 
 
 def openai_context(at):
@@ -645,6 +651,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
+
+    def hang_up(self):
+        """Close the connection at once, whatever was (not) sent."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def log_headers(self):
         out = {}
@@ -732,6 +746,8 @@ class Handler(BaseHTTPRequestHandler):
                     st.answers.update(c["answers"])
                 if "thinking" in c:
                     st.thinking = bool(c["thinking"])
+                if "chunk" in c:
+                    st.chunk = int(c["chunk"])
                 out = st.summary()
         except (ValueError, TypeError) as e:
             self.send(400, {"error": str(e)})
@@ -811,11 +827,7 @@ class Handler(BaseHTTPRequestHandler):
         # faults that replace the answer
         if f.get("drop"):
             self.flush_log("dropped")
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.hang_up()
             return
         if f.get("status") and f["status"] != 200:
             status = int(f["status"])
@@ -840,6 +852,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if req is None:
                 raise Reject(400, "There was an error parsing the body of your request: it is not valid JSON")
+            if req.get("stream") and args.no_stream:
+                raise Reject(400, "stream: this server cannot stream", "invalid_request_error", "stream")
             if api == "anthropic":
                 min_cache = anthropic_validate(req, self.headers, st)
             else:
@@ -901,6 +915,13 @@ class Handler(BaseHTTPRequestHandler):
                     "model": req["model"], "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
                     "usage": usage}
         entry["usage"] = usage
+        if isinstance(req, dict) and req.get("stream"):
+            if api == "anthropic":
+                events = anthropic_events(body)
+            else:
+                events = openai_events(body, bool((req.get("stream_options") or {}).get("include_usage")))
+            self.stream(api, events, hdrs, f)
+            return
         data = json.dumps(body).encode()
         if f.get("cut"):
             # announce more than is sent, then hang up
@@ -913,11 +934,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.hang_up()
             return
         if f.get("stall"):
             self.flush_log(200)
@@ -935,6 +952,148 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send(200, None, hdrs, raw=data)
 
+    def stream(self, api, events, hdrs, f):
+        """Send events as text/event-stream in HTTP chunks, with the stream faults applied."""
+        half = max(len(events) // 2, 1)
+        tail = []
+        if f.get("error_event"):
+            etype = str(f["error_event"])
+            status = next((k for k, v in ERROR_TYPES.items() if v == etype), 500)
+            msg = ERROR_MESSAGES.get(status, "error")
+            if api == "anthropic":
+                err = ("error", {"type": "error", "error": {"type": etype, "message": msg}})
+            else:
+                err = (None, {"error": {"message": msg, "type": etype, "param": None, "code": None}})
+            events = events[:half] + [err]
+        elif f.get("stream_cut"):
+            events = events[:half]
+        elif f.get("stall"):
+            events, tail = events[:half], events[half:]
+        self.flush_log("cut" if f.get("cut") else 200)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        for hk, hv in hdrs.items():
+            self.send_header(hk, hv)
+        self.end_headers()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        step = int(f.get("chunk") or self.server.state.chunk or 0)
+        data = sse_bytes(events)
+        if f.get("cut"):
+            # hang up in the middle: half the bytes and no last chunk
+            self.write_chunks(data[: len(data) // 2], step)
+            self.hang_up()
+            return
+        self.write_chunks(data, step)
+        if tail:
+            # nothing for stall seconds, or only pings every ping seconds
+            until = time.time() + float(f["stall"])
+            ping = float(f.get("ping") or 0)
+            while time.time() < until:
+                time.sleep(min(ping, until - time.time()) if ping else until - time.time())
+                if ping and time.time() < until:
+                    self.write_chunks(sse_bytes([("ping", {"type": "ping"})]) if api == "anthropic"
+                                      else b": ping\n\n", 0)
+            self.write_chunks(sse_bytes(tail), step)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def write_chunks(self, data, step):
+        """data as HTTP chunks of step bytes (0: one chunk), each flushed at once."""
+        step = step if step > 0 else max(len(data), 1)
+        for i in range(0, len(data), step):
+            piece = data[i:i + step]
+            self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            self.wfile.flush()
+
+
+def pieces(text, n=17):
+    """text in pieces of n characters, the way deltas arrive (at least one piece)."""
+    return [text[i:i + n] for i in range(0, len(text), n)] or [""]
+
+
+def sse_bytes(events):
+    out = []
+    for name, data in events:
+        if name:
+            out.append("event: %s\n" % name)
+        out.append("data: %s\n\n" % (data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)))
+    return "".join(out).encode("utf-8", "surrogatepass")
+
+
+def anthropic_events(body):
+    """The Messages API stream of message body: message_start, each block as
+    content_block_start/delta.../stop (a ping after the first start),
+    message_delta with the stop reason and the cumulative output tokens, message_stop."""
+    usage = body["usage"]
+    start = dict(body, content=[], stop_reason=None, stop_sequence=None, usage=dict(usage, output_tokens=1))
+    ev = [("message_start", {"type": "message_start", "message": start})]
+    for i, b in enumerate(body["content"]):
+        def delta(d):
+            ev.append(("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d}))
+        if b["type"] == "text":
+            first = {"type": "text", "text": ""}
+        elif b["type"] == "tool_use":
+            first = dict(b, input={})
+        elif b["type"] == "thinking":
+            first = {"type": "thinking", "thinking": ""}
+        else:
+            first = b
+        ev.append(("content_block_start", {"type": "content_block_start", "index": i, "content_block": first}))
+        if i == 0:
+            ev.append(("ping", {"type": "ping"}))
+        if b["type"] == "text":
+            for p in pieces(b["text"]):
+                delta({"type": "text_delta", "text": p})
+        elif b["type"] == "tool_use":
+            for p in pieces(json.dumps(b["input"])):
+                delta({"type": "input_json_delta", "partial_json": p})
+        elif b["type"] == "thinking":
+            for p in pieces(b["thinking"]):
+                delta({"type": "thinking_delta", "thinking": p})
+            delta({"type": "signature_delta", "signature": b["signature"]})
+        ev.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
+    ev.append(("message_delta", {"type": "message_delta",
+                                 "delta": {"stop_reason": body["stop_reason"], "stop_sequence": None},
+                                 "usage": {"output_tokens": usage["output_tokens"]}}))
+    ev.append(("message_stop", {"type": "message_stop"}))
+    return ev
+
+
+def openai_events(body, include_usage):
+    """The Chat Completions stream of completion body: chat.completion.chunk
+    deltas, the finish reason, the usage chunk when asked for, data: [DONE]."""
+    base = {k: body[k] for k in ("id", "created", "model")}
+    base["object"] = "chat.completion.chunk"
+    choice = body["choices"][0]
+    msg = choice["message"]
+
+    def chunk(delta, finish=None):
+        c = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}])
+        if include_usage:
+            c["usage"] = None
+        return (None, c)
+    ev = [chunk({"role": "assistant", "content": "" if not msg.get("tool_calls") else None, "refusal": None})]
+    if msg.get("reasoning_content"):
+        ev += [chunk({"reasoning_content": p}) for p in pieces(msg["reasoning_content"])]
+    if msg.get("tool_calls"):
+        tc = msg["tool_calls"][0]
+        ev.append(chunk({"tool_calls": [{"index": 0, "id": tc["id"], "type": "function",
+                                         "function": {"name": tc["function"]["name"], "arguments": ""}}]}))
+        ev += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": p}}]})
+               for p in pieces(tc["function"]["arguments"])]
+    else:
+        ev += [chunk({"content": p}) for p in pieces(msg["content"] or "")]
+    ev.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        ev.append((None, dict(base, choices=[], usage=body["usage"])))
+    ev.append((None, "[DONE]"))
+    return ev
+
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -949,10 +1108,12 @@ def parse_args(argv):
                "request's NAME header, e.g. {header:x-api-key}), \"retry_after\": SEC, "
                "\"retry_after_ms\": MS, \"should_retry\": BOOL, \"headers\": {...}, \"drop\": true, "
                "\"cut\": true, \"garbage\": true, \"delay\": SEC, \"stall\": SEC, "
-               "\"stop_reason\": \"max_tokens\", \"thinking\": BOOL, \"answer\": OBJ, \"text\": STR}. "
+               "\"stop_reason\": \"max_tokens\", \"thinking\": BOOL, \"answer\": OBJ, \"text\": STR; "
+               "for streamed answers also \"error_event\": TYPE, \"stream_cut\": true, \"ping\": SEC, "
+               "\"chunk\": N}. "
                "POST /_control takes {\"faults\": [...], \"clear_faults\", \"clear_cache\", \"reset\", "
                "\"advance\": SEC, \"clock_offset\": SEC, \"ratelimit\": {...}, \"answers\": {...}, "
-               "\"thinking\": BOOL}; GET /_control shows the state.")
+               "\"thinking\": BOOL, \"chunk\": N}; GET /_control shows the state.")
     p.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
     p.add_argument("--port-file", help="write the port here once listening")
     p.add_argument("--answers", metavar="DIR", help="fixtures: DIR/TARGET.json (an array is a queue) or DIR/TARGET.N.json")
@@ -974,6 +1135,10 @@ def parse_args(argv):
     p.add_argument("--known-models-only", action="store_true", help="answer 404 for models not in the table")
     p.add_argument("--strict-answers", action="store_true",
                    help="answer 500 when a target has no fixture (default: placeholder files for its outputs)")
+    p.add_argument("--no-stream", action="store_true",
+                   help="answer 400 to requests with stream: true, as a server that cannot stream")
+    p.add_argument("--chunk", type=int, default=0, metavar="N",
+                   help="write streamed answers N bytes at a time (0: one event at a time)")
     p.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")
     return p.parse_args(argv)
 

@@ -329,14 +329,14 @@ TEST(backoff_and_retry_after)
 	CHECK(provider_backoff(2, 7) == 7);
 	CHECK(provider_backoff(2, 0) == 0);
 	CHECK(provider_backoff(1, 3600) <= 1);   /* a bogus retry-after is not honoured */
-	CHECK(provider_retry_after(NULL, "2") == 2);
-	CHECK(provider_retry_after("250", "2") == 0.25);
-	CHECK(provider_retry_after(NULL, "soon") == -1);
-	CHECK(provider_retry_after(NULL, NULL) == -1);
-	CHECK(provider_http_class(529, NULL) == CALL_RETRY);
-	CHECK(provider_http_class(404, NULL) == CALL_FAIL);
-	CHECK(provider_http_class(403, "true") == CALL_AUTH);
-	CHECK(provider_http_class(408, NULL) == CALL_RETRY);
+	CHECK(wire_retry_after(NULL, "2") == 2);
+	CHECK(wire_retry_after("250", "2") == 0.25);
+	CHECK(wire_retry_after(NULL, "soon") == -1);
+	CHECK(wire_retry_after(NULL, NULL) == -1);
+	CHECK(wire_http_class(529, NULL) == CALL_RETRY);
+	CHECK(wire_http_class(404, NULL) == CALL_FAIL);
+	CHECK(wire_http_class(403, "true") == CALL_AUTH);
+	CHECK(wire_http_class(408, NULL) == CALL_RETRY);
 }
 
 TEST(pacer_times)
@@ -702,6 +702,61 @@ TEST(live_pacing)
 	pv->call(pv, &rq, &r);
 	CHECK(r.status == CALL_OK);
 	CHECK(now() - t0 >= 0.9);
+	call_result_clear(&r);
+	pv->close(pv);
+}
+
+/* what a progress callback saw */
+struct seen {
+	int calls;
+	size_t bytes, answer_bytes;
+	long output_tokens, events;
+};
+
+static void on_progress(void *arg, const struct call_progress *cp)
+{
+	struct seen *s = arg;
+
+	CHECK(cp->bytes >= s->bytes && cp->events > s->events);   /* counts only grow within a try */
+	s->calls++;
+	s->bytes = cp->bytes;
+	s->answer_bytes = cp->answer_bytes;
+	s->output_tokens = cp->output_tokens;
+	s->events = cp->events;
+}
+
+TEST(live_stream_same_answer_and_progress)
+{
+	struct settings s;
+	struct provider *pv;
+	struct call_result plain = {0}, r = {0};
+	struct request rq = small(FMT_JSON_SCHEMA);
+	struct seen seen = {0};
+	int code;
+
+	if (!live())
+		return;
+	pv = live_open("sk-live", &s);
+	control("{\"reset\":true}");
+	pv->call(pv, &rq, &plain);
+	CHECK(plain.status == CALL_OK);
+	pv->close(pv);
+	/* streamed, split every 3 bytes, from the same cold cache */
+	s.stream = 1;
+	pv = anthropic_open(&s, &code);
+	control("{\"reset\":true,\"chunk\":3}");
+	rq.progress = on_progress;
+	rq.progress_arg = &seen;
+	pv->call(pv, &rq, &r);
+	control("{\"chunk\":0}");
+	CHECK(r.status == CALL_OK);
+	CHECK_STR(r.answer, plain.answer);
+	CHECK(memcmp(&r.usage, &plain.usage, sizeof(r.usage)) == 0);
+	CHECK_STR(r.stop_reason, plain.stop_reason);
+	CHECK(seen.calls >= 6 && seen.events == seen.calls);
+	CHECK(seen.answer_bytes > 0 && seen.output_tokens == plain.usage.output);
+	CHECK(seen.bytes > seen.answer_bytes);
+	call_result_clear(&plain);
 	call_result_clear(&r);
 	pv->close(pv);
 }

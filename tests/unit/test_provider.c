@@ -11,14 +11,14 @@
 #define AKEY "sk-ant-api03-Zx9_SECRET-anthropic-0123456789"
 #define OKEY "local-secret-4711"
 
-/* s after provider_redact, in a static buffer */
+/* s after wire_redact, in a static buffer */
 static const char *redact(const char *s)
 {
 	static char out[1024];
 	struct buffer b = {0};
 
 	buf_puts(&b, s);
-	provider_redact(&b);
+	wire_redact(&b);
 	snprintf(out, sizeof(out), "%s", buf_str(&b));
 	buf_free(&b);
 	return out;
@@ -101,12 +101,12 @@ TEST(excerpt_never_keeps_part_of_a_key)
 	memset(body, 'a', 190);
 	body[190] = ' ';
 	snprintf(body + 191, sizeof(body) - 191, "%s", AKEY);
-	e = provider_excerpt(body, strlen(body));
+	e = wire_excerpt(body, strlen(body));
 	CHECK(strstr(e, "sk-ant") == NULL);
 	CHECK(strstr(e, "Zx9") == NULL);
 	CHECK(strstr(e, "[redac") != NULL);
 	free(e);
-	e = provider_excerpt("no key: " OKEY, strlen("no key: " OKEY));
+	e = wire_excerpt("no key: " OKEY, strlen("no key: " OKEY));
 	CHECK_STR(e, "no key: [redacted]");
 	free(e);
 	unsetenv("ANTHROPIC_API_KEY");
