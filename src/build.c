@@ -79,6 +79,7 @@ struct job {
 	int budget_stop;        /* a retry was not sent: it could pass the budget */
 	int running;            /* a worker makes the call */
 	double started;         /* now() when the call was handed to the worker */
+	atomic_long streamed;   /* output tokens received so far (written by the worker, read by live) */
 	int done;               /* the worker has finished (under e->mu) */
 	struct prefix *warms[3];/* the cache prefixes this job writes first */
 	size_t nwarms;
@@ -544,6 +545,17 @@ static int halted(const struct engine *e)
 	return interrupted || e->auth_failed || e->budget_hit || e->bad_input || (e->o->stop && e->count[S_FAILED]);
 }
 
+/* a streamed try's progress, on the worker: tokens so far, as the server
+ * counts them or (until it says, which Anthropic does at the end) a
+ * quarter of the answer's bytes */
+static void on_stream(void *arg, const struct call_progress *cp)
+{
+	struct job *j = arg;
+	long t = (long)(cp->answer_bytes / 4);
+
+	atomic_store(&j->streamed, cp->output_tokens > t ? cp->output_tokens : t);
+}
+
 /* prepare attempt j->attempt of j's target and start its call on a worker:
  * 0 started, 1 not yet (it fits the budget once calls in flight settle), -1
  * not (the target is finished: failed or skipped) */
@@ -567,6 +579,9 @@ static int job_start(struct engine *e, struct job *j)
 	j->req.format = esc ? prompt_format(model_answer_format(s, j->model)) : ti->fmt;
 	j->req.feedback = j->feedback;
 	j->req.ttl_1h = want_1h(e);
+	j->req.progress = on_stream;
+	j->req.progress_arg = j;
+	atomic_store(&j->streamed, 0);
 	if (halted(e)) {
 		const char *why = interrupted ? "interrupted" : e->budget_hit ? "the budget is reached"
 				  : e->o->stop && e->count[S_FAILED] ? "--stop after a failure" : "the run stops";
@@ -922,7 +937,7 @@ static void live(struct engine *e)
 			calls[n].target = j->t->id;
 			calls[n].model = j->model;
 			calls[n].started = j->started;
-			calls[n].tokens = -1;
+			calls[n].tokens = atomic_load(&j->streamed) > 0 ? atomic_load(&j->streamed) : -1;
 			n++;
 		} else if (!j->running && !j->done && !waiting && e->budget >= 0) {
 			waiting = budget = xasprintf("%s waits for the budget", j->t->id);

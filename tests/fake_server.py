@@ -982,13 +982,14 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         step = int(f.get("chunk") or self.server.state.chunk or 0)
+        drip = float(f.get("drip") or 0)
         data = sse_bytes(events)
         if f.get("cut"):
             # hang up in the middle: half the bytes and no last chunk
             self.write_chunks(data[: len(data) // 2], step)
             self.hang_up()
             return
-        self.write_chunks(data, step)
+        self.write_chunks(data, step, drip)
         if tail:
             # nothing for stall seconds, or only pings every ping seconds
             until = time.time() + float(f["stall"])
@@ -1002,11 +1003,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def write_chunks(self, data, step):
-        """data as HTTP chunks of step bytes (0: one chunk), each flushed at once."""
+    def write_chunks(self, data, step, drip=0):
+        """data as HTTP chunks of step bytes (0: one chunk), each flushed at
+        once, drip seconds apart (a slow answer arriving)."""
         step = step if step > 0 else max(len(data), 1)
         for i in range(0, len(data), step):
             piece = data[i:i + step]
+            if drip and i:
+                time.sleep(drip)
             self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
             self.wfile.flush()
 

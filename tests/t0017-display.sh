@@ -1,7 +1,8 @@
 #!/bin/sh
 # t0017: the live display on a real terminal (tmux): the calls in flight with
 # their elapsed time, why a ready target waits, a line never wider than the
-# terminal, what a Ctrl-C does; and the bounded call_progress JSON events.
+# terminal, the tokens of a streamed call growing, what a Ctrl-C does; and the
+# bounded call_progress JSON events.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v tmux >/dev/null 2>&1; then
@@ -35,7 +36,7 @@ slow() {
 SESSION=mpbuild-t0017-$$
 # tm ARGS...: tmux on a server of the project's own (run_tmux sets SOCK)
 tm() { tmux -L "$SOCK" "$@"; }
-CLEANUP="$CLEANUP for s in p1 p2 p4; do tmux -L $SESSION-\$s kill-server 2>/dev/null; done;"
+CLEANUP="$CLEANUP for s in p1 p2 p4 p5; do tmux -L $SESSION-\$s kill-server 2>/dev/null; done;"
 # screen: the pane's text now, appended to screens
 screen() { tm capture-pane -p -J -t "$SESSION" | tee -a screens; }
 
@@ -71,6 +72,17 @@ expect_success 'on a narrow terminal the live line is cut, never wrapped' '
 	n=0 && while ! grep -q "EXIT=" screens && [ $n -lt 40 ]; do sleep 0.5; screen >/dev/null; n=$((n + 1)); done &&
 	cat screens && grep -q "EXIT=0" screens && grep "^\[0/3\] 1 in flight: T-001 " screens &&
 	test "$(widest)" -le 29
+'
+
+expect_success 'a streamed call shows its tokens growing' '
+	fake_reset && notes p5 1 && long=$(python3 -c "print(\"word \" * 400)") &&
+	fake_control "{\"answers\": {\"T-001\": {\"files\": [{\"path\": \"n1.md\", \"content\": \"$long\"}]}},
+		\"faults\": [{\"target\": \"T-001\", \"chunk\": 1500, \"drip\": 0.3}]}" >/dev/null &&
+	run_tmux p5 80 && sleep 1 &&
+	n=0 && while ! grep -q "EXIT=" screens && [ $n -lt 40 ]; do sleep 0.3; screen >/dev/null; n=$((n + 1)); done &&
+	cat screens && grep -q "EXIT=0" screens &&
+	grep -o "T-001 [0-9]*s [0-9]* tok" screens | awk "{ print \$3 }" | uniq >toks && cat toks &&
+	test "$(wc -l <toks)" -ge 2 && sort -n -c toks
 '
 
 expect_success 'a first Ctrl-C says what it does, and the calls in flight land' '
