@@ -80,6 +80,7 @@ struct job {
 	int running;            /* a worker makes the call */
 	double started;         /* now() when the call was handed to the worker */
 	atomic_long streamed;   /* output tokens received so far (written by the worker, read by live) */
+	_Atomic double paced_until; /* now() until which the try waits for the rate limits, 0: none */
 	int done;               /* the worker has finished (under e->mu) */
 	struct prefix *warms[3];/* the cache prefixes this job writes first */
 	size_t nwarms;
@@ -553,6 +554,7 @@ static void on_stream(void *arg, const struct call_progress *cp)
 	struct job *j = arg;
 	long t = (long)(cp->answer_bytes / 4);
 
+	atomic_store(&j->paced_until, cp->pacing > 0 ? now() + cp->pacing : 0);
 	atomic_store(&j->streamed, cp->output_tokens > t ? cp->output_tokens : t);
 }
 
@@ -582,6 +584,7 @@ static int job_start(struct engine *e, struct job *j)
 	j->req.progress = on_stream;
 	j->req.progress_arg = j;
 	atomic_store(&j->streamed, 0);
+	atomic_store(&j->paced_until, 0);
 	if (halted(e)) {
 		const char *why = interrupted ? "interrupted" : e->budget_hit ? "the budget is reached"
 				  : e->o->stop && e->count[S_FAILED] ? "--stop after a failure" : "the run stops";
@@ -926,21 +929,24 @@ static void live(struct engine *e)
 	struct sched *sc = e->sc;
 	struct live_call *calls = xcalloc(sc->nrun + 1, sizeof(*calls));
 	const char *waiting = sc->waiting;
-	char *budget = NULL;
+	char *note = NULL;
 	size_t i, n = 0, flying = 0;
 	int ints = interrupted;
 
 	for (i = 0; i < sc->nrun; i++) {
 		struct job *j = sc->run[i];
 
-		if (j->running && !j->done) {
+		if (j->running && !j->done && atomic_load(&j->paced_until) > now() && !waiting) {
+			waiting = note = xasprintf("%s waits %.0fs for the rate limits", j->t->id,
+						     atomic_load(&j->paced_until) - now() + 0.5);
+		} else if (j->running && !j->done) {
 			calls[n].target = j->t->id;
 			calls[n].model = j->model;
 			calls[n].started = j->started;
 			calls[n].tokens = atomic_load(&j->streamed) > 0 ? atomic_load(&j->streamed) : -1;
 			n++;
 		} else if (!j->running && !j->done && !waiting && e->budget >= 0) {
-			waiting = budget = xasprintf("%s waits for the budget", j->t->id);
+			waiting = note = xasprintf("%s waits for the budget", j->t->id);
 		}
 	}
 	flying = n;
@@ -953,7 +959,7 @@ static void live(struct engine *e)
 			progress_say(&e->pr, "mpbuild: interrupted again: aborting the calls in flight");
 	}
 	progress_live(&e->pr, calls, n, waiting);
-	free(budget);
+	free(note);
 	free(calls);
 }
 

@@ -13,13 +13,15 @@ enum answer_format { FMT_JSON_SCHEMA, FMT_TOOL, FMT_TEXT };
 #define NLAYERS 4
 
 /* what a streamed try has received so far, handed to request.progress after
- * each event of a streamed call; counts start again at 0 on every try */
+ * each event of a streamed call (and before a wait for the rate limits);
+ * counts start again at 0 on every try */
 struct call_progress {
 	const char *target;     /* the request's target */
 	size_t bytes;           /* response bytes received so far */
 	size_t answer_bytes;    /* bytes of answer text (text and tool-input deltas) so far */
 	long output_tokens;     /* output tokens as the server last reported them (0 until it says) */
 	long events;            /* stream events so far, pings included */
+	double pacing;          /* > 0: the try waits this many seconds for the rate limits before it is sent */
 };
 
 /* a request as every provider receives it; providers turn it into their wire format */

@@ -407,7 +407,7 @@ void pacer_note(struct pacer *p, int kind, long remaining, double reset)
 	pthread_mutex_unlock(p->mu);
 }
 
-void pacer_wait(struct pacer *p, const long need[PACE_KINDS])
+void pacer_wait(struct pacer *p, const long need[PACE_KINDS], const struct request *req)
 {
 	for (;;) {
 		double wait = 0, wall = (double)time(NULL);
@@ -443,6 +443,14 @@ void pacer_wait(struct pacer *p, const long need[PACE_KINDS])
 		pthread_mutex_unlock(p->mu);
 		if (wait > PACE_MAX)
 			wait = PACE_MAX;
+		/* the live display says why the call has not gone yet */
+		if (req && req->progress) {
+			struct call_progress cp = {0};
+
+			cp.target = req->target;
+			cp.pacing = wait;
+			req->progress(req->progress_arg, &cp);
+		}
 		if (wire_sleep(wait) < 0)
 			return;
 		pthread_mutex_lock(p->mu);
@@ -594,7 +602,7 @@ int wire_post(struct wire *w, const char *const *headers, const char *body, cons
 		rq.data_arg = &f;
 		st->progress.target = req->target;
 	}
-	pacer_wait(&w->pace, need);
+	pacer_wait(&w->pace, need, req);
 	start = now();
 	http_do(&rq, hr);
 	res->latency = now() - start;

@@ -108,7 +108,7 @@ void pacer_note(struct pacer *p, int kind, long remaining, double reset);
 /* before a call that needs need[kind] units: sleep (through wire_sleep, at
  * most 60 s each) until the reset of each kind that has fewer remaining,
  * then count the call against what remains */
-void pacer_wait(struct pacer *p, const long need[PACE_KINDS]);
+void pacer_wait(struct pacer *p, const long need[PACE_KINDS], const struct request *req);
 /* an RFC 3339 time ("2026-11-24T16:30:05Z", fractions and offsets allowed)
  * as wall-clock seconds; -1 when it does not parse */
 double pacer_time(const char *s);

@@ -36,7 +36,7 @@ slow() {
 SESSION=mpbuild-t0017-$$
 # tm ARGS...: tmux on a server of the project's own (run_tmux sets SOCK)
 tm() { tmux -L "$SOCK" "$@"; }
-CLEANUP="$CLEANUP for s in p1 p2 p4 p5; do tmux -L $SESSION-\$s kill-server 2>/dev/null; done;"
+CLEANUP="$CLEANUP for s in p1 p2 p4 p5 p6; do tmux -L $SESSION-\$s kill-server 2>/dev/null; done;"
 # screen: the pane's text now, appended to screens
 screen() { tm capture-pane -p -J -t "$SESSION" | tee -a screens; }
 
@@ -53,7 +53,7 @@ run_tmux() {
 	: >screens
 	SOCK=$SESSION-$d
 	tm new-session -d -s "$SESSION" -x "$cols" -y 12 \
-		"cd $TRASH/$d && TERM=xterm ANTHROPIC_API_KEY=$KEY ANTHROPIC_BASE_URL=$FAKE_URL MPBUILD_RULES=$MPBUILD_RULES $MPBUILD $* ; echo EXIT=\$?; sleep 30"
+		"cd $TRASH/$d && TERM=xterm MPBUILD_BACKOFF_SCALE=${SCALE:-0.01} ANTHROPIC_API_KEY=$KEY ANTHROPIC_BASE_URL=$FAKE_URL MPBUILD_RULES=$MPBUILD_RULES $MPBUILD $* ; echo EXIT=\$?; sleep 30"
 }
 
 expect_success 'calls in flight with their elapsed time, a waiting target, never wider than the terminal' '
@@ -83,6 +83,15 @@ expect_success 'a streamed call shows its tokens growing' '
 	cat screens && grep -q "EXIT=0" screens &&
 	grep -o "T-001 [0-9]*s [0-9]* tok" screens | awk "{ print \$3 }" | uniq >toks && cat toks &&
 	test "$(wc -l <toks)" -ge 2 && sort -n -c toks
+'
+
+expect_success 'a call waiting for the rate limits says so, with the seconds left' '
+	fake_reset && notes p6 2 && fake_control "{\"ratelimit\": {\"anthropic-ratelimit-requests-remaining\": \"0\",
+		\"anthropic-ratelimit-requests-reset\": \"+4\"}}" >/dev/null &&
+	SCALE=1 run_tmux p6 80 -j 1 &&
+	n=0 && while ! grep -q "EXIT=" screens && [ $n -lt 40 ]; do sleep 0.3; screen >/dev/null; n=$((n + 1)); done &&
+	fake_control "{\"ratelimit\": {}}" >/dev/null && cat screens && grep -q "EXIT=0" screens &&
+	grep "T-002 waits [1-4]s for the rate limits" screens
 '
 
 expect_success 'a first Ctrl-C says what it does, and the calls in flight land' '
