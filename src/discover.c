@@ -348,12 +348,32 @@ static int call_prepare(struct dctx *d, const struct plan *p, const struct stage
 	return 0;
 }
 
+/* a stage's call in flight, for the live display */
+struct stage_prog {
+	struct dctx *d;
+	struct live_call call;
+};
+
+/* a streamed stage call's progress: the live line (or call_progress events),
+ * as a task's; the stage's call runs on this thread */
+static void stage_progress(void *arg, const struct call_progress *cp)
+{
+	struct stage_prog *sp = arg;
+	long t = (long)(cp->answer_bytes / 4);
+	char *why = cp->pacing > 0 ? xasprintf("%s waits %.0fs for the rate limits", sp->call.target, cp->pacing) : NULL;
+
+	sp->call.tokens = cp->output_tokens > t ? cp->output_tokens : t;
+	progress_live(&sp->d->pr, why ? NULL : &sp->call, why ? 0 : 1, why);
+	free(why);
+}
+
 /* call the provider for c (attempt c->req.attempt); the answer (malloc'd),
  * or NULL and either *code, or *rejected (malloc'd) when the model answered
  * but not with one JSON object: a judging failure, to be asked again */
 static char *call_model(struct dctx *d, const struct plan *p, struct call *c, int *code, char **rejected)
 {
 	struct call_result res = {0};
+	struct stage_prog sp = {0};
 	struct tryctx t = {d, &p->settings, c->req.target, c->req.model, c->req.attempt,
 			   d->o->budget >= 0 ? d->o->budget : p->settings.budget_usd};
 	char *answer;
@@ -393,7 +413,14 @@ static char *call_model(struct dctx *d, const struct plan *p, struct call *c, in
 			return NULL;
 		}
 	}
+	sp.d = d;
+	sp.call.target = c->req.target;
+	sp.call.model = c->req.model;
+	sp.call.started = now();
+	c->req.progress = stage_progress;
+	c->req.progress_arg = &sp;
 	provider_call_retrying(d->pv, &c->req, &res, on_try, &t);
+	c->req.progress = NULL;
 	if (res.status == CALL_FAIL && res.bad_answer) {
 		*rejected = xstrdup(res.error ? res.error : "the answer is not a JSON object");
 		call_result_clear(&res);

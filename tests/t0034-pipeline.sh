@@ -54,14 +54,16 @@ expect_success 'a plan whose task has no context: is accepted with a warning, no
 	mpbuild check >../check 2>&1 && grep -q "T-005 has no .context:." ../check
 '
 
-expect_success 'the pipeline shows what its calls cost, as a line per stage and a summary, or as JSON events' '
+expect_success 'the pipeline shows what its calls cost, as a line per stage and a summary, or as JSON events with call progress' '
 	new_request prog && cd prog && fake_reset && answers &&
 	mpbuild --defaults masterplan --progress plain >../out 2>../err && cat ../out &&
 	grep -q "^questions: built plans/questions.yaml (claude-sonnet-5-5) · \$[0-9.]*$" ../out &&
 	grep -q "^masterplan: built plans/masterplan.yaml (claude-sonnet-5-5) · \$[0-9.]*$" ../out &&
 	grep -q "^mpbuild: pipeline: 3 calls; tokens: [1-9][0-9]* input, [0-9]* cache write, [0-9]* cache read, [1-9][0-9]* output; \$[0-9.]*$" ../out &&
 	cd .. && new_request progj && cd progj && fake_reset && answers &&
+	fake_control "{\"faults\": [{\"target\": \"masterplan\", \"chunk\": 400, \"drip\": 0.2}]}" >/dev/null &&
 	mpbuild --defaults masterplan --progress json >../out 2>../events && cat ../events &&
+	grep -q "^{\"target\":\"masterplan\",\"model\":\"claude-sonnet-5-5\",\"elapsed\":[0-9.]*,\"output_tokens\":[0-9]*,\"event\":\"call_progress\"}$" ../events &&
 	for t in questions discovery masterplan; do
 		grep -q "{\"target\":\"$t\",\"model\":\"claude-sonnet-5-5\",\"event\":\"target_started\"}" ../events &&
 		grep -q "\"target\":\"$t\",\"model\":\"claude-sonnet-5-5\",\"attempt\":1,.*\"event\":\"call_finished\"" ../events &&
