@@ -24,6 +24,17 @@ struct anthropic {
 
 /* the body (asking for a stream when stream is set), and the bytes after the last breakpoint (what the input-token
  * rate limit will probably count, the cached prefix aside) */
+/* a cache breakpoint at the end of block b */
+static void mark(json_t *b, int ttl_1h)
+{
+	json_t *cc = json_object();
+
+	json_object_set_new(cc, "type", json_string("ephemeral"));
+	if (ttl_1h)
+		json_object_set_new(cc, "ttl", json_string("1h"));
+	json_object_set_new(b, "cache_control", cc);
+}
+
 static char *render(const struct request *req, const struct model_info *m, int stream, size_t *uncached)
 {
 	json_t *o = json_object(), *sys = json_array(), *msgs = json_array(), *user = json_object();
@@ -33,6 +44,7 @@ static char *render(const struct request *req, const struct model_info *m, int s
 	int i, nbp = 0;
 	char *s;
 
+	(void)m;        /* its minimum cacheable length serves cost forecasts, not placement */
 	if (req->format != FMT_TEXT) {
 		schema = req->schema ? json_loads(req->schema, 0, NULL) : json_object();
 		if (!schema)
@@ -52,14 +64,12 @@ static char *render(const struct request *req, const struct model_info *m, int s
 		json_object_set_new(b, "type", json_string("text"));
 		json_object_set_new(b, "text", wire_json_string(req->layer[i], req->layer_len[i]));
 		prefix += req->layer_len[i];
-		/* a prefix under the model's minimum would silently not be cached */
-		if (nbp < MAX_BREAKPOINTS && m->min_cache > 0 && prefix / 4 >= (size_t)m->min_cache) {
-			json_t *cc = json_object();
-
-			json_object_set_new(cc, "type", json_string("ephemeral"));
-			if (req->ttl_1h)
-				json_object_set_new(cc, "ttl", json_string("1h"));
-			json_object_set_new(b, "cache_control", cc);
+		/* every layer end gets its breakpoint (SPEC 5): a prefix under the
+		 * model's minimum is simply not cached and costs nothing, while an
+		 * estimate of its length (bytes/4 undercounts code) would drop
+		 * breakpoints the API could have used */
+		if (nbp < MAX_BREAKPOINTS) {
+			mark(b, req->ttl_1h);
 			nbp++;
 			marked = prefix;
 		}
@@ -71,10 +81,26 @@ static char *render(const struct request *req, const struct model_info *m, int s
 	else
 		json_decref(sys);
 	{
-		json_t *b = json_object();
+		/* layer 4: the dependencies' interfaces, which tasks along a chain
+		 * share, end with a breakpoint; the task's own part has none (its
+		 * unique tokens would be billed as writes) */
+		size_t stable = req->layer4_stable < req->layer_len[3] ? req->layer4_stable : 0;
+		json_t *b;
 
+		if (stable) {
+			b = json_object();
+			json_object_set_new(b, "type", json_string("text"));
+			json_object_set_new(b, "text", wire_json_string(req->layer[3], stable));
+			if (nbp < MAX_BREAKPOINTS) {
+				mark(b, req->ttl_1h);
+				nbp++;
+				marked = prefix + stable;
+			}
+			json_array_append_new(content, b);
+		}
+		b = json_object();
 		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", wire_json_string(req->layer[3], req->layer_len[3]));
+		json_object_set_new(b, "text", wire_json_string(req->layer[3] + stable, req->layer_len[3] - stable));
 		json_array_append_new(content, b);
 		total += req->layer_len[3];
 	}

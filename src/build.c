@@ -376,6 +376,7 @@ static int restore(struct engine *e, struct task *t)
 	} else if (landed == 0) {
 		ok = 1;
 		e->dirty = 1;
+		engine_forget(e, t);
 		ti->s = S_RESTORED;
 		engine_why(ti, ac.cost > 0 ? xasprintf("saved $%.4f", ac.cost) : NULL);
 		if (ac.cost > 0)
@@ -595,7 +596,7 @@ static int job_start(struct engine *e, struct job *j)
 					      j->attempt - 1, why, j->t->id, j->attempt - 1));
 		return -1;
 	}
-	if (prompt_task_request(e->pc, t, &j->req) < 0) {
+	if (engine_request(e, t, &j->req) < 0) {
 		task_failed(e, j, xstrdup("cannot assemble the request"));
 		return -1;
 	}
@@ -768,6 +769,7 @@ static int job_finish(struct engine *e, struct job *j)
 		goto out;
 	}
 	e->dirty = 1;
+	engine_forget(e, t);
 	ti->s = S_BUILT;
 	engine_why(ti, NULL);
 	if (j->attempt == 1)

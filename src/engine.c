@@ -334,6 +334,156 @@ static void outputs_state(struct engine *e, const struct task *t, const struct r
 	}
 }
 
+int engine_interface(struct engine *e, const struct task *d, const char *path, char out[HASH_HEX],
+		     struct buffer *text)
+{
+	const char *h = fscache_hash(&e->fc, path);
+
+	if (!h)
+		return -1;
+	/* until the rule says otherwise, a file is its own interface */
+	snprintf(out, HASH_HEX, "%s", h);
+	if (text) {
+		char *full = path_join(e->root, path);
+		int rc = read_file(full, text, 8u << 20);
+
+		free(full);
+		if (rc < 0)
+			return error("%s: cannot read %s (an output of %s):", d->id, path, d->id);
+	}
+	return 0;
+}
+
+const char *engine_closure(struct engine *e, const struct task *t, int content)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	char *slot = content ? ti->cclosure : ti->iclosure;
+	struct sha256 hs;
+	size_t i;
+
+	if (*slot)
+		return slot;
+	sha256_init(&hs);
+	for (i = 0; i < t->noutputs; i++) {
+		char h[HASH_HEX];
+		const char *ch = fscache_hash(&e->fc, t->outputs[i]);
+
+		if (!ch || (!content && engine_interface(e, t, t->outputs[i], h, NULL) < 0))
+			return NULL;
+		sha256_update(&hs, t->outputs[i], strlen(t->outputs[i]) + 1);
+		sha256_update(&hs, content ? ch : h, HASH_HEX);
+	}
+	/* Merkle style: what t depends on enters through their closures, so a
+	 * no-op hashes each task once however deep the graph */
+	for (i = 0; i < t->ndeps; i++) {
+		const char *dc = engine_closure(e, t->deps[i], content);
+
+		if (!dc)
+			return NULL;
+		sha256_update(&hs, t->deps[i]->id, strlen(t->deps[i]->id) + 1);
+		sha256_update(&hs, dc, HASH_HEX);
+	}
+	sha256_final_hex(&hs, slot);
+	return slot;
+}
+
+/* mark t's dependencies, direct or not */
+static void mark_deps(const struct task *t, unsigned char *mark)
+{
+	size_t i;
+
+	for (i = 0; i < t->ndeps; i++)
+		if (!mark[t->deps[i]->index]) {
+			mark[t->deps[i]->index] = 1;
+			mark_deps(t->deps[i], mark);
+		}
+}
+
+struct dep_view *engine_dep_views(struct engine *e, const struct task *t, size_t *n)
+{
+	unsigned char *mark = xcalloc(e->p->ntasks + 1, 1);
+	struct dep_view *v = NULL;
+	size_t i, j, cap = 0;
+
+	*n = 0;
+	mark_deps(t, mark);
+	/* plan order: the same for every task that sees the same dependencies */
+	for (i = 0; i < e->p->ntasks; i++) {
+		const struct task *d = &e->p->tasks[i];
+
+		if (!mark[i])
+			continue;
+		for (j = 0; j < d->noutputs; j++) {
+			struct buffer text = {0};
+			char h[HASH_HEX];
+
+			if (engine_interface(e, d, d->outputs[j], h, &text) < 0) {
+				buf_free(&text);
+				engine_dep_views_free(v, *n);
+				free(mark);
+				return NULL;
+			}
+			if (*n == cap) {
+				cap = cap ? 2 * cap : 8;
+				v = xreallocarray(v, cap + 1, sizeof(*v));
+			}
+			v[*n].task = d->id;
+			v[*n].path = d->outputs[j];
+			v[*n].len = text.len;
+			v[*n].text = text.data ? buf_take(&text) : xstrdup("");
+			(*n)++;
+		}
+	}
+	free(mark);
+	return v ? v : xcalloc(1, sizeof(*v));
+}
+
+void engine_dep_views_free(struct dep_view *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free((char *)v[i].text);
+	free(v);
+}
+
+int engine_request(struct engine *e, const struct task *t, struct request *req)
+{
+	size_t n;
+	struct dep_view *v = engine_dep_views(e, t, &n);
+	int rc = v ? prompt_task_request(e->pc, t, v, n, req) : -1;
+
+	engine_dep_views_free(v, n);
+	return rc;
+}
+
+void engine_forget(struct engine *e, const struct task *t)
+{
+	e->ti[t->index].iclosure[0] = '\0';
+	e->ti[t->index].cclosure[0] = '\0';
+}
+
+/* the first output of t's dependencies (transitively) that is missing, with
+ * the task that declares it; NULL when none is */
+static const char *missing_dep_output(struct engine *e, const struct task *t, const char **owner)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->ndeps; i++) {
+		const struct task *d = t->deps[i];
+		const char *m;
+
+		for (j = 0; j < d->noutputs; j++)
+			if (!fscache_hash(&e->fc, d->outputs[j])) {
+				*owner = d->id;
+				return d->outputs[j];
+			}
+		if ((m = missing_dep_output(e, d, owner)))
+			return m;
+	}
+	return NULL;
+}
+
 void engine_eval(struct engine *e, struct task *t)
 {
 	struct tinfo *ti = &e->ti[t->index];
@@ -342,7 +492,7 @@ void engine_eval(struct engine *e, struct task *t)
 	const char *shared[3], **dt, **dp, **dh;
 	char head[HASH_HEX];
 	const struct record *rec;
-	size_t i, j, nd = 0;
+	size_t i, nd = 0;
 
 	for (i = 0; i < t->ndeps; i++) {
 		struct tinfo *d = &e->ti[t->deps[i]->index];
@@ -357,30 +507,42 @@ void engine_eval(struct engine *e, struct task *t)
 			engine_why(ti, xasprintf("after %s", t->deps[i]->id));
 			return;
 		}
-		nd += t->deps[i]->noutputs;
 	}
 	ti->mc = plan_task_model(e->p, t);
 	ti->fmt = prompt_format(model_answer_format(s, ti->mc.model));
 	prompt_shared_hashes(e->pc, t, ti->fmt, shared);
 	prompt_task_hash(e->pc, t, head);
-	dt = xcalloc(nd + 1, sizeof(*dt));
-	dp = xcalloc(nd + 1, sizeof(*dp));
-	dh = xcalloc(nd + 1, sizeof(*dh));
-	nd = 0;
+	/* each dependency enters by the closure of its interfaces (SPEC 10.1):
+	 * a new implementation behind the same interface changes no key here;
+	 * each file read in full enters by its content */
+	dt = xcalloc(t->ndeps + t->nreads + 1, sizeof(*dt));
+	dp = xcalloc(t->ndeps + t->nreads + 1, sizeof(*dp));
+	dh = xcalloc(t->ndeps + t->nreads + 1, sizeof(*dh));
 	for (i = 0; i < t->ndeps; i++) {
-		for (j = 0; j < t->deps[i]->noutputs; j++) {
-			const char *h = fscache_hash(&e->fc, t->deps[i]->outputs[j]);
+		const char *c = engine_closure(e, t->deps[i], 0), *owner = NULL, *m;
 
-			if (!h) {
-				ti->s = S_SKIPPED;
-				engine_why(ti, xasprintf("%s, an output of %s, is missing", t->deps[i]->outputs[j],
-						      t->deps[i]->id));
-				goto out;
-			}
-			dt[nd] = t->deps[i]->id;
-			dp[nd] = t->deps[i]->outputs[j];
-			dh[nd++] = h;
+		if (!c) {
+			m = missing_dep_output(e, t, &owner);
+			ti->s = S_SKIPPED;
+			engine_why(ti, m ? xasprintf("%s, an output of %s, is missing", m, owner)
+					 : xasprintf("the interfaces of %s cannot be read", t->deps[i]->id));
+			goto out;
 		}
+		dt[nd] = t->deps[i]->id;
+		dp[nd] = "interfaces";
+		dh[nd++] = c;
+	}
+	for (i = 0; i < t->nreads; i++) {
+		const char *h = fscache_hash(&e->fc, t->reads[i]);
+
+		if (!h) {
+			ti->s = S_SKIPPED;
+			engine_why(ti, xasprintf("%s, which it reads, is missing", t->reads[i]));
+			goto out;
+		}
+		dt[nd] = "reads";
+		dp[nd] = t->reads[i];
+		dh[nd++] = h;
 	}
 	in.family = e->family;
 	in.model = ti->mc.model;

@@ -62,6 +62,8 @@ struct tinfo {
 	int edited;             /* kept because a person edited an output */
 	char **seen;            /* owned: per output, its hash when evaluated ("" for no file): landing
 				 * checks the tree still holds these, so an edit made meanwhile wins */
+	char iclosure[HASH_HEX]; /* its outputs' interfaces and its dependencies' closures ("": not yet) */
+	char cclosure[HASH_HEX]; /* the same over contents: what its dependents' checks ran against */
 };
 
 /* The engine of one invocation.  Threads: calls run on worker threads (-j);
@@ -130,6 +132,23 @@ int engine_take_lock(const char *root);
 struct task **engine_select(struct engine *e, char **names, size_t n, size_t *count);
 /* evaluate t (its dependencies evaluated first): key, state and why */
 void engine_eval(struct engine *e, struct task *t);
+/* the interface of output path of task d (hash, and with text its bytes);
+ * -1 when the file cannot be read */
+int engine_interface(struct engine *e, const struct task *d, const char *path, char out[HASH_HEX],
+		     struct buffer *text);
+/* the hash over t's outputs' interfaces (content: their contents) and the
+ * same closures of its dependencies, computed once; NULL when an output is missing */
+const char *engine_closure(struct engine *e, const struct task *t, int content);
+/* the interfaces t's prompt shows: every output of its dependencies, direct
+ * or not, in plan order, with the bytes its rule extracts; NULL after a
+ * message; free with engine_dep_views_free */
+struct dep_view *engine_dep_views(struct engine *e, const struct task *t, size_t *n);
+void engine_dep_views_free(struct dep_view *v, size_t n);
+/* fill req for t (prompt_task_request with its dependencies' interfaces);
+ * -1 after a message.  The layers stay valid until the next request */
+int engine_request(struct engine *e, const struct task *t, struct request *req);
+/* t's outputs changed (it landed): its closures are computed again */
+void engine_forget(struct engine *e, const struct task *t);
 /* replace ti's why with why (owned) */
 void engine_why(struct tinfo *ti, char *why);
 /* regenerate mpbuild.lock from the records (and remember its hash) */

@@ -8,7 +8,7 @@
 #include "state.h"
 
 /* the version of mpbuild's prompt format; bump it when layer bytes change */
-#define PROMPT_FORMAT_VERSION 1
+#define PROMPT_FORMAT_VERSION 2
 
 /* what decides a task's request and how its answer is judged */
 struct key_input {
@@ -17,7 +17,8 @@ struct key_input {
 	int max_tokens;
 	const char *schema_hash;        /* answer format + schema */
 	const char *layer[4];           /* layer hashes; layer 4 without dependency outputs */
-	size_t ndeps;                   /* dependency outputs, which enter by content hash */
+	size_t ndeps;                   /* dependencies, which enter by the closure of their interfaces
+					 * (path "interfaces"), and files read in full (target "reads") */
 	const char **dep_target, **dep_path, **dep_hash;
 	const struct task *task;        /* for validate and check commands */
 	int retries;

@@ -956,7 +956,7 @@ static void load_masterplan(struct plan *p, int strict)
 	static const char *const phkeys[] = {"id", "title", "description"};
 	static const char *const mkeys[] = {"id", "phase", "title", "description"};
 	static const char *const tkeys[] = {"id", "title", "description", "milestone", "complexity", "model",
-					    "rule", "depends_on", "context", "outputs", "check", "subtasks"};
+					    "rule", "depends_on", "context", "outputs", "reads", "check", "subtasks"};
 	static const char *const cplx[] = {"low", "medium", "high"};
 	struct ld L = {p, "plans/masterplan.yaml"};
 	struct htab all = {0}, phases = {0}, miles = {0}, ctx = {0};
@@ -1081,6 +1081,7 @@ static void load_masterplan(struct plan *p, int strict)
 			t->has_context = ymap_get(e, "context") && !yis_null(ymap_get(e, "context"));
 			t->context = get_strs(&L, e, "context", &t->ncontext, who);
 			t->outputs = get_strs(&L, e, "outputs", &t->noutputs, who);
+			t->reads = get_strs(&L, e, "reads", &t->nreads, who);
 			t->check = get_checks(&L, e, &t->ncheck, who);
 			free(get_strs(&L, e, "subtasks", &j, who));
 			t->index = p->ntasks;
@@ -1155,6 +1156,13 @@ static void load_masterplan(struct plan *p, int strict)
 			p->warnings++;
 		if (t->noutputs == 0)
 			yerror(L.file, t->node, "%s declares no outputs", who);
+		for (j = 0; j < t->nreads; j++) {
+			const char *why = plan_path_problem(t->reads[j]);
+
+			if (why)
+				yerror(L.file, ymap_get(t->node, "reads")->kids[j], "file '%s' that %s reads %s", t->reads[j], who,
+				       why);
+		}
 		for (j = 0; j < t->noutputs; j++) {
 			const char *why = plan_path_problem(t->outputs[j]);
 			struct task *other;
@@ -1263,6 +1271,7 @@ void plan_free(struct plan *p)
 		free(t->depends_on);
 		free(t->context);
 		free(t->outputs);
+		free(t->reads);
 		for (j = 0; j < t->ncheck; j++)
 			free(t->check[j].v);
 		free(t->check);

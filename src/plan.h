@@ -95,6 +95,8 @@ struct task {
 	int has_context;
 	const char **outputs;
 	size_t noutputs;
+	const char **reads;             /* files whose full content the prompt shows (reads:) */
+	size_t nreads;
 	struct argv *check;             /* check commands */
 	size_t ncheck;
 	struct ynode *node;             /* the entry, rendered into the task layer */

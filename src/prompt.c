@@ -382,36 +382,48 @@ void prompt_task_hash(struct prompt_ctx *c, const struct task *t, char out[HASH_
 	sha256_hex(b->data, b->len, out);
 }
 
-int prompt_task_request(struct prompt_ctx *c, const struct task *t, struct request *req)
+int prompt_task_request(struct prompt_ctx *c, const struct task *t, const struct dep_view *deps, size_t ndeps,
+			struct request *req)
 {
 	struct buffer *b = &c->l4;
 	struct rule_layer *rl = rule_layer(c, t->r);
-	size_t i, j;
+	size_t i;
 	int any = 0;
 
 	layer1(c, req->format);
 	buf_reset(b);
+	/* the interfaces first: tasks along a chain share this part, and a
+	 * breakpoint after it lets them read each other's prefixes */
+	for (i = 0; i < ndeps; i++) {
+		if (!deps[i].len)
+			continue;       /* an interface of nothing (a test, a document) */
+		if (!any)
+			buf_puts(b, "# Interfaces of the tasks it depends on, directly or not (already in the tree; do not "
+				    "return them)\n");
+		any = 1;
+		buf_printf(b, "\n## %s (from %s)\n\n", deps[i].path, deps[i].task);
+		prompt_fenced(b, "", deps[i].text, deps[i].len);
+	}
+	if (any)
+		buf_putc(b, '\n');
+	req->layer4_stable = b->len;
 	task_head(c, t, b);
-	for (i = 0; i < t->ndeps; i++) {
-		for (j = 0; j < t->deps[i]->noutputs; j++) {
-			const char *rel = t->deps[i]->outputs[j];
-			char *path = path_join(c->p->root, rel);
-			struct buffer f = {0};
+	for (i = 0; i < t->nreads; i++) {
+		char *path = path_join(c->p->root, t->reads[i]);
+		struct buffer f = {0};
 
-			if (read_file(path, &f, DEP_MAX) < 0) {
-				error("%s: cannot read %s (an output of %s):", t->id, rel, t->deps[i]->id);
-				free(path);
-				buf_free(&f);
-				return -1;
-			}
+		if (read_file(path, &f, DEP_MAX) < 0) {
+			error("%s: cannot read %s (it reads it in full):", t->id, t->reads[i]);
 			free(path);
-			if (!any)
-				buf_puts(b, "\n# Outputs of the tasks it depends on (for reference; do not return them)\n");
-			any = 1;
-			buf_printf(b, "\n## %s (from %s)\n\n", rel, t->deps[i]->id);
-			prompt_fenced(b, "", f.data, f.len);
 			buf_free(&f);
+			return -1;
 		}
+		free(path);
+		if (!i)
+			buf_puts(b, "\n# Files it reads in full\n");
+		buf_printf(b, "\n## %s\n\n", t->reads[i]);
+		prompt_fenced(b, "", f.data, f.len);
+		buf_free(&f);
 	}
 	req->target = t->id;
 	req->tool_name = "write_files";

@@ -37,6 +37,7 @@ struct request {
 	const char *schema;             /* the answer's JSON schema, wire dialect (SPEC 10.11) */
 	const char *layer[NLAYERS];     /* layer texts: 0-2 are system blocks, 3 is the user message */
 	size_t layer_len[NLAYERS];
+	size_t layer4_stable;           /* the first bytes of layer 4 that other tasks share (a breakpoint ends them) */
 	const char *feedback;           /* appended to layer 4, outside the key (SPEC 10.1): a retry's
 					 * error, or a re-plan's hints (previous plan file, diffs); may be NULL */
 	int ttl_1h;                     /* breakpoints with a one-hour TTL */
@@ -80,10 +81,20 @@ const char *prompt_rule_hash(struct prompt_ctx *c, const struct rule *r);
  * bounded contexts and relationships (dependency outputs enter the key by
  * content hash, beside it) */
 void prompt_task_hash(struct prompt_ctx *c, const struct task *t, char out[HASH_HEX]);
-/* fill req for task t: layer texts (layer 4 with dependency outputs read from
- * disk), schema, format; strings live in the context until the next call. -1
- * with a message when a dependency output cannot be read */
-int prompt_task_request(struct prompt_ctx *c, const struct task *t, struct request *req);
+/* one interface a task's prompt shows: an output of a task it depends on */
+struct dep_view {
+	const char *task;       /* the task that declares it */
+	const char *path;       /* the output */
+	const char *text;       /* its interface (extracted by its rule) */
+	size_t len;
+};
+
+/* fill req for task t: layer texts; layer 4 holds the n interfaces of deps
+ * (all its dependencies, direct or not, in plan order: the part tasks share,
+ * req->layer4_stable bytes), then its entry and domain model, then the files
+ * it reads in full; -1 with a message when one cannot be read */
+int prompt_task_request(struct prompt_ctx *c, const struct task *t, const struct dep_view *deps, size_t ndeps,
+			struct request *req);
 /* append s (len bytes) to b as a Markdown code block: a fence longer than
  * any run of backticks in s, then info (a language name or ""), s, a newline
  * unless s ends with one, and the fence again */

@@ -182,21 +182,30 @@ int build_explain(const char *root, const char *target)
 				size_t k;
 
 				json_array_foreach(db, j, y) {
+					const char *who = json_string_value(json_array_get(y, 0));
 					const char *path = json_string_value(json_array_get(y, 1));
-					int found = 0;
+					int found = 0, reads = who && strcmp(who, "reads") == 0;
 
 					json_array_foreach(da, k, x) {
-						if (strcmp(json_string_value(json_array_get(x, 1)), path) == 0) {
-							found = 1;
-							if (!json_equal(x, y)) {
-								printf("  changed: %s, an output of %s\n", path,
-								       json_string_value(json_array_get(y, 0)));
-								any = 1;
-							}
-						}
+						if (strcmp(json_string_value(json_array_get(x, 0)), who) != 0 ||
+						    strcmp(json_string_value(json_array_get(x, 1)), path) != 0)
+							continue;
+						found = 1;
+						if (json_equal(x, y))
+							continue;
+						if (reads)
+							printf("  changed: %s, which it reads in full\n", path);
+						else if (strcmp(path, "interfaces") == 0)
+							printf("  changed: the interfaces of %s (or of a task it depends on)\n", who);
+						else
+							printf("  changed: %s, an output of %s\n", path, who);
+						any = 1;
 					}
 					if (!found) {
-						printf("  new dependency output: %s\n", path);
+						if (reads)
+							printf("  new file read in full: %s\n", path);
+						else
+							printf("  new dependency: %s\n", who);
 						any = 1;
 					}
 				}
@@ -377,7 +386,7 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 
 	*lo = *hi = 0;
 	req.format = ti->fmt;
-	if (!m->priced || prompt_task_request(e->pc, t, &req) < 0) {
+	if (!m->priced || engine_request(e, t, &req) < 0) {
 		*lo = *hi = -1;
 		return;
 	}
@@ -421,7 +430,7 @@ int engine_dry_run(struct engine *e, struct task **order, size_t n)
 				req.effort = ti->mc.effort;
 				req.max_tokens = e->p->settings.max_tokens;
 				req.format = ti->fmt;
-				have = prompt_task_request(e->pc, t, &req) == 0;
+				have = engine_request(e, t, &req) == 0;
 			}
 			progress_dry_json(t->id, state_names[ti->s], ti->s == S_WAIT || ti->s == S_SKIPPED ? NULL : ti->key,
 					  ti->mc.model, ti->why, have ? &req : NULL, ti->s == S_PENDING, a, b);
