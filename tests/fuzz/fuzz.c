@@ -3,10 +3,10 @@
  * neighbours: answers against questions, contexts against discovery, rules
  * against the masterplan's outputs. */
 #include "fuzz.h"
+#include "archive.h"
 #include "plan.h"
 #include "util.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +30,9 @@ static const struct {
 
 static char *dir;
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void remove_project(void)
 {
-	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	archive_remove_temp(dir);   /* any tree, no link followed */
 	free(dir);
 	dir = NULL;
 }
