@@ -60,6 +60,10 @@ FUZZCHECK = $(FUZZ:%=build/fuzzcheck/%)
 build/fuzz/obj build/fuzzcheck:
 	mkdir -p $@
 
+# named only as a pattern rule's prerequisites they would count as
+# intermediate files: make would delete them after each build
+.SECONDARY: $(FUZZOBJ)
+
 build/fuzz/obj/%.o: src/%.c src/*.h | build/fuzz/obj
 	$(FUZZCC) $(WARN) -O1 -g $(FUZZSAN) -fsanitize=fuzzer-no-link $(CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
