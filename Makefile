@@ -1,5 +1,8 @@
-# mpbuild: make builds ./mpbuild; make check runs every test under ASan+UBSan;
-# make demo builds the demo plan offline from a committed cassette.
+# mpbuild: make builds ./mpbuild; make check runs every test under ASan+UBSan
+# (and replays the fuzz corpus in tests/fuzz/corpus); make demo builds the demo
+# plan offline from a committed cassette; make fuzz runs each libFuzzer harness
+# of tests/fuzz/ for FUZZTIME seconds (default 60) with clang, keeping what it
+# finds in build/fuzz/corpus/FORMAT and crashes in build/fuzz/crash-FORMAT-*.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -44,6 +47,32 @@ build/unit/%: tests/unit/%.c tests/unit/*.h $(filter-out build/san/main.o,$(SANO
 
 UNITBIN = $(UNIT:tests/unit/%.c=build/unit/%)
 
+# fuzz harnesses: tests/fuzz/fuzz_FORMAT.c, one per input format
+FUZZ = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZTIME ?= 60
+FUZZCC ?= clang
+FUZZSAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZOBJ = $(LIBSRC:src/%.c=build/fuzz/obj/%.o)
+FUZZLIB = tests/fuzz/fuzz.c tests/fuzz/fuzz.h
+# the harnesses as plain programs over the stored corpus, for make check (gcc)
+FUZZCHECK = $(FUZZ:%=build/fuzzcheck/%)
+
+build/fuzz/obj build/fuzzcheck:
+	mkdir -p $@
+
+# named only as a pattern rule's prerequisites they would count as
+# intermediate files: make would delete them after each build
+.SECONDARY: $(FUZZOBJ)
+
+build/fuzz/obj/%.o: src/%.c src/*.h | build/fuzz/obj
+	$(FUZZCC) $(WARN) -O1 -g $(FUZZSAN) -fsanitize=fuzzer-no-link $(CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZLIB) $(FUZZOBJ)
+	$(FUZZCC) $(WARN) -O1 -g $(FUZZSAN) -fsanitize=fuzzer $(CPPFLAGS) $(PKG_CFLAGS) -Isrc -o $@ $< tests/fuzz/fuzz.c $(FUZZOBJ) $(PKG_LIBS)
+
+build/fuzzcheck/%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(FUZZLIB) $(filter-out build/san/main.o,$(SANOBJ)) | build/fuzzcheck
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -Isrc -o $@ $< tests/fuzz/fuzz.c tests/fuzz/driver.c $(filter-out build/san/main.o,$(SANOBJ)) $(PKG_LIBS)
+
 # install the Debian packages the build needs, only when some are missing
 deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null; then \
@@ -53,8 +82,17 @@ deps:
 	fi
 
 check: deps
-	@$(MAKE) --no-print-directory build/mpbuild-san mpbuild $(UNITBIN)
-	@MPBUILD=$(CURDIR)/build/mpbuild-san UNITDIR=$(CURDIR)/build/unit sh tests/run.sh
+	@$(MAKE) --no-print-directory build/mpbuild-san mpbuild $(UNITBIN) $(FUZZCHECK)
+	@MPBUILD=$(CURDIR)/build/mpbuild-san UNITDIR=$(CURDIR)/build/unit FUZZDIR=$(CURDIR)/build/fuzzcheck sh tests/run.sh
+
+# each harness for FUZZTIME seconds, from the stored corpus; stops at the first crash
+fuzz:
+	@$(MAKE) --no-print-directory $(FUZZ:%=build/fuzz/%)
+	@for f in $(FUZZ); do \
+		mkdir -p build/fuzz/corpus/$$f && echo "fuzz: $$f for $(FUZZTIME) s" && \
+		build/fuzz/$$f -max_total_time=$(FUZZTIME) -close_fd_mask=2 -timeout=10 -rss_limit_mb=4096 \
+			-artifact_prefix=build/fuzz/crash-$$f- build/fuzz/corpus/$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
 
 demo: deps
 	@$(MAKE) --no-print-directory mpbuild
@@ -75,4 +113,4 @@ install: mpbuild
 clean:
 	rm -rf build mpbuild
 
-.PHONY: all check demo deps install clean cassettes
+.PHONY: all check demo deps install clean cassettes fuzz

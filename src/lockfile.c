@@ -131,15 +131,23 @@ int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX]
 		qsort(lk->targets, lk->ntargets, sizeof(*lk->targets), rec_cmp);
 	}
 	t = ymap_get(r, "rules");
-	if (t && !yis_null(t) && t->kind == Y_MAP) {
+	if (t && !yis_null(t)) {
+		/* an entry read without its hash would be written back as "hash: ",
+		 * which no later read accepts: refuse it here, as for targets */
+		if (t->kind != Y_MAP) {
+			yerror(file, t, "'rules' must be a mapping");
+			goto out;
+		}
 		lk->rules = xcalloc(t->n / 2 + 1, sizeof(*lk->rules));
 		for (i = 0; i < t->n; i += 2) {
 			struct ynode *e = t->kids[i + 1], *ex;
 			struct rule_rec *lr = &lk->rules[lk->nrules++];
 
 			lr->name = xstrdup(t->kids[i]->str);
-			if (e->kind != Y_MAP)
+			if (e->kind != Y_MAP) {
+				yerror(file, e, "rule %s must be a mapping", lr->name);
 				continue;
+			}
 			want_hash(file, ymap_get(e, "hash") ? ymap_get(e, "hash") : e,
 				  scalar(file, ymap_get(e, "hash"), "hash"), lr->hash);
 			ex = ymap_get(e, "examples");

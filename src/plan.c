@@ -152,6 +152,7 @@ static const char **get_strs(struct ld *L, const struct ynode *m, const char *ke
 			yerror(L->file, v->kids[i], "items of '%s' in %s must be strings, not %s", key, what,
 			       ykind_name(v->kids[i]));
 			free(out);
+			*n = 0;         /* callers index the list up to *n: no count without a list */
 			return NULL;
 		}
 		out[(*n)++] = v->kids[i]->str;

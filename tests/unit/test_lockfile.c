@@ -282,6 +282,12 @@ TEST(bad_locks)
 	e = bad_lock("version: 1\nrules:\n  c:\n    hash: " H1 "\n    examples:\n      - a.c: sha256:12\n");
 	CHECK_STR(e, "mpbuild.lock:6:14: error: expected a hash like sha256:<64 hex digits>\n");
 	free(e);
+	e = bad_lock("version: 1\nrules:\n  c: x\n");
+	CHECK_STR(e, "mpbuild.lock:3:6: error: rule c must be a mapping\n");
+	free(e);
+	e = bad_lock("version: 1\nrules: [c]\n");
+	CHECK_STR(e, "mpbuild.lock:2:8: error: 'rules' must be a mapping\n");
+	free(e);
 	e = bad_lock("- a\n");
 	CHECK_STR(e, "mpbuild.lock:1:1: error: the lock must be a mapping\n");
 	free(e);
