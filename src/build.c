@@ -213,6 +213,7 @@ static int want_1h(struct engine *e)
 
 static void start_calls(struct engine *e);
 static void live(struct engine *e);
+static int recheck(struct engine *e, struct task *t);
 
 /* a validator or check command on a thread of its own */
 struct command {
@@ -377,6 +378,7 @@ static int restore(struct engine *e, struct task *t)
 		ok = 1;
 		e->dirty = 1;
 		engine_forget(e, t);
+		engine_checked(e, t);
 		ti->s = S_RESTORED;
 		engine_why(ti, ac.cost > 0 ? xasprintf("saved $%.4f", ac.cost) : NULL);
 		if (ac.cost > 0)
@@ -770,6 +772,7 @@ static int job_finish(struct engine *e, struct job *j)
 	}
 	e->dirty = 1;
 	engine_forget(e, t);
+	engine_checked(e, t);
 	ti->s = S_BUILT;
 	engine_why(ti, NULL);
 	if (j->attempt == 1)
@@ -886,6 +889,8 @@ static void start_calls(struct engine *e)
 				e->store_tried = 1;
 				free(cache);
 			}
+			if (ti->s == S_UPTODATE && ti->recheck)
+				recheck(e, t);
 			if (ti->s != S_PENDING || restore(e, t)) {
 				sc->mark[i] = 2;
 				task_done(e, t, 0);
@@ -913,6 +918,8 @@ static void start_calls(struct engine *e)
 		j->e = e;
 		j->t = t;
 		j->attempt = 1;
+		j->feedback = ti->feedback;     /* a failed re-check's, or NULL */
+		ti->feedback = NULL;
 		progress_start(&e->pr, t->id, t->title, ti->mc.model);
 		if (job_start(e, j) >= 0) {
 			sc->run[sc->nrun++] = j;
@@ -922,6 +929,52 @@ static void start_calls(struct engine *e)
 		sc->finished++;
 		job_free(j);
 	}
+}
+
+/* t is up to date but a dependency's content changed behind the same
+ * interfaces: its checks run again on its outputs as they are, with no
+ * call.  0 when they pass; else t becomes stale (no restore: the cache holds
+ * these very files) and its call gets the failure as feedback */
+static int recheck(struct engine *e, struct task *t)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	struct answer a = {0};
+	struct buffer err = {0};
+	size_t i;
+	int rc = 0;
+
+	if (engine_needs_approval(e))
+		return 0;
+	a.files = xcalloc(t->noutputs + 1, sizeof(*a.files));
+	for (i = 0; i < t->noutputs; i++) {
+		struct buffer f = {0};
+		char *path = path_join(e->root, t->outputs[i]);
+
+		read_file(path, &f, ANSWER_FILE_MAX);
+		free(path);
+		a.files[i].path = xstrdup(t->outputs[i]);
+		a.files[i].len = f.len;
+		a.files[i].content = f.data ? buf_take(&f) : xstrdup("");
+		a.n++;
+	}
+	if (trial(e, t, &a, &err, 1) == 0) {
+		engine_checked(e, t);
+		progress_say(&e->pr, "%s: a dependency changed behind the same interfaces; its checks pass again", t->id);
+	} else {
+		char *line = first_line(buf_str(&err));
+
+		ti->s = S_PENDING;
+		ti->forced = 1;
+		engine_why(ti, xasprintf("its checks fail since a dependency changed: %s", line));
+		free(ti->feedback);
+		ti->feedback = xasprintf("The files below passed their checks before a dependency changed; now they fail "
+					 "(%s). Answer again with every file in full, fixing this.", buf_str(&err));
+		free(line);
+		rc = -1;
+	}
+	buf_free(&err);
+	answer_free(&a);
+	return rc;
 }
 
 /* the live display: the calls in flight and why a ready target waits; and,

@@ -264,6 +264,27 @@ static void seen_free(struct tinfo *ti, const struct task *t)
 	ti->seen = NULL;
 }
 
+/* an up-to-date t with checks whose dependencies' contents changed since its
+ * checks last passed (a new implementation behind the same interface, which
+ * changed no key) has its checks run again before it counts as up to date */
+static void recheck_state(struct engine *e, const struct task *t)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	char fp[HASH_HEX], *name, *was;
+
+	ti->recheck = 0;
+	if (!t->ncheck || !e->st || engine_fingerprint(e, t, fp) < 0)
+		return;
+	name = xasprintf("checked:%s", t->id);
+	was = state_meta_get(e->st, name);
+	if (!was && e->writable)
+		state_meta_set(e->st, name, fp);        /* a record from before fingerprints: now is its basis */
+	else if (was && strcmp(was, fp) != 0)
+		ti->recheck = 1;
+	free(was);
+	free(name);
+}
+
 /* t's state from its outputs against rec (its key is computed): kept when a
  * person edited or wrote one, up to date, or stale; a stale target whose
  * outputs have nowhere to land fails before any call */
@@ -314,6 +335,7 @@ static void outputs_state(struct engine *e, const struct task *t, const struct r
 		ti->s = S_UPTODATE;
 		engine_why(ti, NULL);
 		keep_manifest(e, rec, ti->manifest);
+		recheck_state(e, t);
 	} else {
 		ti->s = S_PENDING;
 		engine_why(ti, !rec ? xstrdup("never built")
@@ -455,6 +477,34 @@ int engine_request(struct engine *e, const struct task *t, struct request *req)
 
 	engine_dep_views_free(v, n);
 	return rc;
+}
+
+int engine_fingerprint(struct engine *e, const struct task *t, char out[HASH_HEX])
+{
+	struct sha256 hs;
+	size_t i;
+
+	sha256_init(&hs);
+	for (i = 0; i < t->ndeps; i++) {
+		const char *c = engine_closure(e, t->deps[i], 1);
+
+		if (!c)
+			return -1;
+		sha256_update(&hs, c, HASH_HEX);
+	}
+	sha256_final_hex(&hs, out);
+	return 0;
+}
+
+void engine_checked(struct engine *e, const struct task *t)
+{
+	char fp[HASH_HEX], *name;
+
+	if (!t->ncheck || !e->st || engine_fingerprint(e, t, fp) < 0)
+		return;
+	name = xasprintf("checked:%s", t->id);
+	state_meta_set(e->st, name, fp);
+	free(name);
 }
 
 void engine_forget(struct engine *e, const struct task *t)
@@ -658,6 +708,7 @@ void engine_close(struct engine *e)
 		for (i = 0; i < e->p->ntasks; i++) {
 			free(e->ti[i].manifest);
 			free(e->ti[i].why);
+			free(e->ti[i].feedback);
 			seen_free(&e->ti[i], &e->p->tasks[i]);
 		}
 	free(e->ti);

@@ -64,6 +64,8 @@ struct tinfo {
 				 * checks the tree still holds these, so an edit made meanwhile wins */
 	char iclosure[HASH_HEX]; /* its outputs' interfaces and its dependencies' closures ("": not yet) */
 	char cclosure[HASH_HEX]; /* the same over contents: what its dependents' checks ran against */
+	int recheck;            /* up to date, but a dependency's content changed: run its checks again */
+	char *feedback;         /* owned: why a re-check failed, for its call */
 };
 
 /* The engine of one invocation.  Threads: calls run on worker threads (-j);
@@ -147,6 +149,10 @@ void engine_dep_views_free(struct dep_view *v, size_t n);
 /* fill req for t (prompt_task_request with its dependencies' interfaces);
  * -1 after a message.  The layers stay valid until the next request */
 int engine_request(struct engine *e, const struct task *t, struct request *req);
+/* the contents t's checks run against: its dependencies' content closures */
+int engine_fingerprint(struct engine *e, const struct task *t, char out[HASH_HEX]);
+/* t's checks passed against what its dependencies hold now: remember it */
+void engine_checked(struct engine *e, const struct task *t);
 /* t's outputs changed (it landed): its closures are computed again */
 void engine_forget(struct engine *e, const struct task *t);
 /* replace ti's why with why (owned) */

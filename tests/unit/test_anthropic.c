@@ -37,8 +37,10 @@ static struct request small(enum answer_format f)
 	return r;
 }
 
-static const char sys3[] = "\"system\":[{\"type\":\"text\",\"text\":\"L1\\n\"},{\"type\":\"text\",\"text\":\"L2\\n\"},"
-			   "{\"type\":\"text\",\"text\":\"L3\\n\"}]";
+/* every layer end gets its breakpoint, however short the layer (SPEC 5) */
+#define CC ",\"cache_control\":{\"type\":\"ephemeral\"}"
+static const char sys3[] = "\"system\":[{\"type\":\"text\",\"text\":\"L1\\n\"" CC "},{\"type\":\"text\",\"text\":\"L2\\n\"" CC "},"
+			   "{\"type\":\"text\",\"text\":\"L3\\n\"" CC "}]";
 static const char user1[] = "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Target: T-001\\n\"}]}]";
 
 TEST(body_json_schema)
@@ -114,38 +116,44 @@ static int breakpoints(const char *body, int marked[4], int *ttl1h)
 	return n;
 }
 
-TEST(breakpoints_follow_min_cache)
+TEST(breakpoints_on_every_layer_and_after_the_interfaces)
 {
 	struct request r = small(FMT_JSON_SCHEMA);
 	const struct model_info *m = model_lookup(NULL, "claude-sonnet-5-5");   /* 512 tokens */
-	char *l0 = xcalloc(1, 1001), *l1 = xcalloc(1, 1101), *l3 = xcalloc(1, 5001), *b;
+	char *l0 = xcalloc(1, 1001), *l3 = xcalloc(1, 5001), *b;
 	int marked[4] = {0}, ttl1h;
+	json_t *o, *content;
 
-	CHECK(m->min_cache == 512);
 	memset(l0, 'a', 1000);
-	memset(l1, 'b', 1100);
 	memset(l3, 'd', 5000);
-	r.layer[0] = l0, r.layer_len[0] = 1000;   /* 250 tokens: too short */
-	r.layer[1] = l1, r.layer_len[1] = 1100;   /* 525 tokens in all: cached */
-	r.layer[3] = l3, r.layer_len[3] = 5000;   /* long, but the task is never marked */
+	r.layer[0] = l0, r.layer_len[0] = 1000;   /* 250 tokens: under the minimum, marked all the same */
+	r.layer[3] = l3, r.layer_len[3] = 5000;   /* the task alone: never marked */
 	b = anthropic_body(&r, m);
-	CHECK(breakpoints(b, marked, &ttl1h) == 2);
-	CHECK(!marked[0] && marked[1] && marked[2]);
+	CHECK(breakpoints(b, marked, &ttl1h) == 3);
+	CHECK(marked[0] && marked[1] && marked[2]);
 	CHECK(ttl1h == 0);
-	CHECK(strstr(b, "\"cache_control\":{\"type\":\"ephemeral\"}") != NULL);
 	free(b);
 	r.ttl_1h = 1;
 	b = anthropic_body(&r, m);
-	CHECK(breakpoints(b, marked, &ttl1h) == 2);
-	CHECK(ttl1h == 2);
+	CHECK(breakpoints(b, marked, &ttl1h) == 3);
+	CHECK(ttl1h == 3);
 	CHECK(strstr(b, "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}") != NULL);
 	free(b);
-	/* Haiku 4.5 needs 4096 tokens: nothing here reaches it */
-	b = anthropic_body(&r, model_lookup(NULL, "claude-haiku-4-5"));
-	CHECK(breakpoints(b, marked, &ttl1h) == 0);
+	/* the first 3000 bytes of layer 4 are dependencies' interfaces: a block of
+	 * their own with the fourth breakpoint; the task's part has none */
+	r.ttl_1h = 0;
+	r.layer4_stable = 3000;
+	b = anthropic_body(&r, m);
+	o = json_loads(b, 0, NULL);
+	content = json_object_get(json_array_get(json_object_get(o, "messages"), 0), "content");
+	CHECK(json_array_size(content) == 2);
+	CHECK(strlen(json_string_value(json_object_get(json_array_get(content, 0), "text"))) == 3000);
+	CHECK(json_object_get(json_array_get(content, 0), "cache_control") != NULL);
+	CHECK(json_object_get(json_array_get(content, 1), "cache_control") == NULL);
+	CHECK(strlen(json_string_value(json_object_get(json_array_get(content, 1), "text"))) == 2000);
+	json_decref(o);
 	free(b);
 	free(l0);
-	free(l1);
 	free(l3);
 }
 

@@ -107,7 +107,7 @@ TEST(manifest_deterministic)
 	mb = key_manifest(&b.in);
 	CHECK_STR(ma, mb);
 	/* canonical: fixed key order, compact, the validator that applies to each output */
-	CHECK_STR(ma, "{\"format\":1,\"family\":\"anthropic\",\"model\":\"claude-haiku-5-5\",\"effort\":null,"
+	CHECK_STR(ma, "{\"format\":2,\"family\":\"anthropic\",\"model\":\"claude-haiku-5-5\",\"effort\":null,"
 		      "\"max_tokens\":16000,\"schema\":\"sha256:schema\",\"layers\":[\"sha256:l1\",\"sha256:l2\","
 		      "\"sha256:l3\",\"sha256:l4\"],\"deps\":[[\"T-000\",\"src/z.h\",\"sha256:1111111111111111111111111111111111111111111111111111111111111111\"],"
 		      "[\"T-000\",\"src/z.c\",\"sha256:2222222222222222222222222222222222222222222222222222222222222222\"]],"
