@@ -48,6 +48,45 @@ expect_success 'the masterplan call pins the built-in example plans that match d
 	PY
 '
 
+expect_success 'every field the masterplan instructions name is in the answer schema, null where they say null' '
+	last_body masterplan >../body &&
+	python3 - ../body <<-\PY
+	import json, re, sys, yaml
+	req = json.load(open(sys.argv[1]))
+	text = next(b["text"] for b in req["system"] if b["text"].startswith("# Phase: masterplan"))
+	fmt = req.get("output_config", {}).get("format") or req.get("output_format")
+	schema = fmt["schema"] if fmt else next(t["input_schema"] for t in req["tools"])
+	props = lambda s: s["properties"]
+	nullable = lambda s: "null" in s["type"] if isinstance(s["type"], list) else False
+	levels = {"": props(schema)}
+	for k in ("phases", "milestones", "tasks"):
+	    levels[k] = props(props(schema)[k]["items"])
+	# the YAML shape the instructions show: its keys, level by level, are the schema
+	shape = yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, re.S).group(1))
+	named = {"": set(shape) - {"version"}}
+	for k in ("phases", "milestones", "tasks"):
+	    named[k] = set().union(*(set(e) for e in shape[k]))
+	for lv in levels:
+	    assert named[lv] == set(levels[lv]), (lv or "top", sorted(named[lv] ^ set(levels[lv])))
+	# every field the text describes (a bullet or paragraph opening with it) or
+	# leaves null ("leave `model` null") is a field of the schema
+	fields = set().union(*(set(v) for v in levels.values()))
+	words = set(re.findall(r"(?m)^(?:- )?`([a-z_]+)`", text) + re.findall(r"`([a-z_]+)` null", text))
+	for w in words:
+	    assert w in fields, "the instructions name `%s`, which the schema does not have" % w
+	# a paragraph or bullet about a task field says null exactly when the schema lets it be null
+	for para in re.split(r"\n(?=- )|\n\n", text.split("## Tasks")[1]):
+	    m = re.match(r"(?:- )?`([a-z_]+)`", para)
+	    if m and m.group(1) in levels["tasks"]:
+	        f = m.group(1)
+	        says = re.search(r"\bnull\b", para) is not None
+	        assert says == nullable(levels["tasks"][f]), (f, says, para)
+	for f, s in levels["tasks"].items():
+	    if nullable(s):
+	        assert re.search(r"`%s`[^\n]*(\n[^\n-][^\n]*)*\bnull\b" % f, text), "nothing says %s may be null" % f
+	PY
+'
+
 expect_success 'a second run and a fresh clone of the plan files and the lock compute the same key' '
 	: >"$FAKE_LOG" &&
 	mpbuild masterplan >../out && grep -qx "masterplan: up to date" ../out &&
