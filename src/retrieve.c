@@ -6,6 +6,7 @@
  * examples folder; what a build uses is the pins (rulebook.c). */
 #include "retrieve.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
@@ -445,6 +446,38 @@ static void own_files(const struct plan *p, const struct rule *r, struct htab *o
 			htab_put(own, g->gl_pathv[i] + skip, (void *)1);
 }
 
+/* the files of paths (best first) that ok(name, arg) accepts, appended to out
+ * as pins while out has fewer than max and *bytes (the pins' so far) stays
+ * within max_bytes */
+static void pick_from(const struct plan *p, char **paths, char (*hashes)[HASH_HEX], size_t n,
+		      int (*ok)(const char *, void *), void *arg, size_t max, size_t max_bytes, size_t *bytes,
+		      struct rule_rec *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *why;
+		char *file = out->n < max && ok(paths[i], arg) ? retrieve_file(p, paths[i], &why) : NULL;
+		struct stat sb;
+
+		if (file && stat(file, &sb) == 0 && *bytes + (size_t)sb.st_size <= max_bytes) {
+			*bytes += (size_t)sb.st_size;
+			rule_rec_add_pin(out, paths[i], hashes[i]);
+		}
+		free(file);
+	}
+}
+
+static void free_paths(char **paths, char (*hashes)[HASH_HEX], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(hashes);
+}
+
 /* the best matches of query q in ix that ok(name, arg) accepts, appended to
  * out as pins: at most max files and max_bytes */
 static int pick(struct state *ix, const struct plan *p, const char *q, int (*ok)(const char *, void *), void *arg,
@@ -452,25 +485,13 @@ static int pick(struct state *ix, const struct plan *p, const char *q, int (*ok)
 {
 	char **paths = NULL;
 	char (*hashes)[HASH_HEX] = NULL;
-	size_t n = 0, i, bytes = 0;
+	size_t n = 0, bytes = 0;
 	int rc = 0;
 
 	if (*q)
 		rc = state_index_search(ix, q, SEARCH_LIMIT, &paths, &hashes, &n);
-	for (i = 0; i < n; i++) {
-		const char *why;
-		char *file = out->n < max && ok(paths[i], arg) ? retrieve_file(p, paths[i], &why) : NULL;
-		struct stat sb;
-
-		if (file && stat(file, &sb) == 0 && bytes + (size_t)sb.st_size <= max_bytes) {
-			bytes += (size_t)sb.st_size;
-			rule_rec_add_pin(out, paths[i], hashes[i]);
-		}
-		free(file);
-		free(paths[i]);
-	}
-	free(paths);
-	free(hashes);
+	pick_from(p, paths, hashes, n, ok, arg, max, max_bytes, &bytes, out);
+	free_paths(paths, hashes, n);
 	return rc;
 }
 
@@ -510,17 +531,102 @@ int retrieve_is_plan(const char *name)
 	return strncmp(name, "examples/plans/", 15) == 0;
 }
 
-static int plan_ok(const char *name, void *arg)
+/* the language an example plan is written in: its file name up to the first
+ * '-' or '.', lower-cased ("builtin:examples/plans/c-command-line.yaml": c) */
+static void plan_language(const char *name, char *out, size_t size)
 {
-	(void)arg;
-	return retrieve_is_plan(name);
+	const char *base = strrchr(name, '/');
+	size_t n = 0;
+
+	for (base = base ? base + 1 : name; *base && *base != '-' && *base != '.' && n + 1 < size; base++)
+		out[n++] = (char)(*base >= 'A' && *base <= 'Z' ? *base - 'A' + 'a' : *base);
+	out[n] = '\0';
 }
 
+/* the stack's language as an example plan's name spells it: the first word of
+ * stack.language (letters, digits, '+', '#'), lower-cased, without a version
+ * ("C11": c, "Python 3.12": python, "c++17": c++), and a few other names
+ * for the same thing ("Node.js", "js": javascript; "py": python); "" without one */
+static void stack_language(const struct plan *p, char *out, size_t size)
+{
+	static const char *const other[][2] = {
+		{"js", "javascript"}, {"node", "javascript"}, {"nodejs", "javascript"}, {"py", "python"},
+	};
+	const struct ynode *l = p->have_discovery ? ymap_get(p->disc.stack, "language") : NULL;
+	const char *s = l && l->kind == Y_SCALAR && !yis_null(l) ? l->str : "";
+	size_t n = 0, i;
+
+	while (*s && !isalnum((unsigned char)*s))
+		s++;
+	for (; (isalnum((unsigned char)*s) || *s == '+' || *s == '#') && n + 1 < size; s++)
+		out[n++] = (char)tolower((unsigned char)*s);
+	while (n > 1 && isdigit((unsigned char)out[n - 1]) && !isdigit((unsigned char)out[0]))
+		n--;
+	out[n] = '\0';
+	for (i = 0; i < LEN(other); i++)
+		if (strcmp(out, other[i][0]) == 0)
+			snprintf(out, size, "%s", other[i][1]);
+}
+
+struct plan_filter {
+	const char *lang;       /* the stack's language; "" for none */
+	int same;               /* accept the plans of that language (1) or the others (0) */
+};
+
+static int plan_ok(const char *name, void *arg)
+{
+	const struct plan_filter *f = arg;
+	char lang[64];
+
+	if (!retrieve_is_plan(name))
+		return 0;
+	if (!f || !*f->lang)
+		return 1;
+	plan_language(name, lang, sizeof(lang));
+	return (strcmp(lang, f->lang) == 0) == f->same;
+}
+
+/* the example plans: those of the stack's language first (in FTS rank, then
+ * those FTS did not match, by path), then the rest in FTS rank */
 int retrieve_pick_plans(struct state *ix, const struct plan *p, struct rule_rec *out)
 {
-	char *q = retrieve_plan_query(p);
-	int rc = pick(ix, p, q, plan_ok, NULL, RETRIEVE_PLANS, RETRIEVE_PLAN_BYTES, out);
+	char *q = retrieve_plan_query(p), **paths = NULL, **all = NULL;
+	char (*hashes)[HASH_HEX] = NULL, (*all_hashes)[HASH_HEX] = NULL;
+	char lang[64];
+	size_t n = 0, nall = 0, bytes = 0;
+	struct plan_filter same = {lang, 1}, other = {lang, 0};
+	int rc = 0;
 
+	stack_language(p, lang, sizeof(lang));
+	if (*q)
+		rc = state_index_search(ix, q, SEARCH_LIMIT, &paths, &hashes, &n);
+	if (rc == 0 && *lang) {
+		struct htab ranked = {0};
+		size_t i, m = 0;
+
+		/* a plan of the language that shares no word with the query still comes first */
+		rc = state_index_list(ix, &all, &all_hashes, &nall);
+		for (i = 0; i < n; i++)
+			htab_put(&ranked, paths[i], (void *)1);
+		for (i = 0; rc == 0 && i < nall; i++) {
+			if (htab_get(&ranked, all[i])) {
+				free(all[i]);
+				continue;
+			}
+			all[m] = all[i];
+			memcpy(all_hashes[m++], all_hashes[i], HASH_HEX);
+		}
+		nall = rc == 0 ? m : nall;
+		htab_free(&ranked);
+		if (rc == 0) {
+			pick_from(p, paths, hashes, n, plan_ok, &same, RETRIEVE_PLANS, RETRIEVE_PLAN_BYTES, &bytes, out);
+			pick_from(p, all, all_hashes, nall, plan_ok, &same, RETRIEVE_PLANS, RETRIEVE_PLAN_BYTES, &bytes, out);
+		}
+	}
+	if (rc == 0)
+		pick_from(p, paths, hashes, n, plan_ok, &other, RETRIEVE_PLANS, RETRIEVE_PLAN_BYTES, &bytes, out);
+	free_paths(paths, hashes, n);
+	free_paths(all, all_hashes, nall);
 	free(q);
 	return rc;
 }

@@ -59,7 +59,9 @@ int retrieve_is_plan(const char *name);
  * Caller frees */
 char *retrieve_plan_query(const struct plan *p);
 /* the best example plans for p's discovery in ix, appended to out as pins: at
- * most RETRIEVE_PLANS and RETRIEVE_PLAN_BYTES */
+ * most RETRIEVE_PLANS and RETRIEVE_PLAN_BYTES.  Plans of the stack's language
+ * (a plan's is its file name up to the first '-' or '.') come first, then the
+ * rest by FTS rank */
 int retrieve_pick_plans(struct state *ix, const struct plan *p, struct rule_rec *out);
 /* the file behind an index or pin path: builtin:REL in the built-in rules
  * directory, else REL in the project; NULL (with *why) when REL is not a

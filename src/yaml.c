@@ -579,6 +579,31 @@ static void emit_value(struct buffer *b, const struct ynode *v, int indent)
 	}
 }
 
+/* a scalar on its own is the content of a literal block the caller opened
+ * ("summary: |"): its lines at indent, as they are, never quoted or escaped
+ * (a model reads them); empty lines stay empty, and the final line breaks
+ * become the one that block keeps */
+static void emit_block_lines(struct buffer *b, const char *s, int indent)
+{
+	size_t len = strlen(s);
+	const char *p, *e;
+
+	while (len && s[len - 1] == '\n')
+		len--;
+	for (p = s; p < s + len; p = e + 1) {
+		e = memchr(p, '\n', (size_t)(s + len - p));
+		if (!e)
+			e = s + len;
+		if (e > p) {
+			indent_to(b, indent);
+			buf_add(b, p, (size_t)(e - p));
+		}
+		buf_putc(b, '\n');
+	}
+	if (!len)
+		buf_putc(b, '\n');
+}
+
 void yemit(struct buffer *b, const struct ynode *n, int indent)
 {
 	size_t i;
@@ -587,11 +612,7 @@ void yemit(struct buffer *b, const struct ynode *n, int indent)
 		return;
 	switch (n->kind) {
 	case Y_SCALAR:
-		indent_to(b, indent);
-		if (yis_null(n))
-			buf_puts(b, "null\n");
-		else
-			emit_scalar_value(b, n->str, n->plain, indent + 2);
+		emit_block_lines(b, n->str, indent);
 		break;
 	case Y_MAP:
 		for (i = 0; i < n->n; i += 2) {
@@ -743,6 +764,7 @@ int yaml_write(struct buffer *out, const struct ynode *root)
 {
 	yaml_emitter_t em;
 	yaml_event_t ev;
+	size_t start = out->len;
 	int ok;
 
 	if (!yaml_emitter_initialize(&em))
@@ -763,5 +785,10 @@ int yaml_write(struct buffer *out, const struct ynode *root)
 		return -1;
 	}
 	yaml_emitter_delete(&em);
+	/* after a block that keeps its final line breaks ("|+") libyaml ends the
+	 * document with "...": the end of the file ends the block as well, and a
+	 * plan file is one document, so the marker goes */
+	if (out->len - start >= 5 && memcmp(out->data + out->len - 5, "\n...\n", 5) == 0)
+		out->data[out->len -= 4] = '\0';
 	return 0;
 }

@@ -58,7 +58,9 @@ int yis_null(const struct ynode *n);
 const char *ykind_name(const struct ynode *n);
 
 /* render n as block-style YAML at the given indent, deterministically: the same
- * tree always gives the same bytes (used for prompt layers) */
+ * tree always gives the same bytes (used for prompt layers).  A scalar n is
+ * written as the content of a literal block the caller opened ("key: |\n"):
+ * its lines at indent, never quoted, final line breaks as one */
 void yemit(struct buffer *b, const struct ynode *n, int indent);
 /* render a scalar string as a YAML scalar (quoted only when needed) */
 void yemit_scalar(struct buffer *b, const char *s);

@@ -337,6 +337,88 @@ out:
 	unload(p);
 }
 
+/* the example plans a discovery with stack language lang pins, as "A B" */
+static char *picks_for(const char *lang)
+{
+	struct plan *p;
+	struct state *ix;
+	struct index_stats s;
+	struct rule_rec got = {0};
+	char *text, *list = NULL, *nodir;
+	size_t i;
+	/* FTS alone ranks these by how often they say the discovery's words:
+	 * the JavaScript plan talks most of ledgers and postings, and even of
+	 * Python, the C one least */
+	static const char *const files[][2] = {
+		{"examples/plans/javascript-ledger.yaml",
+		 "project: jsledger\n# ledger postings accounts ledger postings python widget bookkeeping\n"},
+		{"examples/plans/python-notes.yaml", "project: notes\n# ledger postings\n"},
+		{"examples/plans/c-tool.yaml", "project: tool\n# ledger\n"},
+		{"examples/plans/rust.yaml", "project: rs\n# nothing in common\n"},
+	};
+
+	proj = tmp_dir();
+	builtin = tmp_dir();
+	setenv("MPBUILD_RULES", builtin, 1);
+	text = xstrdup(discovery_text);
+	put_file(proj, "plans/masterplan.yaml", plan_text);
+	/* discovery_text with its language replaced */
+	{
+		struct buffer b = {0};
+		const char *at = strstr(text, "cobol");
+
+		buf_add(&b, text, (size_t)(at - text));
+		buf_puts(&b, lang);
+		buf_puts(&b, at + 5);
+		put_file(proj, "plans/discovery.yaml", buf_str(&b));
+		buf_free(&b);
+	}
+	put_file(proj, "rules/widget.yaml", widget_rule);
+	put_file(proj, "rules/other.yaml", "version: 1\nname: other\nmatch: [\"*.txt\"]\nsystem: Gears.\n");
+	for (i = 0; i < LEN(files); i++)
+		put_file(builtin, files[i][0], files[i][1]);
+	p = load_plan_quietly(proj);
+	CHECK(p != NULL);
+	nodir = path_join(proj, "nocache");
+	ix = p ? state_open_scratch(nodir) : NULL;
+	got.name = xstrdup(RULEBOOK_PLAN_PINS);
+	if (ix && retrieve_index_plans(ix, NULL, p, &s) == 0 && retrieve_pick_plans(ix, p, &got) == 0)
+		list = pins(&got);
+	rule_rec_clear(&got);
+	if (ix)
+		state_close(ix);
+	free(nodir);
+	free(text);
+	unload(p);
+	return list ? list : xstrdup("(failed)");
+}
+
+TEST(plan_examples_by_language)
+{
+	static const char *const cases[][2] = {
+		/* an example plan of the stack's language first, whatever FTS says */
+		{"python", "builtin:examples/plans/python-notes.yaml builtin:examples/plans/javascript-ledger.yaml"},
+		{"\"Python 3.12\"", "builtin:examples/plans/python-notes.yaml builtin:examples/plans/javascript-ledger.yaml"},
+		{"C11", "builtin:examples/plans/c-tool.yaml builtin:examples/plans/javascript-ledger.yaml"},
+		{"c", "builtin:examples/plans/c-tool.yaml builtin:examples/plans/javascript-ledger.yaml"},
+		{"Node.js", "builtin:examples/plans/javascript-ledger.yaml builtin:examples/plans/python-notes.yaml"},
+		/* a language no example plan is named after: FTS rank alone */
+		{"cobol", "builtin:examples/plans/javascript-ledger.yaml builtin:examples/plans/python-notes.yaml"},
+		/* the plan named after the language is picked even when it shares no word */
+		{"rust", "builtin:examples/plans/rust.yaml builtin:examples/plans/javascript-ledger.yaml"},
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(cases); i++) {
+		char *got = picks_for(cases[i][0]);
+
+		if (strcmp(got, cases[i][1]) != 0)
+			printf("# language %s: got %s\n", cases[i][0], got);
+		CHECK_STR(got, cases[i][1]);
+		free(got);
+	}
+}
+
 TEST(rule_records_persist)
 {
 	char *d = tmp_dir();
