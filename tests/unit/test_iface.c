@@ -54,6 +54,18 @@ static char *get(struct iface *x, const char *rule, const char *rel, const char 
 	return buf_take(&text);
 }
 
+/* rel, written with src, shows want through x */
+static void shows(struct iface *x, const char *rule, const char *rel, const char *src, const char *want)
+{
+	char h[HASH_HEX], out[HASH_HEX];
+	char *t;
+
+	put(rel, src, h);
+	t = get(x, rule, rel, h, out);
+	CHECK_STR(t, want);
+	free(t);
+}
+
 TEST(rules_say_which_files_show_what)
 {
 	static const struct {
@@ -273,24 +285,16 @@ static const char jsiface[] =
 
 TEST(javascript_exports)
 {
-	char h[HASH_HEX], out[HASH_HEX];
 	struct iface x;
-	char *t;
 
 	if (!setup())
 		return;
 	iface_open(&x, st, proj, &plan->settings.checks);
-	put("src/store.mjs", jsmod, h);
-	t = get(&x, "javascript", "src/store.mjs", h, out);
-	CHECK_STR(t, jsiface);
-	free(t);
-	put("lib/math.cjs",
-	    "'use strict';\n/** Add two numbers. */\nfunction add(a, b) {\n  return a + b;\n}\n"
-	    "function secret() {}\nexports.VERSION = \"1.0\";\nmodule.exports = { add };\n", h);
-	t = get(&x, "javascript", "lib/math.cjs", h, out);
-	CHECK_STR(t, "/** Add two numbers. */\nfunction add(a, b)\n\nexports.VERSION = \"1.0\";\n\n"
-		     "module.exports = { add };\n");
-	free(t);
+	shows(&x, "javascript", "src/store.mjs", jsmod, jsiface);
+	shows(&x, "javascript", "lib/math.cjs",
+	      "'use strict';\n/** Add two numbers. */\nfunction add(a, b) {\n  return a + b;\n}\n"
+	      "function secret() {}\nexports.VERSION = \"1.0\";\nmodule.exports = { add };\n",
+	      "/** Add two numbers. */\nfunction add(a, b)\n\nexports.VERSION = \"1.0\";\n\nmodule.exports = { add };\n");
 	CHECK(x.runs == 2);
 	iface_close(&x);
 }
@@ -331,17 +335,12 @@ static const char shiface[] =
 
 TEST(shell_usage_functions_exits)
 {
-	char h[HASH_HEX], out[HASH_HEX];
 	struct iface x;
-	char *t;
 
 	if (!setup())
 		return;
 	iface_open(&x, st, proj, &plan->settings.checks);
-	put("bin/rotate.sh", shmod, h);
-	t = get(&x, "shell", "bin/rotate.sh", h, out);
-	CHECK_STR(t, shiface);
-	free(t);
+	shows(&x, "shell", "bin/rotate.sh", shmod, shiface);
 	iface_close(&x);
 }
 
