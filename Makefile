@@ -108,6 +108,7 @@ install: mpbuild
 	cp rules/*.yaml $(DESTDIR)$(DATADIR)/rules/
 	if [ -d rules/phases ]; then cp rules/phases/* $(DESTDIR)$(DATADIR)/rules/phases/; fi
 	if [ -d rules/examples ]; then rm -rf $(DESTDIR)$(DATADIR)/rules/examples && cp -R rules/examples $(DESTDIR)$(DATADIR)/rules/; fi
+	rm -rf $(DESTDIR)$(DATADIR)/rules/extract && cp -R rules/extract $(DESTDIR)$(DATADIR)/rules/
 	if [ -f docs/mpbuild.1 ]; then cp docs/mpbuild.1 $(DESTDIR)$(MANDIR)/man1/; fi
 
 clean:

@@ -50,10 +50,26 @@ char **check_argv(const struct argv *v, const char *file)
 	char **a = xcalloc(v->c + 1, sizeof(*a));
 	size_t i;
 
+	/* one pass over the word as written: a {rules} inside the file's own
+	 * name is not expanded */
 	for (i = 0; i < v->c; i++) {
-		const char *s = v->v[i], *p = strstr(s, "{file}");
+		struct buffer w = {0};
+		const char *s;
+		int filed = 0;
 
-		a[i] = p ? xasprintf("%.*s%s%s", (int)(p - s), s, file, p + 6) : xstrdup(s);
+		for (s = v->v[i]; *s; ) {
+			if (!filed && strncmp(s, "{file}", 6) == 0) {
+				buf_puts(&w, file);
+				filed = 1;
+				s += 6;
+			} else if (strncmp(s, "{rules}", 7) == 0) {
+				buf_puts(&w, plan_builtin_rules());
+				s += 7;
+			} else {
+				buf_putc(&w, *s++);
+			}
+		}
+		a[i] = w.data ? buf_take(&w) : xstrdup("");
 	}
 	return a;
 }
@@ -110,6 +126,7 @@ struct child_plan {
 	const char *dir;        /* the directory the command runs in */
 	int probe;              /* set up, then exit 0 instead of exec */
 	int outfd, errfd;
+	int stderrfd;           /* where the command's stderr goes; -1: outfd */
 };
 
 static NORETURN void report(int errfd, int step, int err)
@@ -186,6 +203,8 @@ static void enter_ns(const struct child_plan *cp)
 		/* the first process stays outside the new PID namespace and waits */
 		close(cp->errfd);
 		close(cp->outfd);
+		if (cp->stderrfd >= 0)
+			close(cp->stderrfd);
 		close(1);
 		close(2);
 		pass_status(pid);
@@ -226,7 +245,7 @@ static NORETURN void child(const struct child_plan *cp)
 	if (fd >= 0)
 		dup2(fd, 0);
 	dup2(cp->outfd, 1);
-	dup2(cp->outfd, 2);
+	dup2(cp->stderrfd >= 0 ? cp->stderrfd : cp->outfd, 2);
 	if (cp->b->ns)
 		enter_ns(cp);
 	else if (chdir(cp->dir) < 0)
@@ -302,6 +321,7 @@ static char *overlay_opts(const struct box *b)
 static void plan_child(struct child_plan *cp, const struct box *b, char *const argv[])
 {
 	memset(cp, 0, sizeof(*cp));
+	cp->stderrfd = -1;
 	cp->b = b;
 	cp->argv = argv;
 	/* temporary files of the commands go to the box and go with it */
@@ -602,63 +622,82 @@ void box_close(struct box *b)
 	free(b);
 }
 
-int box_run(struct box *b, char *const argv[], int timeout, struct buffer *out)
+/* kill the session of pid at the deadline and reap it */
+static void kill_session(pid_t pid, int *status)
+{
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+}
+
+/* box_run, with stderr to err when it is not NULL, else with stdout */
+static int run_split(struct box *b, char *const argv[], int timeout, struct buffer *out, struct buffer *err)
 {
 	struct child_plan cp;
 	struct child_err ce;
-	int pipefd[2], errfd[2], status = 0;
+	int pipefd[2], errfd[2], epipe[2] = {-1, -1}, status = 0;
 	double deadline = now() + timeout;
+	struct pollfd pf[2] = {{-1, POLLIN, 0}, {-1, POLLIN, 0}};
+	struct buffer *dst[2] = {out, err};
 	pid_t pid;
 	char buf[4096];
 	ssize_t r;
 	int rc;
 
 	plan_child(&cp, b, argv);
+	if (err && pipe2(epipe, O_CLOEXEC) < 0) {
+		rc = RUN_ERROR;
+		goto out;
+	}
+	cp.stderrfd = epipe[1];
+	pf[1].fd = epipe[0];
 	pid = spawn(&cp, pipefd, errfd);
+	if (epipe[1] >= 0)
+		close(epipe[1]);
 	if (pid < 0) {
 		rc = RUN_ERROR;
 		goto out;
 	}
+	pf[0].fd = pipefd[0];
 	if (read(errfd[0], &ce, sizeof(ce)) == (ssize_t)sizeof(ce)) {
 		close(errfd[0]);
-		close(pipefd[0]);
 		waitpid(pid, &status, 0);
 		if (ce.step != STEP_EXEC)
-			buf_printf(out, "[mpbuild: cannot set up the box: %s: %s]\n", step_names[ce.step], strerror(ce.err));
+			buf_printf(err ? err : out, "[mpbuild: cannot set up the box: %s: %s]\n", step_names[ce.step],
+				   strerror(ce.err));
 		rc = ce.step == STEP_EXEC && ce.err == ENOENT ? RUN_NOTFOUND : RUN_ERROR;
 		goto out;
 	}
 	close(errfd[0]);
-	for (;;) {
-		struct pollfd pf = {pipefd[0], POLLIN, 0};
+	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
 		double left = deadline - now();
+		int k;
 
 		if (left <= 0) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			close(pipefd[0]);
-			buf_printf(out, "\n[mpbuild: killed after %d s]\n", timeout);
+			kill_session(pid, &status);
+			buf_printf(err ? err : out, "\n[mpbuild: killed after %d s]\n", timeout);
 			rc = RUN_TIMEOUT;
 			goto out;
 		}
-		if (poll(&pf, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+		/* poll ignores a negative fd */
+		if (poll(pf, 2, (int)(left * 1000) + 1) < 0 && errno != EINTR)
 			break;
-		if (!(pf.revents & (POLLIN | POLLHUP)))
-			continue;
-		r = read(pipefd[0], buf, sizeof(buf));
-		if (r <= 0)
-			break;
-		if (out->len < (8u << 20))
-			buf_add(out, buf, (size_t)r);
+		for (k = 0; k < 2; k++) {
+			if (pf[k].fd < 0 || !(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = read(pf[k].fd, buf, sizeof(buf));
+			if (r <= 0) {
+				close(pf[k].fd);
+				pf[k].fd = -1;
+			} else if (dst[k]->len < (8u << 20)) {
+				buf_add(dst[k], buf, (size_t)r);
+			}
+		}
 	}
-	close(pipefd[0]);
-	/* the pipe closed: the leader may still run, or children may hold the session */
+	/* the pipes closed: the leader may still run, or children may hold the session */
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (now() > deadline) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			kill_session(pid, &status);
 			rc = RUN_TIMEOUT;
 			goto out;
 		}
@@ -667,10 +706,24 @@ int box_run(struct box *b, char *const argv[], int timeout, struct buffer *out)
 	kill(-pid, SIGKILL);
 	rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 out:
+	if (pf[0].fd >= 0)
+		close(pf[0].fd);
+	if (pf[1].fd >= 0)
+		close(pf[1].fd);
 	free(cp.env);
 	free(cp.tmpdir);
 	free(cp.ovl_opts);
 	return rc;
+}
+
+int box_run(struct box *b, char *const argv[], int timeout, struct buffer *out)
+{
+	return run_split(b, argv, timeout, out, NULL);
+}
+
+int box_run_stdout(struct box *b, char *const argv[], int timeout, struct buffer *out, struct buffer *err)
+{
+	return run_split(b, argv, timeout, out, err);
 }
 
 void check_set_hash(const struct plan *p, char out[72])

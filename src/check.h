@@ -33,11 +33,15 @@ int box_put(struct box *b, const char *rel, const void *data, size_t len);
  * output (stdout and stderr) is appended to out; returns its exit status,
  * 128+N for a signal, or a RUN_ code.  Boxes may run on several threads */
 int box_run(struct box *b, char *const argv[], int timeout, struct buffer *out);
+/* box_run with the command's stdout appended to out and its stderr (and
+ * mpbuild's notes on the box) to err, for commands whose output is data */
+int box_run_stdout(struct box *b, char *const argv[], int timeout, struct buffer *out, struct buffer *err);
 /* remove the box and its scratch directory */
 void box_close(struct box *b);
 /* 1 when commands get namespaces on this machine (probed once per process) */
 int box_isolated(void);
-/* the argv of validator v with {file} replaced by file; free with check_argv_free */
+/* the argv of command v with the first {file} in each word replaced by file
+ * and each {rules} by the built-in rules directory; free with check_argv_free */
 char **check_argv(const struct argv *v, const char *file);
 void check_argv_free(char **argv);
 /* the hash of the whole set of check commands of the plan (for approval) */

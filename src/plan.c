@@ -160,6 +160,23 @@ static const char **get_strs(struct ld *L, const struct ynode *m, const char *ke
 	return out;
 }
 
+/* the words of the command list seq into out (its strings stay the
+ * document's); a word that is not a string is an error and ends the list */
+static void get_words(struct ld *L, const struct ynode *seq, struct argv *out)
+{
+	size_t j;
+
+	out->v = xcalloc(seq->n + 1, sizeof(char *));
+	out->c = 0;
+	for (j = 0; j < seq->n; j++) {
+		if (seq->kids[j]->kind != Y_SCALAR || yis_null(seq->kids[j])) {
+			yerror(L->file, seq->kids[j], "command words must be strings, not %s", ykind_name(seq->kids[j]));
+			break;
+		}
+		out->v[out->c++] = seq->kids[j]->str;
+	}
+}
+
 static int get_int(struct ld *L, const struct ynode *m, const char *key, int def, int min, int max)
 {
 	struct ynode *v = ymap_get(m, key);
@@ -662,10 +679,67 @@ static int rule_cmp(const void *a, const void *b)
 	return strcmp(((const struct rule *)a)->name, ((const struct rule *)b)->name);
 }
 
+/* free what a rule allocated (its strings belong to its document) */
+static void rule_clear(struct rule *r)
+{
+	size_t k;
+
+	free(r->match);
+	free(r->examples);
+	for (k = 0; k < r->nvalidate; k++)
+		free(r->validate[k].argv.v);
+	free(r->validate);
+	for (k = 0; k < r->ninterface; k++)
+		free(r->interface[k].argv.v);
+	free(r->interface);
+}
+
+/* the rule's interface: mapping: glob -> whole | none | [command words] */
+static void load_interface(struct ld *L, const struct ynode *r, struct rule *ru)
+{
+	static const char *const kinds[] = {"whole", "none"};
+	struct ynode *v = ymap_get(r, "interface");
+	size_t k;
+
+	if (yis_null(v) || !want(L, v, Y_MAP, "'interface'"))
+		return;
+	ru->interface = xcalloc(v->n / 2 + 1, sizeof(*ru->interface));
+	for (k = 0; k < v->n; k += 2) {
+		struct ynode *a = v->kids[k + 1];
+		struct extractor *o = &ru->interface[ru->ninterface];
+		const char *glob = v->kids[k]->str, *near;
+
+		if (a->kind == Y_SCALAR && !yis_null(a) && strcmp(a->str, "whole") == 0) {
+			o->kind = IFACE_WHOLE;
+		} else if (a->kind == Y_SCALAR && !yis_null(a) && strcmp(a->str, "none") == 0) {
+			o->kind = IFACE_NONE;
+		} else if (a->kind == Y_SEQ && a->n > 0) {
+			o->kind = IFACE_COMMAND;
+			get_words(L, a, &o->argv);
+		} else if (a->kind == Y_SCALAR && !yis_null(a)) {
+			near = closest(a->str, kinds, LEN(kinds));
+			if (near)
+				yerror(L->file, a, "the interface of '%s' must be whole, none or a command list, "
+				       "not '%s' (did you mean '%s'?)", glob, a->str, near);
+			else
+				yerror(L->file, a, "the interface of '%s' must be whole, none or a command list, not '%s'",
+				       glob, a->str);
+			continue;
+		} else {
+			yerror(L->file, a, "the interface of '%s' must be whole, none or a command list, not %s", glob,
+			       a->kind == Y_SEQ ? "an empty list" : ykind_name(a));
+			continue;
+		}
+		o->glob = glob;
+		ru->ninterface++;
+	}
+}
+
 /* load every NAME.yaml in dir; a later directory overrides an earlier one by name */
 static void load_rule_dir(struct plan *p, const char *dir, const char *shown_dir, int builtin)
 {
-	static const char *const keys[] = {"version", "name", "match", "system", "examples", "validate"};
+	static const char *const keys[] = {"version", "name", "match", "system", "planning", "examples", "validate",
+					   "interface"};
 	struct dirent **ents = NULL;
 	int n, i;
 
@@ -727,7 +801,6 @@ static void load_rule_dir(struct plan *p, const char *dir, const char *shown_dir
 			for (k = 0; k < v->n; k += 2) {
 				struct ynode *a = v->kids[k + 1];
 				struct validator *o = &ru.validate[ru.nvalidate];
-				size_t j;
 
 				if (!want(&L, a, Y_SEQ, "a validate command") || a->n == 0) {
 					if (a->kind == Y_SEQ)
@@ -735,28 +808,20 @@ static void load_rule_dir(struct plan *p, const char *dir, const char *shown_dir
 					continue;
 				}
 				o->glob = v->kids[k]->str;
-				o->argv.v = xcalloc(a->n + 1, sizeof(char *));
-				for (j = 0; j < a->n; j++) {
-					if (a->kids[j]->kind != Y_SCALAR || yis_null(a->kids[j])) {
-						yerror(L.file, a->kids[j], "command words must be strings, not %s",
-						       ykind_name(a->kids[j]));
-						break;
-					}
-					o->argv.v[o->argv.c++] = a->kids[j]->str;
-				}
+				get_words(&L, a, &o->argv);
 				ru.nvalidate++;
 			}
 		}
+		load_interface(&L, r, &ru);
+		ru.planning = get_str(&L, r, "planning", 0, "the rule");
+		if (!ru.planning)
+			ru.planning = "";
 		sha256_hex(bytes.data ? bytes.data : "", bytes.len, ru.hash);
 		for (k = 0; k < p->nrules; k++)
 			if (strcmp(p->rules[k].name, ru.name) == 0)
 				break;
 		if (k < p->nrules) {
-			free(p->rules[k].match);
-			free(p->rules[k].examples);
-			for (size_t j = 0; j < p->rules[k].nvalidate; j++)
-				free(p->rules[k].validate[j].argv.v);
-			free(p->rules[k].validate);
+			rule_clear(&p->rules[k]);
 			p->rules[k] = ru;
 		} else {
 			p->rules = xreallocarray(p->rules, p->nrules + 1, sizeof(*p->rules));
@@ -764,11 +829,7 @@ static void load_rule_dir(struct plan *p, const char *dir, const char *shown_dir
 		}
 		memset(&ru, 0, sizeof(ru));
 next:
-		free(ru.match);
-		free(ru.examples);
-		for (k = 0; k < ru.nvalidate; k++)
-			free(ru.validate[k].argv.v);
-		free(ru.validate);
+		rule_clear(&ru);
 		buf_free(&bytes);
 		free(path);
 		free(shown);
@@ -862,7 +923,7 @@ static struct argv *get_checks(struct ld *L, const struct ynode *m, size_t *n, c
 {
 	struct ynode *v = ymap_get(m, "check");
 	struct argv *out;
-	size_t i, j;
+	size_t i;
 
 	*n = 0;
 	if (yis_null(v))
@@ -880,15 +941,7 @@ static struct argv *get_checks(struct ld *L, const struct ynode *m, size_t *n, c
 			       who, c->kind == Y_SEQ ? "an empty list" : ykind_name(c));
 			continue;
 		}
-		out[*n].v = xcalloc(c->n + 1, sizeof(char *));
-		for (j = 0; j < c->n; j++) {
-			if (c->kids[j]->kind != Y_SCALAR || yis_null(c->kids[j])) {
-				yerror(L->file, c->kids[j], "command words must be strings, not %s", ykind_name(c->kids[j]));
-				break;
-			}
-			out[*n].v[out[*n].c++] = c->kids[j]->str;
-		}
-		(*n)++;
+		get_words(L, c, &out[(*n)++]);
 	}
 	return out;
 }
@@ -1281,13 +1334,8 @@ void plan_free(struct plan *p)
 	free(p->tasks);
 	free(p->phases);
 	free(p->milestones);
-	for (i = 0; i < p->nrules; i++) {
-		free(p->rules[i].match);
-		free(p->rules[i].examples);
-		for (j = 0; j < p->rules[i].nvalidate; j++)
-			free(p->rules[i].validate[j].argv.v);
-		free(p->rules[i].validate);
-	}
+	for (i = 0; i < p->nrules; i++)
+		rule_clear(&p->rules[i]);
 	free(p->rules);
 	free(p->questions);
 	free(p->disc.contexts);

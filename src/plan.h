@@ -60,6 +60,16 @@ struct validator {
 	struct argv argv;       /* command with {file} */
 };
 
+/* how a rule gets a file's interface (SPEC 10.1): what its dependents see of it */
+enum { IFACE_WHOLE, IFACE_NONE, IFACE_COMMAND };
+
+/* one interface entry of a rule */
+struct extractor {
+	const char *glob;       /* file name pattern, as for validate */
+	int kind;               /* IFACE_WHOLE: the file; IFACE_NONE: nothing; IFACE_COMMAND: argv's stdout */
+	struct argv argv;       /* IFACE_COMMAND: command with {file} and {rules} */
+};
+
 struct rule {
 	const char *name;
 	const char *path;               /* the file it came from, as shown in messages */
@@ -71,6 +81,9 @@ struct rule {
 	size_t nexamples;
 	struct validator *validate;
 	size_t nvalidate;
+	struct extractor *interface;    /* in file order; the first match wins, none: IFACE_WHOLE */
+	size_t ninterface;
+	const char *planning;           /* a note for the masterplan prompt; "" when absent */
 	char hash[72];                  /* "sha256:..." of the rule file's bytes */
 	struct ydoc *doc;               /* owning document */
 };

@@ -16,6 +16,7 @@ struct state {
 	sqlite3 *db;
 	char *path;
 	int in_txn;
+	int readonly;           /* opened for reading: caches are not written */
 };
 
 static const char schema[] =
@@ -35,7 +36,9 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS outcome(run INTEGER, target TEXT, attempts INTEGER, landed INTEGER,"
 	" PRIMARY KEY(run, target));"
 	"CREATE TABLE IF NOT EXISTS rule(name TEXT PRIMARY KEY, hash TEXT);"
-	"CREATE TABLE IF NOT EXISTS pin(rule TEXT, pos INTEGER, path TEXT, hash TEXT, PRIMARY KEY(rule, pos));";
+	"CREATE TABLE IF NOT EXISTS pin(rule TEXT, pos INTEGER, path TEXT, hash TEXT, PRIMARY KEY(rule, pos));"
+	"CREATE TABLE IF NOT EXISTS iface(content TEXT, extractor TEXT, hash TEXT, text BLOB,"
+	" PRIMARY KEY(content, extractor));";
 
 /* the example index (SPEC 10.2), made on first use so that a SQLite without
  * FTS5 costs only retrieval, never the whole state file */
@@ -119,6 +122,7 @@ struct state *state_open(const char *cachedir, int readonly)
 	struct state *st = xcalloc(1, sizeof(*st));
 
 	st->path = path_join(cachedir, "state.db");
+	st->readonly = readonly;
 	if (readonly && !path_exists(st->path)) {
 		free(st->path);
 		free(st);
@@ -632,6 +636,49 @@ int state_meta_expire(struct state *st, const char *prefix, double t)
 	sqlite3_bind_double(s, 2, t);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = dberr(st, "meta");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_iface_get(struct state *st, const char *content, const char *extractor, char out[HASH_HEX],
+		    struct buffer *text)
+{
+	sqlite3_stmt *s = NULL;
+	const char *h;
+	int rc = 0;
+
+	/* a state.db from before the table, opened for reading, has none: a miss */
+	if (sqlite3_prepare_v2(st->db, "SELECT hash, text FROM iface WHERE content=? AND extractor=?", -1, &s,
+			       NULL) != SQLITE_OK)
+		return st->readonly ? 0 : dberr(st, "prepare");
+	sqlite3_bind_text(s, 1, content, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, extractor, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW && (h = (const char *)sqlite3_column_text(s, 0)) && hash_valid(h)) {
+		snprintf(out, HASH_HEX, "%s", h);
+		if (text)
+			buf_add(text, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+		rc = 1;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_iface_put(struct state *st, const char *content, const char *extractor, const char *hash,
+		    const void *text, size_t len)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	if (st->readonly)
+		return 0;
+	if (!(s = prep(st, "INSERT OR REPLACE INTO iface VALUES(?,?,?,?)")))
+		return -1;
+	sqlite3_bind_text(s, 1, content, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, extractor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(s, 4, len ? text : "", len, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "iface");
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* state.h: cache/state.db, the only file that talks to SQLite.  It holds the
  * stat cache, the record of every target build (what mpbuild.lock is made
- * from), landing intents, failures, runs and the ledger of model calls. */
+ * from), landing intents, failures, runs, the ledger of model calls and the
+ * interfaces extractors made. */
 #ifndef MPBUILD_STATE_H
 #define MPBUILD_STATE_H
 
@@ -136,6 +137,17 @@ char *state_meta_get(struct state *st, const char *name);
 int state_meta_set(struct state *st, const char *name, const char *value);
 /* delete the meta entries named PREFIX... whose value (a time) is before t */
 int state_meta_expire(struct state *st, const char *prefix, double t);
+
+/* interfaces (SPEC 10.1): what extractor (the hash of its command) made of
+ * the file whose content hash is content.  1 when known: its hash in out and,
+ * when text is not NULL, its bytes appended to text; 0 when not; -1 with a
+ * message */
+int state_iface_get(struct state *st, const char *content, const char *extractor, char out[HASH_HEX],
+		    struct buffer *text);
+/* record an interface: its hash and len bytes of text (a state opened for
+ * reading keeps nothing and says nothing) */
+int state_iface_put(struct state *st, const char *content, const char *extractor, const char *hash,
+		    const void *text, size_t len);
 
 /* start a run; returns its number */
 long state_run_start(struct state *st, const char *argv_joined);

@@ -1,0 +1,227 @@
+/* iface.c: taking a file's interface as its rule's interface: entry says,
+ * and remembering what extractors printed.  An extractor is a command run
+ * in a box like a validator; its identity is the hash of its words as the
+ * rule writes them and of the built-in scripts they name, so that a new
+ * version of a script is run again while a moved installation is not. */
+#include "iface.h"
+#include "confine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void iface_open(struct iface *x, struct state *st, const char *root, const struct sandbox_limits *lim)
+{
+	memset(x, 0, sizeof(*x));
+	x->st = st;
+	x->root = root;
+	x->lim = lim;
+}
+
+const struct extractor *iface_extractor(const struct rule *r, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t i;
+
+	base = base ? base + 1 : path;
+	for (i = 0; r && i < r->ninterface; i++)
+		if (glob_match(r->interface[i].glob, base) || glob_match(r->interface[i].glob, path))
+			return &r->interface[i];
+	return NULL;
+}
+
+/* the identity of command e: its words, NUL-terminated, each followed by
+ * the content hash of the file it names when it starts with {rules} */
+static const char *identity(struct iface *x, const struct extractor *e)
+{
+	char key[32], *id;
+	struct sha256 h;
+	size_t i;
+
+	snprintf(key, sizeof(key), "%p", (const void *)e);
+	if ((id = htab_get(&x->ids, key)))
+		return id;
+	sha256_init(&h);
+	sha256_update(&h, "mpbuild-extractor 1", 20);
+	for (i = 0; i < e->argv.c; i++) {
+		const char *w = e->argv.v[i];
+		char fh[HASH_HEX] = "";
+
+		sha256_update(&h, w, strlen(w) + 1);
+		if (strncmp(w, "{rules}", 7) == 0 && !strstr(w, "{file}")) {
+			char *p = xasprintf("%s%s", plan_builtin_rules(), w + 7);
+
+			if (sha256_file(p, fh) < 0)
+				snprintf(fh, sizeof(fh), "missing");
+			free(p);
+			sha256_update(&h, fh, strlen(fh) + 1);
+		}
+	}
+	id = xmalloc(HASH_HEX);
+	sha256_final_hex(&h, id);
+	htab_put(&x->ids, xstrdup(key), id);
+	return id;
+}
+
+/* path's bytes into b, read inside the project, checked against hash; its
+ * resolved path (caller frees), or NULL with a message and b freed */
+static char *read_checked(struct iface *x, const char *path, const char *hash, struct buffer *b)
+{
+	struct buffer why = {0};
+	char *real = confine_resolve(x->root, path, &why), *full;
+	char got[HASH_HEX];
+
+	if (!real) {
+		error("%s: %s", path, buf_str(&why));
+		buf_free(&why);
+		return NULL;
+	}
+	buf_free(&why);
+	full = path_join(x->root, real);
+	if (read_file(full, b, SIZE_MAX) < 0) {
+		error("cannot read %s:", path);
+		buf_free(b);
+		free(full);
+		free(real);
+		return NULL;
+	}
+	free(full);
+	sha256_hex(b->data ? b->data : "", b->len, got);
+	if (strcmp(got, hash) != 0) {
+		error("%s changed while its interface was taken (%s, now %s)", path, hash, got);
+		buf_free(b);
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
+/* why rc is a failure, for the warning */
+static char *failure(const struct extractor *e, int rc, const struct buffer *err)
+{
+	const char *tail;
+
+	if (rc == RUN_NOTFOUND)
+		return xasprintf("%s is not installed", e->argv.v[0]);
+	if (rc == RUN_TIMEOUT)
+		return xasprintf("timed out after %d s", IFACE_TIMEOUT);
+	if (rc == RUN_ERROR)
+		return xasprintf("cannot run %s", e->argv.v[0]);
+	tail = check_tail(err->data ? err->data : "", 1);
+	return xasprintf("exit status %d%s%.*s", rc, *tail ? ": " : "", (int)strcspn(tail, "\n"), tail);
+}
+
+/* run command e on path (bytes in file, resolved path real) into text; 0,
+ * or -1 after warning (once per run for this file and extractor) */
+static int extract(struct iface *x, const struct rule *r, const struct extractor *e, const char *path,
+		   const char *real, const struct buffer *file, struct buffer *text)
+{
+	struct buffer err = {0};
+	char **argv;
+	char *why;
+	int rc;
+
+	if (!x->box && !(x->box = box_open(x->root, x->lim)))
+		return -1;
+	if (box_put(x->box, real, file->data ? file->data : "", file->len) < 0) {
+		error("cannot put %s in the box:", path);
+		return -1;
+	}
+	argv = check_argv(&e->argv, real);
+	rc = box_run_stdout(x->box, argv, IFACE_TIMEOUT, text, &err);
+	check_argv_free(argv);
+	x->runs++;
+	if (rc == 0) {
+		buf_free(&err);
+		return 0;
+	}
+	why = failure(e, rc, &err);
+	warn("rule %s: cannot take the interface of %s (%s); its dependents see the whole file", r->name, path,
+	     why);
+	free(why);
+	buf_free(&err);
+	return -1;
+}
+
+int iface_get(struct iface *x, const struct rule *r, const char *path, const char *hash, char out[HASH_HEX],
+	      struct buffer *text)
+{
+	const struct extractor *e = iface_extractor(r, path);
+	struct buffer file = {0}, got = {0};
+	const char *id;
+	char *real, *fkey;
+	int rc;
+
+	if (e && e->kind == IFACE_NONE) {
+		sha256_hex("", 0, out);
+		return 0;
+	}
+	if (!e || e->kind == IFACE_WHOLE)
+		goto whole;
+	id = identity(x, e);
+	if (x->st && (rc = state_iface_get(x->st, hash, id, out, text)) != 0)
+		return rc < 0 ? -1 : 0;
+	fkey = xasprintf("%s %s", hash, id);
+	if (htab_get(&x->failed, fkey)) {
+		free(fkey);
+		goto whole;
+	}
+	if (!(real = read_checked(x, path, hash, &file))) {
+		free(fkey);
+		return -1;
+	}
+	if (extract(x, r, e, path, real, &file, &got) < 0) {
+		htab_put(&x->failed, fkey, (void *)1);
+		free(real);
+		buf_free(&got);
+		goto whole_read;
+	}
+	free(fkey);
+	free(real);
+	sha256_hex(got.data ? got.data : "", got.len, out);
+	if (x->st)
+		state_iface_put(x->st, hash, id, out, got.data, got.len);
+	if (text)
+		buf_add(text, got.data, got.len);
+	buf_free(&got);
+	buf_free(&file);
+	return 0;
+
+whole:
+	/* the file is its own interface: its hash is the content hash, and it
+	 * is read only when its bytes are wanted */
+	if (text) {
+		if (!(real = read_checked(x, path, hash, &file)))
+			return -1;
+		free(real);
+	}
+whole_read:
+	snprintf(out, HASH_HEX, "%s", hash);
+	if (text)
+		buf_add(text, file.data, file.len);
+	buf_free(&file);
+	return 0;
+}
+
+/* free the malloc'd keys (and values, when vals) of t */
+static void free_table(struct htab *t, int vals)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++)
+		if (t->keys[i]) {
+			free((char *)t->keys[i]);
+			if (vals)
+				free(t->vals[i]);
+		}
+	htab_free(t);
+}
+
+void iface_close(struct iface *x)
+{
+	box_close(x->box);
+	free_table(&x->ids, 1);
+	free_table(&x->failed, 0);
+	memset(x, 0, sizeof(*x));
+}
