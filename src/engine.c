@@ -3,6 +3,7 @@
  * file), skipped or failed before any call.  The lock is regenerated here
  * from the records. */
 #include "engine.h"
+#include "iface.h"
 #include "check.h"
 #include "graph.h"
 #include "judge.h"
@@ -363,17 +364,11 @@ int engine_interface(struct engine *e, const struct task *d, const char *path, c
 
 	if (!h)
 		return -1;
-	/* until the rule says otherwise, a file is its own interface */
-	snprintf(out, HASH_HEX, "%s", h);
-	if (text) {
-		char *full = path_join(e->root, path);
-		int rc = read_file(full, text, 8u << 20);
-
-		free(full);
-		if (rc < 0)
-			return error("%s: cannot read %s (an output of %s):", d->id, path, d->id);
+	if (!e->iface_open) {
+		iface_open(&e->iface, e->st, e->root, &e->p->settings.checks);
+		e->iface_open = 1;
 	}
-	return 0;
+	return iface_get(&e->iface, d->r, path, h, out, text);
 }
 
 const char *engine_closure(struct engine *e, const struct task *t, int content)
@@ -712,6 +707,8 @@ void engine_close(struct engine *e)
 			seen_free(&e->ti[i], &e->p->tasks[i]);
 		}
 	free(e->ti);
+	if (e->iface_open)
+		iface_close(&e->iface);
 	if (e->pv)
 		e->pv->close(e->pv);
 	if (e->store)

@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "hash.h"
+#include "iface.h"
 #include "key.h"
 #include "models.h"
 #include "plan.h"
@@ -121,6 +122,8 @@ struct engine {
 	struct rulebook rb;     /* rule versions and pinned examples (SPEC 10.2, 10.3) */
 	int writable;           /* the state file may be written */
 	struct sched *sc;       /* the run's scheduler while schedule runs, else NULL */
+	struct iface iface;     /* the interfaces of outputs (iface.c), opened when first needed */
+	int iface_open;
 };
 
 /* open the engine for root: plan, state (read-only unless writable),

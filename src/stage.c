@@ -266,14 +266,21 @@ int stage_request(const char *root, const struct plan *p, const struct stage *s,
 		buf_puts(l4, "\n# plans/discovery.yaml\n\n");
 		if (stage_slurp(root, "plans/discovery.yaml", l4) < 0)
 			return -1;
-		buf_puts(l4, "\n# Rules (rule: NAME; by default the first output's file name picks one)\n\n");
+		buf_puts(l4, "\n# Rules (rule: NAME; by default the first output's file name picks one)\n\n"
+			     "Each rule's planning note says what its tasks assume (language level, test framework, "
+			     "build targets, what its checks look like). Plan with them: a task entry that says "
+			     "otherwise wins for that task, then the project's stack, then the rule's defaults.\n\n");
 		for (i = 0; i < p->nrules; i++) {
+			const char *note = p->rules[i].planning, *line;
 			size_t j;
 
 			buf_printf(l4, "- %s:", p->rules[i].name);
 			for (j = 0; j < p->rules[i].nmatch; j++)
 				buf_printf(l4, " %s", p->rules[i].match[j]);
 			buf_putc(l4, '\n');
+			/* the note, indented under its rule */
+			for (line = note; line && *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0))
+				buf_printf(l4, "  %.*s\n", (int)strcspn(line, "\n"), line);
 		}
 	}
 	return 0;

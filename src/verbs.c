@@ -42,6 +42,12 @@ int build_status(const char *root, char **targets, size_t n)
 		engine_eval(&e, t);
 		word = state_names[ti->s];
 		f = htab_get(&e.failures, t->id);
+		if (ti->s == S_UPTODATE && ti->recheck) {
+			/* a dependency changed behind the same interfaces: the build runs its checks again */
+			ti->s = S_PENDING;
+			engine_why(ti, xstrdup("a dependency changed behind the same interfaces; its checks run again"));
+			word = "stale";
+		}
 		if (ti->s == S_KEPT)
 			word = ti->edited ? "edited" : "kept";
 		else if (ti->s == S_PENDING && f)

@@ -52,7 +52,7 @@ expect_success 'a dependency rebuilt with different outputs rebuilds its depende
 	python3 - ../answers2/T-002.json <<-PY &&
 	import json, sys
 	p = sys.argv[1]; a = json.load(open(p))
-	a["files"][1]["content"] += "/* changed */\n"
+	a["files"][0]["content"] += "/* changed */\n"
 	json.dump(a, open(p, "w"))
 	PY
 	make_cassette . ../answers2 ../c3 &&
