@@ -399,6 +399,12 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 	for (i = 0; i < 3; i++)
 		shared += (double)req.layer_len[i] / 4;
 	model_estimate(m, shared, (double)req.layer_len[3] / 4, e->p->settings.max_tokens, lo, hi);
+	/* bytes/3: code and prose run denser than bytes/4, and a band is worth a warning early */
+	if (m->band_tokens > 0 && (shared * 4 + (double)req.layer_len[3]) / 3 > (double)m->band_tokens)
+		warn("%s: its prompt may pass %ld tokens (about %.0f), where %s charges its higher band "
+		     "($%.2f/$%.2f per million for every token of the call); splitting the task, or fewer "
+		     "dependencies and reads:, keep it under", t->id, m->band_tokens,
+		     (shared * 4 + (double)req.layer_len[3]) / 3, ti->mc.model, m->band_input, m->band_output);
 }
 
 int engine_dry_run(struct engine *e, struct task **order, size_t n)
