@@ -169,14 +169,17 @@ void prompt_layer1(struct buffer *b, const char *md, size_t mdlen, enum answer_f
 	if (b->len && b->data[b->len - 1] != '\n')
 		buf_putc(b, '\n');
 	buf_puts(b, "\n# How to answer\n\n");
-	if (f == FMT_TOOL)
-		buf_printf(b, "Answer by calling the tool %s once, with input matching this JSON schema:\n\n", tool);
-	else if (f == FMT_TEXT)
+	/* the schema is written out only where nothing else carries it: the
+	 * structured output format and the tool already send it once */
+	if (f == FMT_TOOL) {
+		buf_printf(b, "Answer by calling the tool %s once; its input schema is the shape of the answer.\n", tool);
+	} else if (f == FMT_TEXT) {
 		buf_puts(b, "Answer with one JSON object and nothing else (no prose, no code fences), matching this JSON schema:\n\n");
-	else
-		buf_puts(b, "Answer with one JSON object matching this JSON schema:\n\n");
-	buf_puts(b, schema);
-	buf_putc(b, '\n');
+		buf_puts(b, schema);
+		buf_putc(b, '\n');
+	} else {
+		buf_puts(b, "Answer with one JSON object matching the JSON schema of this request's output format.\n");
+	}
 }
 
 void prompt_schema_digest(enum answer_format f, const char *schema, char out[HASH_HEX])
