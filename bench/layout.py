@@ -677,20 +677,26 @@ def ledger(project):
     """the ledger rows of the latest run: (input, cache_write, cache_read, output, cost)"""
     db = sqlite3.connect(os.path.join(project, "cache", "state.db"))
     run = db.execute("SELECT max(id) FROM run").fetchone()[0]
-    rows = db.execute("SELECT input, cache_write, cache_read, output, cost FROM ledger WHERE run = ?"
+    rows = db.execute("SELECT input, cache_write, cache_read, output, cost, model FROM ledger WHERE run = ?"
                       " ORDER BY id", (run,)).fetchall()
     db.close()
     return rows
 
 
+# $ per million output tokens (src/models.c), to split the bill into input and output sides
+OUT_PRICE = {"claude-haiku-5-5": 0.50}
+
+
 def stats(rows):
+    out_cost = sum(r[3] * OUT_PRICE[r[5]] / 1e6 for r in rows) if all(r[5] in OUT_PRICE for r in rows) else None
+    rows = [r[:5] for r in rows]
     side = sorted(i + w + r for i, w, r, o, c in rows)
     tot = sum(side)
     p90 = side[min(len(side) - 1, max(0, -(-9 * len(side) // 10) - 1))] if side else 0
     return dict(calls=len(rows), mean=tot / len(side) if side else 0, p90=p90, max=side[-1] if side else 0,
                 side=tot, read=sum(r for i, w, r, o, c in rows), write=sum(w for i, w, r, o, c in rows),
                 input=sum(i for i, w, r, o, c in rows), output=sum(o for i, w, r, o, c in rows),
-                cost=sum(c for i, w, r, o, c in rows),
+                cost=sum(c for i, w, r, o, c in rows), out_cost=out_cost,
                 share=(sum(r for i, w, r, o, c in rows) / tot) if tot else 0.0)
 
 
@@ -773,6 +779,8 @@ def main():
            work)
     if not a.keep and not a.workdir:
         shutil.rmtree(work, ignore_errors=True)
+    else:
+        print("work directory: %s" % work)
 
 
 def report(R, tasks, sizes, direct, old_rev, new_rev, work):
@@ -801,6 +809,10 @@ def report(R, tasks, sizes, direct, old_rev, new_rev, work):
     row("cache-read share of input-side tokens", o["share"], n["share"], f=lambda x: "%.2f" % x)
     row("output tokens", o["output"], n["output"])
     row("bill $ (sum of the ledger's cost)", o["cost"], n["cost"], f=lambda x: "%.4f" % x)
+    if o["out_cost"] is not None and n["out_cost"] is not None:
+        row("  of which input side $", o["cost"] - o["out_cost"], n["cost"] - n["out_cost"],
+            f=lambda x: "%.4f" % x)
+        row("  of which output $", o["out_cost"], n["out_cost"], f=lambda x: "%.4f" % x)
     row("time s", R["old"]["build_s"], R["new"]["build_s"], f=lambda x: "%.1f" % x, ratio=False)
     print()
     aims = [("mean input-side tokens per call halved or better", n["mean"] <= 0.5 * o["mean"],
@@ -833,7 +845,6 @@ def report(R, tasks, sizes, direct, old_rev, new_rev, work):
         tot["old"], R["old"]["force"]["calls"] + R["old"]["after"]["calls"],
         tot["new"], R["new"]["force"]["calls"] + R["new"]["after"]["calls"],
         ("; new/old %.2f" % (tot["new"] / tot["old"])) if tot["old"] else ""))
-    print("work directory: %s" % work)
 
 
 if __name__ == "__main__":
