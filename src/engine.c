@@ -464,13 +464,97 @@ void engine_dep_views_free(struct dep_view *v, size_t n)
 	free(v);
 }
 
+/* t's dependencies, direct or not, as plan indexes in plan order, into out
+ * (room for every task); their count */
+static size_t dep_list(struct engine *e, const struct task *t, size_t *out)
+{
+	unsigned char *mark = xcalloc(e->p->ntasks + 1, 1);
+	size_t i, n = 0;
+
+	mark_deps(t, mark);
+	for (i = 0; i < e->p->ntasks; i++)
+		if (mark[i])
+			out[n++] = i;
+	free(mark);
+	return n;
+}
+
+/* the key of the first k entries of a dependency list (an FNV-1a hash: a
+ * collision costs a cache write, nothing else) */
+static void prefix_key(uint64_t h, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static uint64_t prefix_step(uint64_t h, const char *id)
+{
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return (h ^ '\n') * 1099511628211ULL;
+}
+
+/* for k = 1..n (t's dependencies, direct or not, in plan order), how many
+ * tasks' lists begin with t's first k, into counts[k - 1]; returns n.  The
+ * counts of every task's prefixes are made once per run; plans of more than
+ * 5,000 tasks skip this (0: no breakpoint in layer 4) */
+static size_t prefix_counts(struct engine *e, const struct task *t, size_t *counts)
+{
+	size_t *list, i, k, n;
+	uint64_t h;
+	char key[17];
+
+	if (!t->ndeps || e->p->ntasks > 5000)
+		return 0;
+	list = xcalloc(e->p->ntasks + 1, sizeof(*list));
+	if (!e->prefixes_counted) {
+		e->prefixes_counted = 1;
+		for (i = 0; i < e->p->ntasks; i++) {
+			n = dep_list(e, &e->p->tasks[i], list);
+			for (k = 0, h = 1469598103934665603ULL; k < n; k++) {
+				const char *held;
+
+				h = prefix_step(h, e->p->tasks[list[k]].id);
+				prefix_key(h, key);
+				held = htab_key(&e->sigs, key);
+				htab_put(&e->sigs, held ? held : xstrdup(key), (void *)((uintptr_t)htab_get(&e->sigs, key) + 1));
+			}
+		}
+	}
+	n = dep_list(e, t, list);
+	for (k = 0, h = 1469598103934665603ULL; k < n; k++) {
+		h = prefix_step(h, e->p->tasks[list[k]].id);
+		prefix_key(h, key);
+		counts[k] = (size_t)(uintptr_t)htab_get(&e->sigs, key);
+	}
+	free(list);
+	return n;
+}
+
 int engine_request(struct engine *e, const struct task *t, struct request *req)
 {
-	size_t n;
+	size_t *counts = xcalloc(e->p->ntasks + 1, sizeof(*counts));
+	size_t nk = prefix_counts(e, t, counts), n, i, k = 0, bytes = 0, best = 0, views = 0;
 	struct dep_view *v = engine_dep_views(e, t, &n);
-	int rc = v ? prompt_task_request(e->pc, t, v, n, req) : -1;
+	double score = 0;
+	int rc;
 
+	/* layer 4's one breakpoint goes after the first k dependencies'
+	 * interfaces (views come grouped by task, in plan order) where the
+	 * tasks that share that prefix would read the most: (tasks - 1) x bytes */
+	for (i = 0; v && i < n; i++) {
+		bytes += v[i].len;
+		if (i + 1 < n && v[i + 1].task == v[i].task)
+			continue;
+		if (k < nk && counts[k] >= 2 && (double)(counts[k] - 1) * (double)bytes > score) {
+			score = (double)(counts[k] - 1) * (double)bytes;
+			best = i + 1;
+		}
+		k++;
+	}
+	views = best;
+	rc = v ? prompt_task_request(e->pc, t, v, n, views, req) : -1;
 	engine_dep_views_free(v, n);
+	free(counts);
 	return rc;
 }
 
@@ -707,6 +791,9 @@ void engine_close(struct engine *e)
 			seen_free(&e->ti[i], &e->p->tasks[i]);
 		}
 	free(e->ti);
+	for (i = 0; i < e->sigs.cap; i++)
+		free((char *)e->sigs.keys[i]);
+	htab_free(&e->sigs);
 	if (e->iface_open)
 		iface_close(&e->iface);
 	if (e->pv)

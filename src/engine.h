@@ -123,6 +123,8 @@ struct engine {
 	int writable;           /* the state file may be written */
 	struct sched *sc;       /* the run's scheduler while schedule runs, else NULL */
 	struct iface iface;     /* the interfaces of outputs (iface.c), opened when first needed */
+	struct htab sigs;       /* prefix of a dependency list (owned key) -> how many tasks' lists begin so */
+	int prefixes_counted;   /* sigs is made (when the first request needs it) */
 	int iface_open;
 };
 

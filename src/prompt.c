@@ -386,7 +386,7 @@ void prompt_task_hash(struct prompt_ctx *c, const struct task *t, char out[HASH_
 }
 
 int prompt_task_request(struct prompt_ctx *c, const struct task *t, const struct dep_view *deps, size_t ndeps,
-			struct request *req)
+			size_t shared, struct request *req)
 {
 	struct buffer *b = &c->l4;
 	struct rule_layer *rl = rule_layer(c, t->r);
@@ -397,7 +397,10 @@ int prompt_task_request(struct prompt_ctx *c, const struct task *t, const struct
 	buf_reset(b);
 	/* the interfaces first: tasks along a chain share this part, and a
 	 * breakpoint after it lets them read each other's prefixes */
+	req->layer4_stable = 0;
 	for (i = 0; i < ndeps; i++) {
+		if (i == shared && any)
+			req->layer4_stable = b->len;
 		if (!deps[i].len)
 			continue;       /* an interface of nothing (a test, a document) */
 		if (!any)
@@ -409,7 +412,8 @@ int prompt_task_request(struct prompt_ctx *c, const struct task *t, const struct
 	}
 	if (any)
 		buf_putc(b, '\n');
-	req->layer4_stable = b->len;
+	if (shared >= ndeps && any)
+		req->layer4_stable = b->len;
 	task_head(c, t, b);
 	for (i = 0; i < t->nreads; i++) {
 		char *path = path_join(c->p->root, t->reads[i]);

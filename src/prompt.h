@@ -90,11 +90,13 @@ struct dep_view {
 };
 
 /* fill req for task t: layer texts; layer 4 holds the n interfaces of deps
- * (all its dependencies, direct or not, in plan order: the part tasks share,
- * req->layer4_stable bytes), then its entry and domain model, then the files
- * it reads in full; -1 with a message when one cannot be read */
+ * (all its dependencies, direct or not, in plan order), then its entry and
+ * domain model, then the files it reads in full.  The first shared views are
+ * a prefix other tasks share: req->layer4_stable is where they end (0: none
+ * shared), the place of layer 4's breakpoint.  -1 with a message when a file
+ * cannot be read */
 int prompt_task_request(struct prompt_ctx *c, const struct task *t, const struct dep_view *deps, size_t ndeps,
-			struct request *req);
+			size_t shared, struct request *req);
 /* append s (len bytes) to b as a Markdown code block: a fence longer than
  * any run of backticks in s, then info (a language name or ""), s, a newline
  * unless s ends with one, and the fence again */

@@ -285,6 +285,16 @@ void *htab_get(const struct htab *h, const char *key)
 	return h->keys[i] ? h->vals[i] : NULL;
 }
 
+const char *htab_key(const struct htab *h, const char *key)
+{
+	size_t i;
+
+	if (!h->cap)
+		return NULL;
+	i = htab_slot(h, key);
+	return h->keys[i];
+}
+
 void *htab_put(struct htab *h, const char *key, void *val)
 {
 	size_t i;

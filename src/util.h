@@ -95,6 +95,9 @@ struct htab {
 
 /* the value for key, or NULL */
 void *htab_get(const struct htab *h, const char *key);
+/* the key the table holds that equals key (to free it, or to put a new
+ * value without changing it), or NULL */
+const char *htab_key(const struct htab *h, const char *key);
 /* set key to val, returning the previous value or NULL; key must outlive the table */
 void *htab_put(struct htab *h, const char *key, void *val);
 /* free the slot arrays (not keys or values) */

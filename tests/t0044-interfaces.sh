@@ -24,26 +24,39 @@ answer_with() {
 	fake_control "{\"answers\": {\"$1\": $(cat "$TRASH/$1.changed.json")}}" >/dev/null
 }
 
-expect_success 'a request shows the interfaces of every dependency, direct or not, in plan order, then the entry' '
+expect_success 'a request shows the interfaces of every dependency, direct or not, in plan order, with a breakpoint where other tasks share them' '
 	mkdir -p chain/plans && cat >chain/plans/masterplan.yaml <<-EOF &&
 	version: 1
 	project: chain
 	tasks:
 	  - {id: A, title: A, description: Write a., outputs: [a.json]}
 	  - {id: B, title: B, description: Write b., depends_on: [A], outputs: [b.json]}
-	  - {id: C, title: C, description: Write c., depends_on: [B], outputs: [c.json]}
+	  - {id: C1, title: C1, description: Write c1., depends_on: [B], outputs: [c1.json]}
+	  - {id: C2, title: C2, description: Write c2., depends_on: [B], outputs: [c2.json]}
 	EOF
-	cd chain && fake_reset && mpbuild --progress plain >../out && grep "3 built" ../out &&
-	last_body C >../body && python3 - ../body <<-"PY"
+	cd chain && fake_reset && mpbuild --progress plain >../out && grep "4 built" ../out &&
+	last_body C1 >../body && python3 - ../body <<-"PY" &&
 	import json, sys
-	b = json.load(open(sys.argv[1]))
-	c = b["messages"][0]["content"]
-	head, task = c[0]["text"], c[1]["text"]
+	c = json.load(open(sys.argv[1]))["messages"][0]["content"]
+	# B, C1 and C2 all begin with the interfaces of A: the breakpoint goes
+	# after them, where three tasks read what one writes (C1 and C2 alone
+	# share A and B); the rest, and the task, follow with no breakpoint
+	head, rest = c[0]["text"], c[1]["text"]
 	assert head.startswith("# Interfaces of the tasks it depends on"), head[:60]
-	assert head.index("## a.json (from A)") < head.index("## b.json (from B)"), head
-	assert "cache_control" in c[0] and "cache_control" not in c[1]
-	assert task.startswith("Target: C\n"), task[:20]
-	assert "a.json" not in task
+	assert "## a.json (from A)" in head and "b.json" not in head, head
+	assert c[0].get("cache_control") and "cache_control" not in c[1]
+	assert rest.index("## b.json (from B)") < rest.index("Target: C1\n"), rest[:200]
+	PY
+	last_body B >../body && python3 - ../body <<-"PY" &&
+	import json, sys
+	c = json.load(open(sys.argv[1]))["messages"][0]["content"]
+	assert len(c) == 2 and c[0].get("cache_control") and "## a.json (from A)" in c[0]["text"], c
+	assert c[1]["text"].startswith("Target: B\n")
+	PY
+	last_body A >../body && python3 - ../body <<-"PY"
+	import json, sys
+	c = json.load(open(sys.argv[1]))["messages"][0]["content"]
+	assert len(c) == 1 and "cache_control" not in c[0] and c[0]["text"].startswith("Target: A\n"), c
 	PY
 '
 
