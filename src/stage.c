@@ -48,10 +48,11 @@ static const char masterplan_schema[] =
 	    OBJ("\"id\",\"phase\",\"title\"", "\"id\":" STR ",\"phase\":" STR ",\"title\":" STR)
 	    "},\"tasks\":{\"type\":\"array\",\"items\":"
 	    OBJ("\"id\",\"title\",\"description\",\"milestone\",\"complexity\",\"rule\",\"depends_on\","
-		"\"context\",\"outputs\",\"check\",\"subtasks\"",
+		"\"context\",\"outputs\",\"reads\",\"check\",\"subtasks\"",
 		"\"id\":" STR ",\"title\":" STR ",\"description\":" STR ",\"milestone\":" STR
 		",\"complexity\":{\"type\":\"string\",\"enum\":[\"low\",\"medium\",\"high\"]},\"rule\":" NSTR
 		",\"depends_on\":" STRS ",\"context\":" STRS ",\"outputs\":" STRS
+		",\"reads\":{\"type\":[\"array\",\"null\"],\"items\":" STR "}"
 		",\"check\":{\"type\":[\"array\",\"null\"],\"items\":" STRS "}"
 		",\"subtasks\":{\"type\":[\"array\",\"null\"],\"items\":" STR "}") "}");
 
@@ -72,7 +73,7 @@ static const char *const key_order[] = {
 	"value_objects", "invariants", "commands", "events", "questions", "stack", "language", "framework",
 	"storage", "tests", "bounded_contexts", "relationships", "glossary", "phases", "milestones", "tasks",
 	"phase", "title", "text", "why", "default", "description", "aggregates", "services", "repositories",
-	"milestone", "complexity", "model", "rule", "depends_on", "context", "outputs", "check", "subtasks",
+	"milestone", "complexity", "model", "rule", "depends_on", "context", "outputs", "reads", "check", "subtasks",
 };
 
 int stage_exists(const char *root, const char *rel)

@@ -73,6 +73,26 @@ expect_success 'the pipeline shows what its calls cost, as a line per stage and 
 	! grep -q "pipeline:" ../out
 '
 
+expect_success 'the planner sees each rule'"'"'s planning note, the precedence, and how interfaces and reads: work' '
+	new_request notes && cd notes && fake_reset && answers &&
+	mpbuild --defaults masterplan >../out 2>&1 && last_body masterplan >../body &&
+	python3 - ../body "$SRCDIR/rules" <<-"PY"
+	import json, os, re, sys
+	b = json.load(open(sys.argv[1]))
+	text = "".join(x["text"] for x in b["messages"][0]["content"])
+	system = "".join(x["text"] for x in b["system"])
+	for name in ("c", "python", "javascript", "shell", "docs", "generic"):
+	    rule = open(os.path.join(sys.argv[2], name + ".yaml")).read()
+	    note = re.search(r"^planning: \|\n((?:  .*\n)+)", rule, re.M).group(1)
+	    first = note.splitlines()[0].strip()
+	    assert first in text, "the planning note of %s is not shown: %s" % (name, first)
+	assert "a task entry that says otherwise wins for that task, then the project" in text
+	assert "interfaces" in system and "`reads`" in system
+	schema = b["output_config"]["format"]["schema"]["properties"]["tasks"]["items"]
+	assert "reads" in schema["properties"] and "reads" in schema["required"]
+	PY
+'
+
 expect_success 'an invalid plan is still rejected, its errors fed back and never in plans/' '
 	rm -rf cyc && cp -R base cyc && cd cyc &&
 	fake_reset && answers &&
