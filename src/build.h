@@ -1,5 +1,4 @@
-/* build.h: the executor and the commands that share its view of staleness:
- * build, status, explain, clean, accept and touch. */
+/* build.h: the executor: build (and -n) over the engine (engine.h). */
 #ifndef MPBUILD_BUILD_H
 #define MPBUILD_BUILD_H
 
@@ -11,23 +10,4 @@
 
 /* build (or with dry_run, show what would be built); returns an exit code */
 int build_run(const char *root, struct build_opts *o);
-/* per target: up to date, stale (and why), failed, never built, edited */
-int build_status(const char *root, char **targets, size_t n);
-/* which inputs of target changed since its last build */
-int build_explain(const char *root, const char *target);
-/* remove generated, unedited outputs of the targets (all when n == 0);
- * dry (-n): list them and remove nothing */
-int build_clean(const char *root, char **targets, size_t n, int dry);
-/* remove outputs that no task declares any more, unless a person edited them,
- * and drop the records of the tasks that are gone (clean --orphans); dry
- * (-n): list them and change nothing */
-int build_clean_orphans(const char *root, int dry);
-/* approve the plan's check commands: their hash goes into the lock; dry
- * (-n): say what would be approved and change nothing */
-int build_approve(const char *root, int dry);
-/* record the current key and output hashes of the targets without a call:
- * accept (edited outputs become the recorded ones) or touch (make -t); dry
- * (-n): name the targets it would mark and change nothing */
-int build_mark(const char *root, char **targets, size_t n, int touch, int dry);
-
 #endif

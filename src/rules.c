@@ -5,9 +5,63 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#ifndef PREFIX
+#define PREFIX "/usr/local"
+#endif
+
+static char *exe_path;
+
+void plan_set_exe(const char *p)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+	free(exe_path);
+	if (n > 0) {
+		buf[n] = '\0';
+		exe_path = xstrdup(buf);
+	} else {
+		exe_path = xstrdup(p);
+	}
+}
+
+const char *plan_builtin_rules(void)
+{
+	static char *dir;
+	const char *env = getenv("MPBUILD_RULES");
+
+	if (env && *env)
+		return env;
+	if (!dir) {
+		if (exe_path) {
+			char *copy = xstrdup(exe_path);
+			char *d = dirname(copy);
+			char *cand = xasprintf("%s/rules", d);    /* running from the source tree */
+
+			if (path_exists(cand) && path_exists(d) && !strstr(d, "/bin")) {
+				dir = cand;
+			} else {
+				free(cand);
+				cand = xasprintf("%s/../share/mpbuild/rules", d);
+				if (path_exists(cand))
+					dir = cand;
+				else
+					free(cand);
+			}
+			free(copy);
+		}
+		if (!dir)
+			dir = xstrdup(PREFIX "/share/mpbuild/rules");
+	}
+	return dir;
+}
 
 static int rule_cmp(const void *a, const void *b)
 {

@@ -1,7 +1,8 @@
 /* verbs.c: the commands that read or mark the engine's view of staleness
  * without building: status, explain, clean (and clean --orphans), accept,
  * touch and approve. */
-#include "build.h"
+#include "engine.h"
+#include "verbs.h"
 #include "confine.h"
 #include "land.h"
 #include "lockfile.h"
