@@ -100,8 +100,9 @@ static struct {
 	int ns;                 /* namespaces work */
 	int overlay;            /* an overlay of the project works inside them */
 	pthread_once_t once;
-	const char *root;       /* the project the probe used */
-} iso = {0, 0, PTHREAD_ONCE_INIT, NULL};
+	const char *root;       /* the project the probe uses, while it runs */
+	int probed;             /* the probe has run */
+} iso = {0, 0, PTHREAD_ONCE_INIT, NULL, 0};
 
 /* what a child reports on its error pipe before it execs */
 struct child_err {
@@ -543,10 +544,13 @@ struct box *box_open(const char *root, const struct sandbox_limits *lim)
 		free(b);
 		return NULL;
 	}
-	if (!iso.root) {
-		/* the first box probes what this machine allows, with this project */
+	if (!iso.probed && !iso.root) {
+		/* the first box probes what this machine allows, with this project
+		 * (the probe's own box, opened while root is set, skips this) */
 		iso.root = b->root;
 		pthread_once(&iso.once, probe_once);
+		iso.root = NULL;
+		iso.probed = 1;
 	}
 	b->lim = *lim;
 	b->ns = iso.ns;
