@@ -83,7 +83,10 @@ char *confine_resolve(const char *root, const char *rel, struct buffer *err)
 		}
 		if (!strcmp(s, "..")) {
 			if (!r.len) {
-				buf_printf(err, "%s leads out of the project through the symbolic link %s", rel, first);
+				if (first)
+					buf_printf(err, "%s leads out of the project through the symbolic link %s", rel, first);
+				else
+					buf_printf(err, "%s leads out of the project", rel);
 				goto out;
 			}
 			pop(&r);
