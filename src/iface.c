@@ -149,6 +149,7 @@ int iface_get(struct iface *x, const struct rule *r, const char *path, const cha
 {
 	const struct extractor *e = iface_extractor(r, path);
 	struct buffer file = {0}, got = {0};
+	struct iface_memo *m;
 	const char *id;
 	char *real, *fkey;
 	int rc;
@@ -160,32 +161,40 @@ int iface_get(struct iface *x, const struct rule *r, const char *path, const cha
 	if (!e || e->kind == IFACE_WHOLE)
 		goto whole;
 	id = identity(x, e);
-	if (x->st && (rc = state_iface_get(x->st, hash, id, out, text)) != 0)
-		return rc < 0 ? -1 : 0;
 	fkey = xasprintf("%s %s", hash, id);
-	if (htab_get(&x->failed, fkey)) {
+	/* once per (content, extractor) and run, even when state.db keeps
+	 * nothing (a dry run): every dependent of a file asks for it */
+	if ((m = htab_get(&x->memo, fkey))) {
 		free(fkey);
-		goto whole;
+		if (m->failed)
+			goto whole;
+		goto known;
 	}
-	if (!(real = read_checked(x, path, hash, &file))) {
-		free(fkey);
+	m = xcalloc(1, sizeof(*m));
+	htab_put(&x->memo, fkey, m);
+	if (x->st && (rc = state_iface_get(x->st, hash, id, m->hash, &got)) != 0) {
+		if (rc < 0)
+			return -1;
+	} else if (!(real = read_checked(x, path, hash, &file))) {
 		return -1;
-	}
-	if (extract(x, r, e, path, real, &file, &got) < 0) {
-		htab_put(&x->failed, fkey, (void *)1);
+	} else if (extract(x, r, e, path, real, &file, &got) < 0) {
+		m->failed = 1;
 		free(real);
 		buf_free(&got);
 		goto whole_read;
+	} else {
+		free(real);
+		sha256_hex(got.data ? got.data : "", got.len, m->hash);
+		if (x->st)
+			state_iface_put(x->st, hash, id, m->hash, got.data, got.len);
 	}
-	free(fkey);
-	free(real);
-	sha256_hex(got.data ? got.data : "", got.len, out);
-	if (x->st)
-		state_iface_put(x->st, hash, id, out, got.data, got.len);
-	if (text)
-		buf_add(text, got.data, got.len);
-	buf_free(&got);
+	m->len = got.len;
+	m->text = got.data ? buf_take(&got) : xstrdup("");
 	buf_free(&file);
+known:
+	snprintf(out, HASH_HEX, "%s", m->hash);
+	if (text)
+		buf_add(text, m->text, m->len);
 	return 0;
 
 whole:
@@ -220,8 +229,18 @@ static void free_table(struct htab *t, int vals)
 
 void iface_close(struct iface *x)
 {
+	size_t i;
+
 	box_close(x->box);
 	free_table(&x->ids, 1);
-	free_table(&x->failed, 0);
+	for (i = 0; i < x->memo.cap; i++)
+		if (x->memo.keys[i]) {
+			struct iface_memo *m = x->memo.vals[i];
+
+			free((char *)x->memo.keys[i]);
+			free(m->text);
+			free(m);
+		}
+	htab_free(&x->memo);
 	memset(x, 0, sizeof(*x));
 }

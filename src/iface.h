@@ -14,6 +14,14 @@
 /* seconds an extractor may run */
 #define IFACE_TIMEOUT 60
 
+/* an interface this run already has: extracted, read from state.db, or failed */
+struct iface_memo {
+	char hash[HASH_HEX];    /* "sha256:..." of text */
+	char *text;             /* owned */
+	size_t len;
+	int failed;             /* the extractor failed (warned once): the whole file stands in */
+};
+
 /* one run's interface taker.  Not shared between threads: st is a SQLite
  * handle opened without its own mutex, so call iface_get from one thread at
  * a time (the one holding the state lock) */
@@ -23,7 +31,7 @@ struct iface {
 	const struct sandbox_limits *lim;       /* how extractors run (borrowed) */
 	struct box *box;        /* where extractors run: opened by the first one, NULL before */
 	struct htab ids;        /* extractor (by address, "%p") -> its identity, both malloc'd */
-	struct htab failed;     /* "HASH IDENTITY" -> (void *)1: failed and warned about this run */
+	struct htab memo;       /* "HASH IDENTITY" -> struct iface_memo*: what this run found */
 	long runs;              /* extractors run (cache misses) */
 };
 
