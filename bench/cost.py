@@ -30,11 +30,15 @@ SEED_RATIO = 3.16 / 7.50    # seed notes: 50 tasks, $3.16 with caching against $
 
 
 def start_server(workdir, name, answers, key, extra):
-    d = os.path.join(workdir, "fake-" + name)
+    return start_server_in(os.path.join(workdir, "fake-" + name), answers, key, extra)
+
+
+def start_server_in(d, answers, key, extra):
+    """tests/fake_server.py answering from answers in directory d: (process, base URL)"""
     os.makedirs(d, exist_ok=True)
     port_file = os.path.join(d, "port")
     if os.path.exists(port_file):
-        os.unlink(port_file)
+        os.unlink(port_file)        # a previous run's port
     proc = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "fake_server.py"),
                              "--port-file", port_file, "--log", os.path.join(d, "log"),
                              "--answers", answers, "--api-key", key] + extra,
@@ -46,7 +50,7 @@ def start_server(workdir, name, answers, key, extra):
             break
         time.sleep(0.1)
     proc.kill()
-    sys.exit("cost.py: the fake server did not start; see " + os.path.join(d, "err"))
+    sys.exit("%s: the fake server did not start; see %s" % (os.path.basename(sys.argv[0]), os.path.join(d, "err")))
 
 
 def run(mpbuild, project, url, key, jobs, what):

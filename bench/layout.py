@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import genplan  # noqa: E402  (discovery_yaml, CONTEXTS, PY_KINDS, copy_rules, snake, yq)
+from cost import start_server_in  # noqa: E402
 
 OLD_REV = "04bd307"
 N_TASKS = 50
@@ -654,25 +655,6 @@ def sh(cmd, cwd=None, env=None, what=None):
     return r.stdout
 
 
-def start_server(d, answers, key):
-    os.makedirs(d, exist_ok=True)
-    port_file = os.path.join(d, "port")
-    if os.path.exists(port_file):
-        os.unlink(port_file)        # a previous run's port
-    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "fake_server.py"),
-                             "--port-file", port_file, "--log", os.path.join(d, "log"),
-                             "--answers", answers, "--api-key", key],
-                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "err"), "w"))
-    for _ in range(100):
-        if os.path.exists(port_file) and open(port_file).read().strip():
-            return proc, "http://127.0.0.1:" + open(port_file).read().strip()
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    sys.exit("layout.py: the fake server did not start; see " + os.path.join(d, "err"))
-
-
 def ledger(project):
     """the ledger rows of the latest run: (input, cache_write, cache_read, output, cost)"""
     db = sqlite3.connect(os.path.join(project, "cache", "state.db"))
@@ -748,7 +730,7 @@ def main():
             if os.path.exists(proj):
                 shutil.rmtree(proj)
             tasks, changed = make_plan(proj, rules, a.seed)
-            p, url = start_server(os.path.join(work, "fake-" + name), os.path.join(proj, "answers"), key)
+            p, url = start_server_in(os.path.join(work, "fake-" + name), os.path.join(proj, "answers"), key, [])
             procs.append(p)
             lay = Layout(name, binary, rules, proj, work, key)
             lay.env["ANTHROPIC_BASE_URL"] = url
