@@ -55,7 +55,7 @@ static void pop(struct buffer *r)
 
 char *confine_resolve(const char *root, const char *rel, struct buffer *err)
 {
-	char *rroot = realpath(root, NULL), *todo = xstrdup(rel), *s, *out = NULL, *first = NULL;
+	char *rroot = realpath(root, NULL), *rest = xstrdup(rel), *s, *out = NULL, *first = NULL;
 	struct buffer r = {0};
 	const char *why;
 	int links = 0, via_link = 0;
@@ -63,11 +63,11 @@ char *confine_resolve(const char *root, const char *rel, struct buffer *err)
 
 	if (!rroot) {
 		buf_printf(err, "cannot resolve the project directory: %s", strerror(errno));
-		free(todo);
+		free(rest);
 		return NULL;
 	}
 	nroot = strlen(rroot);
-	s = todo;
+	s = rest;
 	while (*s) {
 		char *e = strchr(s, '/'), *full, *target;
 		int last;
@@ -130,10 +130,10 @@ char *confine_resolve(const char *root, const char *rel, struct buffer *err)
 				r.len = 0;
 				memmove(lnk, lnk + nroot, strlen(lnk + nroot) + 1);
 			}
-			/* the link's target takes the place of this component */
+			/* the link's target takes the place of this component in what is left */
 			target = xasprintf("%s/%s", lnk, e ? e + 1 : "");
-			free(todo);
-			todo = s = target;
+			free(rest);
+			rest = s = target;
 			via_link = 1;
 			continue;
 		} else {
@@ -171,7 +171,7 @@ char *confine_resolve(const char *root, const char *rel, struct buffer *err)
 out:
 	buf_free(&r);
 	free(rroot);
-	free(todo);
+	free(rest);
 	free(first);
 	return out;
 }
