@@ -127,8 +127,9 @@ struct prompt_ctx *prompt_open(const struct plan *p)
 		buf_putc(b, '\n');
 	}
 	if (d->summary && !yis_null(d->summary)) {
-		buf_puts(b, "summary: |\n");
-		yemit(b, d->summary, 2);
+		/* the writer picks the style: a literal block, or quotes where YAML needs them */
+		buf_puts(b, "summary:");
+		yemit_value(b, d->summary, 2);
 	}
 	if (d->stack && !yis_null(d->stack) && d->stack->kind == Y_MAP) {
 		buf_puts(b, "stack:\n");

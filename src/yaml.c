@@ -563,7 +563,7 @@ void yemit_scalar(struct buffer *b, const char *s)
 		emit_quoted(b, s);
 }
 
-static void emit_value(struct buffer *b, const struct ynode *v, int indent)
+void yemit_value(struct buffer *b, const struct ynode *v, int indent)
 {
 	if (v->kind == Y_SCALAR) {
 		buf_putc(b, ' ');
@@ -579,31 +579,6 @@ static void emit_value(struct buffer *b, const struct ynode *v, int indent)
 	}
 }
 
-/* a scalar on its own is the content of a literal block the caller opened
- * ("summary: |"): its lines at indent, as they are, never quoted or escaped
- * (a model reads them); empty lines stay empty, and the final line breaks
- * become the one that block keeps */
-static void emit_block_lines(struct buffer *b, const char *s, int indent)
-{
-	size_t len = strlen(s);
-	const char *p, *e;
-
-	while (len && s[len - 1] == '\n')
-		len--;
-	for (p = s; p < s + len; p = e + 1) {
-		e = memchr(p, '\n', (size_t)(s + len - p));
-		if (!e)
-			e = s + len;
-		if (e > p) {
-			indent_to(b, indent);
-			buf_add(b, p, (size_t)(e - p));
-		}
-		buf_putc(b, '\n');
-	}
-	if (!len)
-		buf_putc(b, '\n');
-}
-
 void yemit(struct buffer *b, const struct ynode *n, int indent)
 {
 	size_t i;
@@ -612,14 +587,18 @@ void yemit(struct buffer *b, const struct ynode *n, int indent)
 		return;
 	switch (n->kind) {
 	case Y_SCALAR:
-		emit_block_lines(b, n->str, indent);
+		indent_to(b, indent);
+		if (yis_null(n))
+			buf_puts(b, "null\n");
+		else
+			emit_scalar_value(b, n->str, n->plain, indent + 2);
 		break;
 	case Y_MAP:
 		for (i = 0; i < n->n; i += 2) {
 			indent_to(b, indent);
 			yemit_scalar(b, n->kids[i]->str);
 			buf_putc(b, ':');
-			emit_value(b, n->kids[i + 1], indent + 2);
+			yemit_value(b, n->kids[i + 1], indent + 2);
 		}
 		break;
 	case Y_SEQ:
@@ -629,7 +608,7 @@ void yemit(struct buffer *b, const struct ynode *n, int indent)
 			indent_to(b, indent);
 			buf_putc(b, '-');
 			if (k->kind == Y_SCALAR || k->n == 0) {
-				emit_value(b, k, indent + 2);
+				yemit_value(b, k, indent + 2);
 			} else {
 				/* render the item two deeper, then drop its first indent: "- " stands there */
 				struct buffer t = {0};

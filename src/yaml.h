@@ -57,6 +57,10 @@ int yis_null(const struct ynode *n);
 /* a short name for the kind of n, for messages ("a mapping") */
 const char *ykind_name(const struct ynode *n);
 
+/* the value part of "key:" for v, whose key stands at indent - 2: " value\n"
+ * in the style the writer picks (plain, quoted, or a literal block whose lines
+ * stand at indent), or a nested block at indent */
+void yemit_value(struct buffer *b, const struct ynode *v, int indent);
 /* render n as block-style YAML at the given indent, deterministically: the same
  * tree always gives the same bytes (used for prompt layers).  A scalar n is
  * written as the content of a literal block the caller opened ("key: |\n"):
