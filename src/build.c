@@ -15,6 +15,7 @@
 #include "lockfile.h"
 #include "models.h"
 #include "orphan.h"
+#include "pipeline.h"
 #include "plan.h"
 #include "progress.h"
 #include "prompt.h"
@@ -345,7 +346,7 @@ static int restore(struct engine *e, struct task *t)
 	size_t i;
 	int ok = 0, landed;
 
-	if (!e->store || ti->forced || store_get_action(e->store, ti->key, &ac) != 0)
+	if (!e->store || ti->forced || t->stage || store_get_action(e->store, ti->key, &ac) != 0)
 		return 0;
 	a.files = xcalloc(ac.n + 1, sizeof(*a.files));
 	for (i = 0; i < ac.n; i++) {
@@ -431,7 +432,7 @@ static size_t prefixes_of(struct engine *e, const struct task *t, const char *mo
 	struct buffer id = {0};
 	int i;
 
-	if (m->min_cache <= 0)
+	if (m->min_cache <= 0 || t->stage)
 		return 0;
 	prompt_shared_hashes(e->pc, t, f, h);
 	prompt_shared_lens(e->pc, t, f, len);
@@ -569,7 +570,7 @@ static int job_start(struct engine *e, struct job *j)
 	struct task *t = j->t;
 	struct tinfo *ti = &e->ti[t->index];
 	const struct settings *s = &e->p->settings;
-	int esc = j->attempt > 1 && s->escalate.model;
+	int esc = j->attempt > 1 && s->escalate.model && !t->stage;
 
 	call_result_clear(&j->res);
 	free(j->l4);
@@ -606,6 +607,12 @@ static int job_start(struct engine *e, struct job *j)
 	memcpy(j->l4, j->req.layer[3], j->req.layer_len[3]);
 	j->l4[j->req.layer_len[3]] = '\0';
 	j->req.layer[3] = j->l4;
+	if (getenv("MPBUILD_PRINT_KEYS") && *getenv("MPBUILD_PRINT_KEYS") == '1') {
+		char *json = prompt_request_json(&j->req);
+
+		fprintf(stderr, "%s %s %d %s\n", t->id, ti->key, j->attempt, json);
+		free(json);
+	}
 	j->each = j->held = 0;
 	if (e->budget >= 0) {
 		const struct model_info *m = model_lookup(s, j->model);
@@ -647,11 +654,12 @@ static int job_start(struct engine *e, struct job *j)
 	return 0;
 }
 
-/* the answer was rejected with err: 1 when another attempt is to go, 0 when the target failed */
-static int job_retry(struct engine *e, struct job *j, const char *err, const char *fmt)
+/* the answer was rejected with err: 1 when another attempt is to go (with
+ * feedback, owned), 0 when the target failed */
+static int job_retry(struct engine *e, struct job *j, const char *err, char *feedback)
 {
 	free(j->feedback);
-	j->feedback = xasprintf(fmt, err);
+	j->feedback = feedback;
 	if (strlen(j->feedback) > 16000)
 		j->feedback[16000] = '\0';
 	if (j->attempt < 1 + e->p->settings.retries && !interrupted) {
@@ -701,23 +709,87 @@ static char **backup_forced(struct engine *e, const struct task *t)
 	return now;
 }
 
+/* judge j's answer (structure, paths, syntax and checks for a task; the
+ * stage's own judge for a pipeline target) into a (a task's files): 0, or
+ * -1 with *again set (1: asked again with the errors fed back) */
+static int job_judge(struct engine *e, struct job *j, struct answer *a, int *again)
+{
+	struct task *t = j->t;
+	struct call_result *res = &j->res;
+	struct buffer err = {0};
+	char *fb = NULL;
+	int rc = 0;
+
+	/* an answer the provider could not read as one JSON object is judged wrong, as any other */
+	if (res->status == CALL_FAIL && res->bad_answer) {
+		buf_puts(&err, res->error ? res->error : "the answer is not a JSON object");
+		fb = xasprintf("Your previous answer was rejected (%s). Answer again, fixing this.", buf_str(&err));
+	} else if (t->stage) {
+		if (pipeline_judge(e, t, j->attempt, res->answer, &err) < 0)
+			fb = pipeline_feedback(e, t, buf_str(&err));
+	} else if (judge_structure(res->answer, a, &err) < 0 || judge_paths(a, t, e->root, &err) < 0) {
+		fb = xasprintf("Your previous answer was rejected (%s). Answer again, fixing this.", buf_str(&err));
+	} else if (trial(e, t, a, &err, 1) < 0) {
+		fb = xasprintf("Your previous answer was rejected. %s\nAnswer again with every file in full, fixing this.",
+			       buf_str(&err));
+	}
+	if (fb) {
+		if (t->stage)
+			fprintf(stderr, "%s: attempt %d was not a valid plan:\n%s\n", t->id, j->attempt, buf_str(&err));
+		if (t->stage && res->bad_answer) {
+			char *both = pipeline_feedback(e, t, fb);
+
+			free(fb);
+			fb = both;
+		}
+		keep_failed(e, t, j->attempt, res->answer, buf_str(&err));
+		*again = job_retry(e, j, buf_str(&err), fb);
+		rc = -1;
+	}
+	buf_free(&err);
+	return rc;
+}
+
+/* keep an answer that passed in the store before it lands: a file a person
+ * edits meanwhile keeps the answer out of the tree, not out of the cache */
+static void job_store(struct engine *e, struct job *j, const struct answer *a)
+{
+	const struct task *t = j->t;
+	struct action ac = {0};
+	size_t i;
+
+	ac.target = (char *)t->id;
+	ac.n = t->noutputs;
+	ac.paths = (char **)t->outputs;
+	ac.hashes = xcalloc(ac.n + 1, sizeof(*ac.hashes));
+	for (i = 0; i < ac.n; i++)
+		store_put_blob(e->store, a->files[i].content, a->files[i].len, ac.hashes[i]);
+	store_put_blob(e->store, j->res.answer, strlen(j->res.answer), ac.answer);
+	ac.model = (char *)j->model;
+	ac.usage = j->res.usage;
+	ac.cost = call_cost(e, j->model, &j->res.usage);
+	ac.time = (long long)time(NULL);
+	store_put_action(e->store, e->ti[t->index].key, &ac);
+	free(ac.hashes);
+}
+
+/* judge and land the answer of a finished call (the worker was joined):
+ * 1 when the target is to be asked again, 0 when it is finished */
 static int job_finish(struct engine *e, struct job *j)
 {
 	struct task *t = j->t;
 	struct tinfo *ti = &e->ti[t->index];
 	struct call_result *res = &j->res;
 	struct answer a = {0};
-	struct buffer err = {0};
 	struct record r = {0};
 	char **expect = NULL;
 	const char *edited = NULL;
-	size_t i;
 	int again = 0, landed;
 
 	prefixes_settle(e, j, 0);
 	if (res->status == CALL_AUTH)
 		e->auth_failed = 1;
-	if (res->status != CALL_OK) {
+	if (res->status != CALL_OK && !(res->status == CALL_FAIL && res->bad_answer)) {
 		if (j->budget_stop)
 			task_failed(e, j, xasprintf("%s: a retry could cost up to $%.4f and $%.4f of the $%.4f budget is spent",
 						    res->error ? res->error : "the call failed", j->each, e->charged,
@@ -726,42 +798,22 @@ static int job_finish(struct engine *e, struct job *j)
 			task_failed(e, j, xstrdup(res->error ? res->error : "the call failed"));
 		return 0;
 	}
-	if (judge_structure(res->answer, &a, &err) < 0 || judge_paths(&a, t, e->root, &err) < 0) {
-		keep_failed(e, t, j->attempt, res->answer, buf_str(&err));
-		again = job_retry(e, j, buf_str(&err), "Your previous answer was rejected (%s). Answer again, fixing this.");
+	if (job_judge(e, j, &a, &again) < 0)
 		goto out;
-	}
-	if (trial(e, t, &a, &err, 1) < 0) {
-		keep_failed(e, t, j->attempt, res->answer, buf_str(&err));
-		again = job_retry(e, j, buf_str(&err),
-				  "Your previous answer was rejected. %s\nAnswer again with every file in full, fixing this.");
-		goto out;
-	}
 	if (e->o->record)
 		record_entry(e, &j->req, res->answer, &res->usage);
-	/* the answer is kept before it lands: a file a person edits meanwhile
-	 * keeps the answer out of the tree, not out of the cache */
-	if (e->store) {
-		struct action ac = {0};
-
-		ac.target = (char *)t->id;
-		ac.n = t->noutputs;
-		ac.paths = (char **)t->outputs;
-		ac.hashes = xcalloc(ac.n + 1, sizeof(*ac.hashes));
-		for (i = 0; i < ac.n; i++)
-			store_put_blob(e->store, a.files[i].content, a.files[i].len, ac.hashes[i]);
-		store_put_blob(e->store, res->answer, strlen(res->answer), ac.answer);
-		ac.model = (char *)j->model;
-		ac.usage = res->usage;
-		ac.cost = call_cost(e, j->model, &res->usage);
-		ac.time = (long long)time(NULL);
-		store_put_action(e->store, ti->key, &ac);
-		free(ac.hashes);
-	}
+	if (e->store && !t->stage)
+		job_store(e, j, &a);
 	if (ti->forced)
 		expect = backup_forced(e, t);
-	engine_new_record(e, t, j->model, &r);
-	landed = land_files(e->st, &e->fc, e->root, &r, &a, (const char *const *)(expect ? expect : ti->seen), &edited);
+	engine_why(ti, NULL);
+	if (t->stage) {
+		landed = pipeline_land(e, t, j->model, (const char *const *)(expect ? expect : ti->seen), &edited);
+	} else {
+		engine_new_record(e, t, j->model, &r);
+		landed = land_files(e->st, &e->fc, e->root, &r, &a, (const char *const *)(expect ? expect : ti->seen),
+				    &edited);
+	}
 	if (landed == 1) {
 		kept_meanwhile(e, t, edited);
 		goto out;
@@ -771,10 +823,11 @@ static int job_finish(struct engine *e, struct job *j)
 		goto out;
 	}
 	e->dirty = 1;
-	engine_forget(e, t);
-	engine_checked(e, t);
+	if (!t->stage) {
+		engine_forget(e, t);
+		engine_checked(e, t);
+	}
 	ti->s = S_BUILT;
-	engine_why(ti, NULL);
 	if (j->attempt == 1)
 		e->first_ok++;
 	else
@@ -784,7 +837,6 @@ out:
 	strings_free(expect, t->noutputs);
 	record_clear(&r);
 	answer_free(&a);
-	buf_free(&err);
 	return again;
 }
 
@@ -1103,14 +1155,108 @@ static int repick(struct engine *e)
 	return rulebook_repick(&env, e->o->targets, e->o->ntargets);
 }
 
+/* the pipeline's stages that are missing, or named (and stale before them):
+ * scheduled as the tasks are; then the plan they wrote is loaded.  An exit
+ * code (0: the tasks may follow) */
+static int run_pipeline(struct engine *e)
+{
+	struct task **order;
+	size_t n;
+	int code;
+
+	if (!e->o->stages && !discover_needed(e->root))
+		return 0;
+	order = pipeline_open(e, e->o->stages, e->o->defaults, &n);
+	e->pr.total = (int)n;
+	code = schedule(e, order, n);
+	if (pipeline_replanned(e) || e->dirty) {
+		/* the lock lists the new plan's tasks: load it now */
+		int rc = engine_reload(e);
+
+		if (rc && !code)
+			code = rc;
+	} else
+		pipeline_close(e);
+	if (!code && (e->count[S_FAILED] || e->count[S_SKIPPED] || halted(e)))
+		code = -1;      /* the exit code of what stopped it, after the summary */
+	return code;
+}
+
+/* set up a run that makes calls: progress, budget, the ledger's run, signals, threads */
+static int run_begin(struct engine *e)
+{
+	struct build_opts *o = e->o;
+	struct sigaction sa;
+
+	if (progress_init(&e->pr, o->progress, o->quiet, o->verbose) < 0)
+		return error("--progress must be auto, plain or json"), EXIT_BADINPUT;
+	e->budget = o->budget >= 0 ? o->budget : e->p->settings.budget_usd;
+	e->run = state_run_start(e->st, "build");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	e->jobs = o->jobs > 0 ? o->jobs : e->p->settings.jobs;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	pthread_mutex_lock(&e->mu);
+	return 0;
+}
+
+/* the tasks named (none: all): evaluated, restored or called.  An exit
+ * code, -1 to go on to the summary */
+static int run_tasks(struct engine *e)
+{
+	struct build_opts *o = e->o;
+	struct task **order;
+	size_t n;
+	int code;
+
+	if (!e->p->have_masterplan)
+		return -1;      /* only pipeline targets were named */
+	order = engine_select(e, o->targets, o->ntargets, &n);
+	if (!order || (o->force && repick(e) < 0)) {
+		free(order);
+		return EXIT_BADINPUT;
+	}
+	if (!o->quiet)
+		rulebook_report(&e->rb, e->p, e->pc, &e->rec_by, e->st, o->json ? stderr : stdout);
+	if (o->dry_run) {
+		code = engine_dry_run(e, order, n);
+		free(order);
+		return code;
+	}
+	e->pr.total = e->pr.done + (int)n;
+	code = schedule(e, order, n);
+	if (!code)
+		fscache_flush(&e->fc);
+	free(order);
+	return code ? code : -1;
+}
+
+/* after the calls: the lock, the summary, the run's record and the exit code */
+static int run_end(struct engine *e, double t0)
+{
+	engine_write_lock(e);
+	summary(e, now() - t0);
+	if (!e->o->quiet && e->pr.mode != PROGRESS_JSON && e->p->have_masterplan)
+		orphan_say(e->p, e->recs, e->nrec, e->root, stdout);
+	state_run_finish(e->st, e->run, e->count[S_BUILT], e->count[S_RESTORED], e->count[S_UPTODATE],
+			 e->count[S_FAILED], e->count[S_SKIPPED], now() - t0);
+	if (interrupted)
+		error("interrupted; %d target%s not started", e->pr.total - e->pr.done,
+		      e->pr.total - e->pr.done == 1 ? "" : "s");
+	if (e->budget_hit)
+		error("budget of $%.4f reached: spent $%.4f; nothing more was started", e->budget, e->cost);
+	return interrupted ? EXIT_INTERRUPT : e->bad_input ? EXIT_BADINPUT : e->auth_failed ? EXIT_PROVIDER
+	       : e->budget_hit ? EXIT_BUDGET : e->count[S_FAILED] ? EXIT_FAILED : EXIT_OK;
+}
+
 int build_run(const char *root, struct build_opts *o)
 {
 	struct engine e;
-	struct task **order;
-	size_t n;
 	double t0 = now();
-	int rc, lockfd = -1, code, recovered = 0;
-	struct sigaction sa;
+	int rc, lockfd = -1, recovered = 0;
 
 	if (!o->dry_run && !o->locked && (lockfd = engine_take_lock(root)) < 0)
 		return EXIT_BADINPUT;
@@ -1122,76 +1268,46 @@ int build_run(const char *root, struct build_opts *o)
 		/* finish interrupted landings before anything looks for hand edits */
 		if (st) {
 			recovered = land_recover(st, root);
+			/* and a record a killed run committed goes into the lock */
+			recovered += state_run_unfinished(st);
 			state_close(st);
 		}
 	}
 	rc = engine_open(&e, root, o, !o->dry_run);
 	e.dirty |= recovered > 0 || o->force;
-	if (rc) {
+	if (rc || o->dry_run) {
+		if (!rc)
+			rc = run_tasks(&e);
 		engine_close(&e);
+		if (lockfd >= 0)
+			close(lockfd);
+		return rc < 0 ? 0 : rc;
+	}
+	if ((rc = run_begin(&e))) {
+		engine_close(&e);
+		if (lockfd >= 0)
+			close(lockfd);
 		return rc;
 	}
-	order = engine_select(&e, o->targets, o->ntargets, &n);
-	if (!order || (o->force && repick(&e) < 0)) {
-		free(order);
-		engine_close(&e);
-		return EXIT_BADINPUT;
+	rc = run_pipeline(&e);
+	if (!rc && (o->ntargets || !o->stages))
+		rc = run_tasks(&e);
+	if (rc > 0) {
+		/* a provider that cannot be opened, a bad selection, or a new plan
+		 * that does not load: no summary */
+		if (e.p)
+			engine_write_lock(&e);
+		state_run_finish(e.st, e.run, e.count[S_BUILT], e.count[S_RESTORED], e.count[S_UPTODATE],
+				 e.count[S_FAILED], e.count[S_SKIPPED], now() - t0);
+	} else {
+		rc = run_end(&e, t0);
 	}
-	if (!o->quiet)
-		rulebook_report(&e.rb, e.p, e.pc, &e.rec_by, e.st, o->json ? stderr : stdout);
-	if (o->dry_run) {
-		rc = engine_dry_run(&e, order, n);
-		free(order);
-		engine_close(&e);
-		return rc;
-	}
-	if (progress_init(&e.pr, o->progress, o->quiet, o->verbose) < 0) {
-		free(order);
-		engine_close(&e);
-		return error("--progress must be auto, plain or json"), EXIT_BADINPUT;
-	}
-	e.pr.total = (int)n;
-	e.budget = o->budget >= 0 ? o->budget : e.p->settings.budget_usd;
-	e.charged = o->charged;
-	e.run = state_run_start(e.st, "build");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigint;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	e.jobs = o->jobs > 0 ? o->jobs : e.p->settings.jobs;
-	pthread_mutex_init(&e.mu, NULL);
-	pthread_cond_init(&e.cv, NULL);
-	pthread_mutex_lock(&e.mu);
-	code = schedule(&e, order, n);
 	pthread_mutex_unlock(&e.mu);
 	pthread_cond_destroy(&e.cv);
 	pthread_mutex_destroy(&e.mu);
 	prefixes_free(&e);
-	if (code) {
-		free(order);
-		engine_write_lock(&e);
-		engine_close(&e);
-		if (lockfd >= 0)
-			close(lockfd);
-		return code;
-	}
-	fscache_flush(&e.fc);
-	engine_write_lock(&e);
-	summary(&e, now() - t0);
-	if (!o->quiet && e.pr.mode != PROGRESS_JSON)
-		orphan_say(e.p, e.recs, e.nrec, root, stdout);
-	state_run_finish(e.st, e.run, e.count[S_BUILT], e.count[S_RESTORED], e.count[S_UPTODATE], e.count[S_FAILED],
-			 e.count[S_SKIPPED], now() - t0);
-	if (interrupted)
-		error("interrupted; %zu target%s not started", n - (size_t)e.pr.done, n - (size_t)e.pr.done == 1 ? "" : "s");
-	if (e.budget_hit)
-		error("budget of $%.4f reached: spent $%.4f; nothing more was started", e.budget, e.cost);
-	code = interrupted ? EXIT_INTERRUPT : e.bad_input ? EXIT_BADINPUT : e.auth_failed ? EXIT_PROVIDER
-	       : e.budget_hit ? EXIT_BUDGET : e.count[S_FAILED] ? EXIT_FAILED : EXIT_OK;
-	free(order);
 	engine_close(&e);
 	if (lockfd >= 0)
 		close(lockfd);
-	return code;
+	return rc;
 }
-

@@ -9,6 +9,7 @@
 #include "judge.h"
 #include "lockfile.h"
 #include "orphan.h"
+#include "pipeline.h"
 #include "store.h"
 
 #include <errno.h>
@@ -255,7 +256,7 @@ static void keep_manifest(struct engine *e, const struct record *rec, const char
 }
 
 /* decide what t needs; deps were evaluated (and built) before */
-static void seen_free(struct tinfo *ti, const struct task *t)
+void engine_seen_free(struct tinfo *ti, const struct task *t)
 {
 	size_t i;
 
@@ -289,13 +290,13 @@ static void recheck_state(struct engine *e, const struct task *t)
 /* t's state from its outputs against rec (its key is computed): kept when a
  * person edited or wrote one, up to date, or stale; a stale target whose
  * outputs have nowhere to land fails before any call */
-static void outputs_state(struct engine *e, const struct task *t, const struct record *rec)
+void engine_outputs_state(struct engine *e, const struct task *t, const struct record *rec)
 {
 	struct tinfo *ti = &e->ti[t->index];
 	size_t i, existing = 0;
 	const char *edited = NULL, *untracked = NULL, *missing = NULL;
 
-	seen_free(ti, t);
+	engine_seen_free(ti, t);
 	ti->seen = xcalloc(t->noutputs + 1, sizeof(*ti->seen));
 	for (i = 0; i < t->noutputs; i++) {
 		const char *h = fscache_hash(&e->fc, t->outputs[i]), *rh = record_hash(rec, t->outputs[i]);
@@ -532,6 +533,10 @@ static size_t prefix_counts(struct engine *e, const struct task *t, size_t *coun
 
 int engine_request(struct engine *e, const struct task *t, struct request *req)
 {
+	if (t->stage) {
+		pipeline_request(e, t, req);
+		return 0;
+	}
 	size_t *counts = xcalloc(e->p->ntasks + 1, sizeof(*counts));
 	size_t nk = prefix_counts(e, t, counts), n, i, k = 0, bytes = 0, best = 0, views = 0;
 	struct dep_view *v = engine_dep_views(e, t, &n);
@@ -637,6 +642,10 @@ void engine_eval(struct engine *e, struct task *t)
 			return;
 		}
 	}
+	if (t->stage) {
+		pipeline_eval(e, t);
+		return;
+	}
 	ti->mc = plan_task_model(e->p, t);
 	ti->fmt = prompt_format(model_answer_format(s, ti->mc.model));
 	prompt_shared_hashes(e->pc, t, ti->fmt, shared);
@@ -695,7 +704,7 @@ void engine_eval(struct engine *e, struct task *t)
 	rec = htab_get(&e->rec_by, t->id);
 	ti->forced = is_forced(e, t);
 	ti->edited = 0;
-	outputs_state(e, t, rec);
+	engine_outputs_state(e, t, rec);
 out:
 	free(dt);
 	free(dp);
@@ -730,88 +739,125 @@ void engine_new_record(struct engine *e, const struct task *t, const char *model
 		r->paths[i] = xstrdup(t->outputs[i]);
 }
 
+/* what goes with the plan: the plan, its prompt context, the records and
+ * rules, the failures and the per-task evaluations */
+static int load_plan(struct engine *e)
+{
+	const struct record *mp;
+	char h[HASH_HEX];
+	int dirty = e->dirty;
+
+	e->p = plan_load(e->root);
+	if (!e->p)
+		return EXIT_BADINPUT;
+	if (!e->p->have_masterplan && !(e->o && e->o->pipeline)) {
+		error("%s/plans/masterplan.yaml does not exist: write one (see docs/formats.md) or start with mpbuild init",
+		      e->root);
+		return EXIT_BADINPUT;
+	}
+	e->pc = prompt_open(e->p);
+	if (!e->pc)
+		return EXIT_BADINPUT;
+	if (load_records(e, e->writable) < 0)
+		return EXIT_BADINPUT;
+	e->dirty |= dirty;
+	rulebook_apply(&e->rb, e->p, e->pc, e->o && e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache);
+	if (e->st)
+		state_failures(e->st, &e->failures);
+	/* the plan's tasks, then room for the pipeline's stages (pipeline.c) */
+	e->ti = xcalloc(e->p->ntasks + LEN(stages) + 1, sizeof(*e->ti));
+	mp = htab_get(&e->rec_by, "masterplan");
+	e->plan_generated = mp && mp->generated;
+	check_set_hash(e->p, h);
+	e->check_hash = xstrdup(h);
+	return 0;
+}
+
+/* free what load_plan made (the plan itself is the caller's) */
+static void unload_plan(struct engine *e)
+{
+	size_t i;
+
+	pipeline_close(e);
+	if (e->ti)
+		for (i = 0; i < e->p->ntasks; i++) {
+			free(e->ti[i].manifest);
+			free(e->ti[i].why);
+			free(e->ti[i].feedback);
+			engine_seen_free(&e->ti[i], &e->p->tasks[i]);
+		}
+	free(e->ti);
+	e->ti = NULL;
+	for (i = 0; i < e->sigs.cap; i++)
+		free((char *)e->sigs.keys[i]);
+	htab_free(&e->sigs);
+	e->prefixes_counted = 0;
+	prompt_close(e->pc);
+	e->pc = NULL;
+	state_failures_free(&e->failures);
+	record_free_all(e->recs, e->nrec);
+	e->recs = NULL;
+	e->nrec = 0;
+	htab_free(&e->rec_by);
+	htab_free(&e->gone_out);
+	free(e->approved);
+	e->approved = NULL;
+	free(e->check_hash);
+	e->check_hash = NULL;
+	rulebook_free(&e->rb);
+}
+
 /* the engine for root: plan, state (read-only or not), records */
 int engine_open(struct engine *e, const char *root, struct build_opts *o, int writable)
 {
 	char *cache;
+	const char *pn;
+	int rc;
 
 	memset(e, 0, sizeof(*e));
 	e->root = root;
 	e->o = o;
 	e->writable = writable;
-	e->p = plan_load(root);
-	if (!e->p)
-		return EXIT_BADINPUT;
-	if (!e->p->have_masterplan) {
-		error("%s/plans/masterplan.yaml does not exist: write one (see docs/formats.md) or start with mpbuild init",
-		      root);
-		return EXIT_BADINPUT;
-	}
 	cache = path_join(root, "cache");
 	e->st = state_open(cache, !writable);
 	free(cache);
 	if (writable && !e->st)
 		return EXIT_BADINPUT;
 	fscache_open(&e->fc, e->st, root);
+	if ((rc = load_plan(e)))
+		return rc;
 	/* the wire family of the configured provider; replay keeps it (SPEC 10.1) */
-	{
-		const char *pn = o && o->provider && strcmp(o->provider, "replay") != 0 ? o->provider : e->p->settings.provider;
-
-		e->family = strcmp(pn, "openai") == 0 ? "openai" : "anthropic";
-	}
-	e->pc = prompt_open(e->p);
-	if (!e->pc)
-		return EXIT_BADINPUT;
-	if (load_records(e, writable) < 0)
-		return EXIT_BADINPUT;
-	rulebook_apply(&e->rb, e->p, e->pc, o && o->remote_cache ? o->remote_cache : e->p->settings.remote_cache);
-	if (e->st)
-		state_failures(e->st, &e->failures);
-	e->ti = xcalloc(e->p->ntasks + 1, sizeof(*e->ti));
-	{
-		const struct record *mp = htab_get(&e->rec_by, "masterplan");
-		char h[HASH_HEX];
-
-		e->plan_generated = mp && mp->generated;
-		check_set_hash(e->p, h);
-		e->check_hash = xstrdup(h);
-	}
+	pn = o && o->provider && strcmp(o->provider, "replay") != 0 ? o->provider : e->p->settings.provider;
+	e->family = strcmp(pn, "openai") == 0 ? "openai" : "anthropic";
 	return 0;
+}
+
+int engine_reload(struct engine *e)
+{
+	unload_plan(e);
+	/* the provider and the interface taker keep the settings they were opened with */
+	plan_free(e->old_plan);
+	e->old_plan = e->p;
+	e->p = NULL;
+	fscache_forget(&e->fc, "mpbuild.lock");
+	return load_plan(e);
 }
 
 void engine_close(struct engine *e)
 {
-	size_t i;
-
-	if (e->ti)
-		for (i = 0; i < e->p->ntasks; i++) {
-			free(e->ti[i].manifest);
-			free(e->ti[i].why);
-			free(e->ti[i].feedback);
-			seen_free(&e->ti[i], &e->p->tasks[i]);
-		}
-	free(e->ti);
-	for (i = 0; i < e->sigs.cap; i++)
-		free((char *)e->sigs.keys[i]);
-	htab_free(&e->sigs);
+	if (e->p)
+		unload_plan(e);
 	if (e->iface_open)
 		iface_close(&e->iface);
 	if (e->pv)
 		e->pv->close(e->pv);
 	if (e->store)
 		store_close(e->store);
-	prompt_close(e->pc);
 	fscache_close(&e->fc);
-	state_failures_free(&e->failures);
-	record_free_all(e->recs, e->nrec);
-	htab_free(&e->rec_by);
-	htab_free(&e->gone_out);
-	free(e->approved);
-	free(e->check_hash);
 	htab_free(&e->warned);
-	rulebook_free(&e->rb);
 	state_close(e->st);
 	plan_free(e->p);
+	plan_free(e->old_plan);
 }
 
 /* the selected tasks in build order; NULL after an error */

@@ -37,8 +37,10 @@ struct build_opts {
 	const char *remote_cache; /* --remote-cache URL */
 	const char *progress;   /* auto | plain | json */
 	double budget;          /* --budget; < 0 when not given */
-	double charged;         /* already charged against the budget in this invocation (the pipeline's calls) */
 	int jobs;               /* -j; 0 when not given */
+	int pipeline;           /* the build verb: the pipeline may run first, so no masterplan yet is no error */
+	unsigned stages;        /* pipeline targets named (DISCOVER_* bits); 0: those missing, if any */
+	int defaults;           /* --defaults: unanswered questions take their default */
 	int locked;             /* the caller holds the build lock (build_lock) */
 };
 
@@ -126,6 +128,8 @@ struct engine {
 	struct htab sigs;       /* prefix of a dependency list (owned key) -> how many tasks' lists begin so */
 	int prefixes_counted;   /* sigs is made (when the first request needs it) */
 	int iface_open;
+	struct pipeline *pl;    /* the pipeline's stage targets while they run (pipeline.c), else NULL */
+	struct plan *old_plan;  /* the plan before the pipeline wrote a new one: the provider keeps its settings */
 };
 
 /* open the engine for root: plan, state (read-only unless writable),
@@ -133,6 +137,10 @@ struct engine {
 int engine_open(struct engine *e, const char *root, struct build_opts *o, int writable);
 /* free what engine_open made */
 void engine_close(struct engine *e);
+/* load the plan again (the pipeline wrote it), with the records and rules
+ * that go with it; the state, provider, progress and counters stay.  An
+ * exit code */
+int engine_reload(struct engine *e);
 /* take cache/lock (one build per project), waiting up to 5 s; fd or -1 */
 int engine_take_lock(const char *root);
 /* the selected tasks (names; none: all) in build order; NULL after an error */
@@ -160,6 +168,11 @@ int engine_fingerprint(struct engine *e, const struct task *t, char out[HASH_HEX
 void engine_checked(struct engine *e, const struct task *t);
 /* t's outputs changed (it landed): its closures are computed again */
 void engine_forget(struct engine *e, const struct task *t);
+/* t's state from its outputs against rec (its key and forced are set):
+ * kept, up to date, stale or failed (nowhere to land) */
+void engine_outputs_state(struct engine *e, const struct task *t, const struct record *rec);
+/* free ti's seen hashes of t's outputs */
+void engine_seen_free(struct tinfo *ti, const struct task *t);
 /* replace ti's why with why (owned) */
 void engine_why(struct tinfo *ti, char *why);
 /* regenerate mpbuild.lock from the records (and remember its hash) */

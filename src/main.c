@@ -409,42 +409,33 @@ static int cmd_build(struct cmdline *cl)
 	struct build_opts *o = &cl->o;
 	struct discover_opts dopt = {0};
 	size_t kept = 0, k;
-	int rc, lockfd, needed = discover_needed(".");
+	int rc;
 
+	if (getenv("MPBUILD_YAML_REWRITE"))
+		return discover_rewrite(getenv("MPBUILD_YAML_REWRITE"));
 	dopt.provider = o->provider;
-	dopt.replay = o->replay;
 	dopt.defaults = cl->defaults;
 	dopt.force = o->force;
 	dopt.quiet = o->quiet;
 	dopt.json = o->json;
 	dopt.verbose = o->verbose;
-	/* one budget covers the pipeline's calls and the build's */
-	dopt.budget = o->budget;
-	dopt.charged = &o->charged;
-	dopt.progress = o->progress;
 	for (k = 0; k < cl->nargs; k++)
 		if (discover_target(cl->args[k]))
 			dopt.which |= discover_target(cl->args[k]);
 		else
 			cl->args[kept++] = cl->args[k];
 	o->ntargets = kept;
+	o->stages = dopt.which;
+	o->defaults = cl->defaults;
 	dopt.build_follows = !(dopt.which && kept == 0);
-	if (o->dry_run) {
-		rc = discover_dry_run(".", &dopt);
-		/* with no masterplan yet there are no tasks to list */
-		if (rc == 0 && dopt.build_follows && !needed)
-			rc = build_run(".", o);
-	} else if ((lockfd = build_lock(".")) < 0) {
-		rc = EXIT_BADINPUT;
-	} else {
-		/* one lock for the pipeline and the build, so that two runs
-		 * never both call discovery */
-		o->locked = 1;
-		rc = dopt.which || needed ? discover_run(".", &dopt) : 0;
-		if (rc == 0 && dopt.build_follows)
-			rc = build_run(".", o);
-		close(lockfd);
+	if (!o->dry_run) {
+		o->pipeline = 1;
+		return build_run(".", o);
 	}
+	rc = discover_dry_run(".", &dopt);
+	/* with no masterplan yet there are no tasks to list */
+	if (rc == 0 && dopt.build_follows && !discover_needed("."))
+		rc = build_run(".", o);
 	return rc;
 }
 

@@ -118,6 +118,7 @@ struct task {
 	size_t milestone_index;
 	struct task **deps;             /* resolved depends_on */
 	const struct rule *r;           /* resolved rule */
+	unsigned stage;                 /* a pipeline stage's DISCOVER_* bit (pipeline.c), 0 for a task */
 };
 
 /* a bounded context of the discovery file */

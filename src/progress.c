@@ -53,6 +53,12 @@ static void clear_line(struct progress *pr)
 	}
 }
 
+void progress_clear(struct progress *pr)
+{
+	clear_line(pr);
+	fflush(stdout);
+}
+
 static void event(const char *type, json_t *o)
 {
 	char *s;

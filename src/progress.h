@@ -30,6 +30,8 @@ struct live_call {
 /* choose the mode from "auto", "plain" or "json"; -1 for an unknown name */
 int progress_init(struct progress *pr, const char *mode, int quiet, int verbose);
 /* a target starts */
+/* take the live line off the terminal (a person is about to type there) */
+void progress_clear(struct progress *pr);
 void progress_start(struct progress *pr, const char *target, const char *title, const char *model);
 /* a target ends with status ("built", "up to date", "failed", ...) and an optional detail */
 void progress_finish(struct progress *pr, const char *target, const char *title, const char *status,

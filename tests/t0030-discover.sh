@@ -15,8 +15,8 @@ record() {
 	shift
 	mkdir -p "$c"
 	for round in 1 2 3 4 5; do
-		MPBUILD_PRINT_KEYS=1 "$MPBUILD" --replay "$c" "$@" 2>"$TRASH/keys" >/dev/null && return 0
-		grep -q "no recording" "$TRASH/keys" || { cat "$TRASH/keys"; return 1; }
+		MPBUILD_PRINT_KEYS=1 "$MPBUILD" --replay "$c" "$@" 2>"$TRASH/keys" >"$TRASH/keys.out" && return 0
+		grep -q "no recording" "$TRASH/keys" "$TRASH/keys.out" || { cat "$TRASH/keys" "$TRASH/keys.out"; return 1; }
 		python3 "$FIX/entry.py" "$TRASH/keys" "$FIX" "$c" || return 1
 	done
 	return 1
@@ -75,7 +75,7 @@ expect_success 'on a terminal: an answer, an empty line for the default, Ctrl-D 
 
 expect_success 'on a terminal again: existing answers are kept, the rest asked' '
 	python3 "$SRCDIR/tests/pty_answer.py" "" "" "" "7" -- "$MPBUILD" answers >../tty &&
-	grep -q "^4 questions to answer" ../tty &&
+	tr "\r" "\n" <../tty | grep -q "^.\[K4 questions to answer" &&
 	! grep -q "q1:" ../tty &&
 	grep -q "^  q1: tabs and spaces only$" plans/answers.yaml &&
 	grep -q "^  q9: \"7\"$" plans/answers.yaml &&
@@ -110,10 +110,12 @@ expect_success 'a masterplan that never loads leaves the old one and fails with 
 	cp "$FIX/masterplan.json" ../fix2/masterplan.2.json &&
 	MPBUILD_PRINT_KEYS=1 mpbuild --replay ../empty -B masterplan 2>../keys >/dev/null;
 	python3 "$FIX/entry.py" ../keys ../fix2 ../cas2 &&
-	expect_code 1 mpbuild --replay ../cas2 -B masterplan 2>../err &&
-	grep "masterplan: the answer is not a valid plan after a retry" ../err &&
+	expect_code 1 mpbuild --replay ../cas2 -B masterplan >../out 2>../err &&
+	grep "attempt 2 was not a valid plan" ../err &&
+	grep "^\[[0-9]/[0-9]\] masterplan plans/masterplan.yaml: failed — plans/masterplan.yaml:[0-9]*:[0-9]*: error: dependency cycle" ../out &&
 	cmp_files ../mp.before plans/masterplan.yaml &&
-	test -f cache/failed/masterplan/plans/masterplan.yaml
+	test -f cache/failed/masterplan/2/masterplan.yaml &&
+	test -f cache/failed/masterplan/2/answer.json
 '
 
 expect_success 'a hand-edited plan file is kept; -B saves it as FILE.orig.N first' '

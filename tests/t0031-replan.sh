@@ -46,7 +46,7 @@ expect_success '-n on a new project lists the pipeline calls with their models a
 
 expect_success 'the whole chain builds five tasks; the key -n printed is the one recorded' '
 	mpbuild --defaults >../out &&
-	grep -q "masterplan: built plans/masterplan.yaml" ../out &&
+	grep -q "masterplan plans/masterplan.yaml: built" ../out &&
 	test "$(asked)" = "T-001 T-002 T-003 T-004 T-005 discovery masterplan questions" &&
 	grep "\"target\":\"questions\"" ../json | grep -q "\"key\":\"$(lockkey questions)\"" &&
 	test -f cache/basis/masterplan/plans/discovery.yaml &&
@@ -79,8 +79,8 @@ expect_success '-n names the stages a changed answer makes stale' '
 expect_success 'a changed answer re-plans with the previous files and the diffs of their inputs' '
 	fake_reset && answer discovery discovery.2.json && answer masterplan masterplan.2.json &&
 	mpbuild masterplan >../out &&
-	grep -q "^discovery: re-planned plans/discovery.yaml (claude-sonnet-5-5) · \$[0-9.]*$" ../out &&
-	grep -q "^masterplan: re-planned plans/masterplan.yaml (claude-sonnet-5-5) · \$[0-9.]*$" ../out &&
+	grep -q "^\[[0-9]*/[0-9]*\] discovery plans/discovery.yaml: built (sonnet) · \$[0-9.]* — re-planned$" ../out &&
+	grep -q "^\[[0-9]*/[0-9]*\] masterplan plans/masterplan.yaml: built (sonnet) · \$[0-9.]* — re-planned$" ../out &&
 	grep -q "^T-006: takes over the build record of T-003 (the same outputs)$" ../out &&
 	grep -q "^mpbuild: orphaned (no task declares them): doc/invoice-format.md, doc/invoice.md; mpbuild clean --orphans removes them$" ../out &&
 	test "$(asked)" = "discovery masterplan" &&
@@ -148,7 +148,7 @@ expect_success 'an edited discovery.yaml is kept and reported when its inputs ch
 	fake_reset && answer masterplan masterplan.2.json &&
 	mpbuild masterplan >../out &&
 	grep -q "^discovery: kept (edited by hand): its inputs changed since mpbuild wrote plans/discovery.yaml; going on with it as it is (mpbuild -B discovery regenerates it after saving it as plans/discovery.yaml.orig.N)$" ../out &&
-	grep -q "^masterplan: re-planned plans/masterplan.yaml" ../out &&
+	grep -q "masterplan plans/masterplan.yaml: built (sonnet) · \$[0-9.]* — re-planned$" ../out &&
 	cmp ../disc.edited plans/discovery.yaml &&
 	test "$(asked)" = "masterplan" &&
 	sent masterplan | grep -q "reorder points" &&
@@ -184,7 +184,7 @@ expect_success 'an edited masterplan.yaml is kept when named; -B saves it and re
 	fake_reset && answer masterplan masterplan.2.json &&
 	mpbuild -B masterplan >../out 2>&1 &&
 	cmp ../mp.edited plans/masterplan.yaml.orig.1 &&
-	grep -q "^plans/masterplan.yaml: saved as plans/masterplan.yaml.orig.1$" ../out &&
+	grep -q "^masterplan: saved your plans/masterplan.yaml as plans/masterplan.yaml.orig.1$" ../out &&
 	sent masterplan >../sent &&
 	grep -q "^A person edited or wrote this version" ../sent &&
 	grep -q "^  description: An overview of the shop, with a map.$" ../sent &&
@@ -236,7 +236,7 @@ expect_success 'one lock covers the pipeline: a second run waits, then stops nam
 	expect_code 2 mpbuild questions 2>../err &&
 	grep -q "^mpbuild: another mpbuild (pid $first) is building this project; cache/lock is locked$" ../err &&
 	wait $first &&
-	grep -q "^questions: built plans/questions.yaml" ../first.out &&
+	grep -q "questions plans/questions.yaml: built" ../first.out &&
 	test "$(asked)" = "questions"
 '
 

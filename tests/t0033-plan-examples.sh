@@ -35,7 +35,7 @@ C_PLAN=builtin:examples/plans/c-command-line.yaml
 expect_success 'the masterplan call pins the built-in example plans that match discovery.yaml and sends them' '
 	mpbuild masterplan >../out && cat ../out &&
 	grep -q "^masterplan: pinned 2 example plans: $C_PLAN, builtin:examples/plans/[a-z-]*.yaml$" ../out &&
-	grep -q "^masterplan: built plans/masterplan.yaml" ../out &&
+	grep -q "masterplan plans/masterplan.yaml: built" ../out &&
 	test "$(pins | head -1)" = "$C_PLAN: $(sha "$SRCDIR/rules/examples/plans/c-command-line.yaml")" &&
 	test "$(pins | wc -l)" = 2 &&
 	grep -q "^  phases/masterplan:$" mpbuild.lock &&

@@ -50,16 +50,16 @@ expect_success 'a plan whose task has no context: is accepted with a warning, no
 	grep -q "^plans/masterplan.yaml:[0-9]*:[0-9]*: warning: task T-005 has no .context:.; its prompt includes every bounded context$" ../err &&
 	! grep -q "not a valid plan" ../err &&
 	test "$(asked masterplan)" = 1 &&
-	grep -q "masterplan: built plans/masterplan.yaml" ../out &&
+	grep -q "masterplan plans/masterplan.yaml: built" ../out &&
 	mpbuild check >../check 2>&1 && grep -q "T-005 has no .context:." ../check
 '
 
 expect_success 'the pipeline shows what its calls cost, as a line per stage and a summary, or as JSON events with call progress' '
 	new_request prog && cd prog && fake_reset && answers &&
 	mpbuild --defaults masterplan --progress plain >../out 2>../err && cat ../out &&
-	grep -q "^questions: built plans/questions.yaml (claude-sonnet-5-5) · \$[0-9.]*$" ../out &&
-	grep -q "^masterplan: built plans/masterplan.yaml (claude-sonnet-5-5) · \$[0-9.]*$" ../out &&
-	grep -q "^mpbuild: pipeline: 3 calls; tokens: [1-9][0-9]* input, [0-9]* cache write, [0-9]* cache read, [1-9][0-9]* output; \$[0-9.]*$" ../out &&
+	grep -q "^\[1/4\] questions plans/questions.yaml: built (sonnet) · \$[0-9.]*$" ../out &&
+	grep -q "^\[4/4\] masterplan plans/masterplan.yaml: built (sonnet) · \$[0-9.]*$" ../out &&
+	grep -q "^mpbuild: 3 built, 0 restored, 1 up to date, 0 failed, 0 skipped, 0 kept; tokens: [1-9][0-9]* input, [0-9]* cache write, [0-9]* cache read, [1-9][0-9]* output; \$[0-9.]*" ../out &&
 	cd .. && new_request progj && cd progj && fake_reset && answers &&
 	fake_control "{\"faults\": [{\"target\": \"masterplan\", \"chunk\": 400, \"drip\": 0.2}]}" >/dev/null &&
 	mpbuild --defaults masterplan --progress json >../out 2>../events && cat ../events &&
@@ -69,8 +69,8 @@ expect_success 'the pipeline shows what its calls cost, as a line per stage and 
 		grep -q "\"target\":\"$t\",\"model\":\"claude-sonnet-5-5\",\"attempt\":1,.*\"event\":\"call_finished\"" ../events &&
 		grep -q "\"target\":\"$t\",\"status\":\"built\",.*\"event\":\"target_finished\"" ../events || exit 1
 	done &&
-	grep -q "^{\"stages\":3,\"input_tokens\":[1-9][0-9]*,.*\"event\":\"pipeline_finished\"}$" ../events &&
-	! grep -q "pipeline:" ../out
+	grep -q "^{\"built\":3,.*\"input_tokens\":[1-9][0-9]*,.*\"event\":\"run_finished\"}$" ../events &&
+	test "$(grep -c "\"event\":\"run_finished\"" ../events)" = 1
 '
 
 expect_success 'the planner sees each rule'"'"'s planning note, the precedence, and how interfaces and reads: work' '
@@ -114,7 +114,7 @@ expect_success 'a budget below the masterplan call'"'"'s worst case stops before
 	new_request budget && cd budget &&
 	fake_reset && answers &&
 	expect_code 3 mpbuild --defaults --budget 0.5 masterplan >../out 2>../err &&
-	grep -q "^mpbuild: masterplan: not sent: the call could cost up to \$[0-9.]* and \$[0-9.]* of the \$0.5000 budget is spent$" ../err &&
+	grep -q "masterplan plans/masterplan.yaml: skipped — not sent: the call could cost up to \$[0-9.]* and \$[0-9.]* of the \$0.5000 budget is spent$" ../out &&
 	grep -q "^mpbuild: budget of \$0.5000 reached" ../err &&
 	test "$(asked questions) $(asked discovery) $(asked masterplan)" = "1 1 0" &&
 	test ! -e plans/masterplan.yaml &&
@@ -125,7 +125,7 @@ expect_success 'a budget too small for any call sends nothing; budget_usd is the
 	new_request tiny && cd tiny &&
 	fake_reset && answers &&
 	expect_code 3 mpbuild --defaults --budget 0.000001 >../out 2>../err &&
-	grep -q "^mpbuild: questions: not sent: the call could cost up to" ../err &&
+	grep -q "questions plans/questions.yaml: skipped — not sent: the call could cost up to" ../out &&
 	test ! -s "$FAKE_LOG" && test ! -e plans/questions.yaml &&
 	printf "version: 1\nbudget_usd: 0.000001\n" >mpbuild.yaml &&
 	expect_code 3 mpbuild --defaults questions 2>../err &&
@@ -168,9 +168,9 @@ expect_success 'with retries: 0 a prose answer fails at once and is kept under c
 	fake_reset && answers &&
 	fake_control "{\"faults\": [{\"target\": \"questions\", \"text\": \"Sure! Here are my questions.\"}]}" >/dev/null &&
 	expect_code 1 mpbuild questions >../out 2>../err &&
-	grep -q "^mpbuild: questions: the answer is not a valid plan (retries: 0); kept as cache/failed/questions/error.txt$" ../err &&
+	grep -q "^\[1/1\] questions plans/questions.yaml: failed — .*answer is not valid JSON" ../out &&
 	test "$(asked questions)" = 1 && test ! -e plans/questions.yaml &&
-	grep -q "answer is not valid JSON" cache/failed/questions/error.txt
+	grep -q "answer is not valid JSON" cache/failed/questions/1/error.txt
 '
 
 done_testing
