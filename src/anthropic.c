@@ -22,26 +22,137 @@ struct anthropic {
 	struct wire w;          /* {base}/v1/messages */
 };
 
-/* the body (asking for a stream when stream is set), and the bytes after the last breakpoint (what the input-token
- * rate limit will probably count, the cached prefix aside) */
-/* a cache breakpoint at the end of block b */
-static void mark(json_t *b, int ttl_1h)
-{
-	json_t *cc = json_object();
+/* where the cache breakpoints of one body went */
+struct breakpoints {
+	int ttl_1h;             /* the request asked for the one-hour cache */
+	int n;                  /* placed so far, at most MAX_BREAKPOINTS */
+	size_t marked;          /* prompt bytes before the last one */
+};
 
+/* end block b, which ends the first at bytes of the prompt, with a cache
+ * breakpoint while any are left */
+static void breakpoint(json_t *b, struct breakpoints *bp, size_t at)
+{
+	json_t *cc;
+
+	if (bp->n >= MAX_BREAKPOINTS)
+		return;
+	cc = json_object();
 	json_object_set_new(cc, "type", json_string("ephemeral"));
-	if (ttl_1h)
+	if (bp->ttl_1h)
 		json_object_set_new(cc, "ttl", json_string("1h"));
 	json_object_set_new(b, "cache_control", cc);
+	bp->n++;
+	bp->marked = at;
 }
 
+/* a text content block holding s[0..len) */
+static json_t *text_block(const char *s, size_t len)
+{
+	json_t *b = json_object();
+
+	json_object_set_new(b, "type", json_string("text"));
+	json_object_set_new(b, "text", wire_json_string(s, len));
+	return b;
+}
+
+/* the system blocks: layers 1-3, each ending in a breakpoint; *prefix (the
+ * bytes before them) grows by their length */
+static json_t *system_blocks(const struct request *req, size_t *prefix, struct breakpoints *bp)
+{
+	json_t *sys = json_array();
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		json_t *b;
+
+		if (!req->layer[i] || req->layer_len[i] == 0)
+			continue;       /* the API rejects empty text blocks */
+		b = text_block(req->layer[i], req->layer_len[i]);
+		*prefix += req->layer_len[i];
+		/* every layer end gets its breakpoint (SPEC 5): a prefix under the
+		 * model's minimum is simply not cached and costs nothing, while an
+		 * estimate of its length (bytes/4 undercounts code) would drop
+		 * breakpoints the API could have used */
+		breakpoint(b, bp, *prefix);
+		json_array_append_new(sys, b);
+	}
+	return sys;
+}
+
+/* the one user message: layer 4 after the prefix bytes of system and tool,
+ * then a retry's feedback; *total is the prompt's length */
+static json_t *user_message(const struct request *req, size_t prefix, struct breakpoints *bp, size_t *total)
+{
+	json_t *user = json_object(), *content = json_array(), *b;
+	/* layer 4: the dependencies' interfaces, which tasks along a chain
+	 * share, end with a breakpoint; the task's own part has none (its
+	 * unique tokens would be billed as writes) */
+	size_t stable = req->layer4_stable < req->layer_len[3] ? req->layer4_stable : 0;
+
+	if (stable) {
+		b = text_block(req->layer[3], stable);
+		breakpoint(b, bp, prefix + stable);
+		json_array_append_new(content, b);
+	}
+	json_array_append_new(content, text_block(req->layer[3] + stable, req->layer_len[3] - stable));
+	*total = prefix + req->layer_len[3];
+	if (req->feedback && *req->feedback) {
+		json_array_append_new(content, text_block(req->feedback, strlen(req->feedback)));
+		*total += strlen(req->feedback);
+	}
+	json_object_set_new(user, "role", json_string("user"));
+	json_object_set_new(user, "content", content);
+	return user;
+}
+
+/* tools and tool_choice: the one tool the model must call, with schema
+ * (taken) as its input_schema */
+static void set_tool(json_t *o, const char *tool, json_t *schema)
+{
+	json_t *tools = json_array(), *t = json_object(), *tc = json_object();
+
+	json_object_set_new(t, "name", json_string(tool));
+	json_object_set_new(t, "description", json_string(wire_tool_description));
+	json_object_set_new(t, "input_schema", schema);
+	json_array_append_new(tools, t);
+	json_object_set_new(o, "tools", tools);
+	json_object_set_new(tc, "type", json_string("tool"));
+	json_object_set_new(tc, "name", json_string(tool));
+	json_object_set_new(o, "tool_choice", tc);
+}
+
+/* output_config: the answer's JSON schema (taken; NULL for none) and the
+ * effort (NULL or empty for none); NULL when it would be empty */
+static json_t *output_config(json_t *schema, const char *effort)
+{
+	json_t *oc = NULL;
+
+	if (schema) {
+		json_t *f = json_object();
+
+		oc = json_object();
+		json_object_set_new(f, "type", json_string("json_schema"));
+		json_object_set_new(f, "schema", schema);
+		json_object_set_new(oc, "format", f);
+	}
+	if (effort && *effort) {
+		if (!oc)
+			oc = json_object();
+		json_object_set_new(oc, "effort", json_string(effort));
+	}
+	return oc;
+}
+
+/* the body (asking for a stream when stream is set), and the bytes after the
+ * last breakpoint (what the input-token rate limit will probably count, the
+ * cached prefix aside) */
 static char *render(const struct request *req, const struct model_info *m, int stream, size_t *uncached)
 {
-	json_t *o = json_object(), *sys = json_array(), *msgs = json_array(), *user = json_object();
-	json_t *content = json_array(), *schema = NULL, *oc = NULL;
+	json_t *o = json_object(), *sys, *msgs = json_array(), *schema = NULL, *oc;
 	const char *tool = req->tool_name ? req->tool_name : "write_files";
-	size_t prefix = 0, total = 0, marked = 0;
-	int i, nbp = 0;
+	struct breakpoints bp = {req->ttl_1h, 0, 0};
+	size_t prefix = 0, total;
 	char *s;
 
 	(void)m;        /* its minimum cacheable length serves cost forecasts, not placement */
@@ -55,97 +166,18 @@ static char *render(const struct request *req, const struct model_info *m, int s
 	/* the tool definition comes first in the cached prefix (tools, system, messages) */
 	if (req->format == FMT_TOOL)
 		prefix += (req->schema ? strlen(req->schema) : 2) + strlen(wire_tool_description) + strlen(tool);
-	for (i = 0; i < 3; i++) {
-		json_t *b;
-
-		if (!req->layer[i] || req->layer_len[i] == 0)
-			continue;       /* the API rejects empty text blocks */
-		b = json_object();
-		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", wire_json_string(req->layer[i], req->layer_len[i]));
-		prefix += req->layer_len[i];
-		/* every layer end gets its breakpoint (SPEC 5): a prefix under the
-		 * model's minimum is simply not cached and costs nothing, while an
-		 * estimate of its length (bytes/4 undercounts code) would drop
-		 * breakpoints the API could have used */
-		if (nbp < MAX_BREAKPOINTS) {
-			mark(b, req->ttl_1h);
-			nbp++;
-			marked = prefix;
-		}
-		json_array_append_new(sys, b);
-	}
-	total = prefix;
+	sys = system_blocks(req, &prefix, &bp);
 	if (json_array_size(sys))
 		json_object_set_new(o, "system", sys);
 	else
 		json_decref(sys);
-	{
-		/* layer 4: the dependencies' interfaces, which tasks along a chain
-		 * share, end with a breakpoint; the task's own part has none (its
-		 * unique tokens would be billed as writes) */
-		size_t stable = req->layer4_stable < req->layer_len[3] ? req->layer4_stable : 0;
-		json_t *b;
-
-		if (stable) {
-			b = json_object();
-			json_object_set_new(b, "type", json_string("text"));
-			json_object_set_new(b, "text", wire_json_string(req->layer[3], stable));
-			if (nbp < MAX_BREAKPOINTS) {
-				mark(b, req->ttl_1h);
-				nbp++;
-				marked = prefix + stable;
-			}
-			json_array_append_new(content, b);
-		}
-		b = json_object();
-		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", wire_json_string(req->layer[3] + stable, req->layer_len[3] - stable));
-		json_array_append_new(content, b);
-		total += req->layer_len[3];
-	}
-	if (req->feedback && *req->feedback) {
-		json_t *b = json_object();
-
-		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", wire_json_string(req->feedback, strlen(req->feedback)));
-		json_array_append_new(content, b);
-		total += strlen(req->feedback);
-	}
-	json_object_set_new(user, "role", json_string("user"));
-	json_object_set_new(user, "content", content);
-	json_array_append_new(msgs, user);
+	json_array_append_new(msgs, user_message(req, prefix, &bp, &total));
 	json_object_set_new(o, "messages", msgs);
-	if (req->format == FMT_TOOL) {
-		json_t *tools = json_array(), *t = json_object(), *tc = json_object();
-
-		json_object_set_new(t, "name", json_string(tool));
-		json_object_set_new(t, "description", json_string(wire_tool_description));
-		json_object_set_new(t, "input_schema", schema);
-		schema = NULL;
-		json_array_append_new(tools, t);
-		json_object_set_new(o, "tools", tools);
-		json_object_set_new(tc, "type", json_string("tool"));
-		json_object_set_new(tc, "name", json_string(tool));
-		json_object_set_new(o, "tool_choice", tc);
-	}
-	if (req->format == FMT_JSON_SCHEMA) {
-		json_t *f = json_object();
-
-		oc = json_object();
-		json_object_set_new(f, "type", json_string("json_schema"));
-		json_object_set_new(f, "schema", schema);
-		schema = NULL;
-		json_object_set_new(oc, "format", f);
-	}
-	if (req->effort && *req->effort) {
-		if (!oc)
-			oc = json_object();
-		json_object_set_new(oc, "effort", json_string(req->effort));
-	}
+	if (req->format == FMT_TOOL)
+		set_tool(o, tool, schema);
+	oc = output_config(req->format == FMT_JSON_SCHEMA ? schema : NULL, req->effort);
 	if (oc)
 		json_object_set_new(o, "output_config", oc);
-	json_decref(schema);
 	/* last, so the streamed body is the plain one plus this field */
 	if (stream)
 		json_object_set_new(o, "stream", json_true());
@@ -154,7 +186,7 @@ static char *render(const struct request *req, const struct model_info *m, int s
 	if (!s)
 		fatal("jansson: out of memory");
 	if (uncached)
-		*uncached = total - marked;
+		*uncached = total - bp.marked;
 	return s;
 }
 

@@ -125,21 +125,109 @@ static void str_list_field(struct ld *L, const struct ynode *m, const char *key,
 	free(ld_get_strs(L, m, key, &n, what));
 }
 
+/* the aggregates of bounded context c: each a mapping with a name and lists */
+static void load_aggregates(struct ld *L, const struct ynode *c)
+{
+	static const char *const akeys[] = {"name", "entities", "value_objects", "invariants", "commands", "events"};
+	struct ynode *ag = ymap_get(c, "aggregates");
+	size_t j, k;
+
+	if (yis_null(ag) || !ld_want(L, ag, Y_SEQ, "'aggregates'"))
+		return;
+	for (j = 0; j < ag->n; j++) {
+		struct ynode *a = ag->kids[j];
+
+		if (!ld_want(L, a, Y_MAP, "an aggregate"))
+			continue;
+		ld_check_keys(L, a, "an aggregate", akeys, LEN(akeys));
+		ld_get_str(L, a, "name", 1, "an aggregate");
+		for (k = 1; k < LEN(akeys); k++)
+			str_list_field(L, a, akeys[k], "an aggregate");
+	}
+}
+
+/* the bounded contexts list v into D->contexts, each name into names once */
+static void load_contexts(struct ld *L, struct discovery *D, const struct ynode *v, struct htab *names)
+{
+	static const char *const ckeys[] = {"name", "description", "aggregates", "services", "repositories"};
+	size_t i;
+
+	D->contexts = xcalloc(v->n + 1, sizeof(*D->contexts));
+	for (i = 0; i < v->n; i++) {
+		struct ynode *c = v->kids[i];
+		const char *name;
+
+		if (!ld_want(L, c, Y_MAP, "a bounded context"))
+			continue;
+		ld_check_keys(L, c, "a bounded context", ckeys, LEN(ckeys));
+		name = ld_get_str(L, c, "name", 1, "a bounded context");
+		ld_get_str(L, c, "description", 0, "a bounded context");
+		str_list_field(L, c, "services", "a bounded context");
+		str_list_field(L, c, "repositories", "a bounded context");
+		load_aggregates(L, c);
+		if (!name)
+			continue;
+		if (htab_put(names, name, c))
+			yerror(L->file, ymap_get(c, "name"), "duplicate bounded context '%s'", name);
+		D->contexts[D->ncontexts].name = name;
+		D->contexts[D->ncontexts].node = c;
+		D->ncontexts++;
+	}
+}
+
+/* the relationships list v into D->rels; both ends must name a context of names */
+static void load_relationships(struct ld *L, struct discovery *D, const struct ynode *v, const struct htab *names)
+{
+	static const char *const rkeys[] = {"from", "to", "kind"};
+	const char **cn = xcalloc(D->ncontexts + 1, sizeof(*cn));
+	size_t i, j;
+
+	for (i = 0; i < D->ncontexts; i++)
+		cn[i] = D->contexts[i].name;
+	D->rels = xcalloc(v->n + 1, sizeof(*D->rels));
+	for (i = 0; i < v->n; i++) {
+		struct ynode *rel = v->kids[i];
+		struct relationship *o = &D->rels[D->nrels];
+		const char *ends[2];
+
+		if (!ld_want(L, rel, Y_MAP, "a relationship"))
+			continue;
+		ld_check_keys(L, rel, "a relationship", rkeys, LEN(rkeys));
+		ends[0] = o->from = ld_get_str(L, rel, "from", 1, "a relationship");
+		ends[1] = o->to = ld_get_str(L, rel, "to", 1, "a relationship");
+		ld_get_str(L, rel, "kind", 0, "a relationship");
+		o->node = rel;
+		for (j = 0; j < 2; j++) {
+			const char *near;
+
+			if (!ends[j] || htab_get(names, ends[j]))
+				continue;
+			near = closest(ends[j], cn, D->ncontexts);
+			if (near)
+				yerror(L->file, ymap_get(rel, j ? "to" : "from"),
+				       "relationship names unknown bounded context '%s' (did you mean '%s'?)", ends[j], near);
+			else
+				yerror(L->file, ymap_get(rel, j ? "to" : "from"),
+				       "relationship names unknown bounded context '%s'", ends[j]);
+		}
+		if (o->from && o->to)
+			D->nrels++;
+	}
+	free(cn);
+}
+
 static void load_discovery(struct plan *p)
 {
 	static const char *const keys[] = {"version", "domain", "summary", "stack", "bounded_contexts",
 					   "relationships", "glossary"};
 	static const char *const skeys[] = {"language", "framework", "storage", "tests"};
-	static const char *const ckeys[] = {"name", "description", "aggregates", "services", "repositories"};
-	static const char *const akeys[] = {"name", "entities", "value_objects", "invariants", "commands", "events"};
-	static const char *const rkeys[] = {"from", "to", "kind"};
 	struct ld L = {p, "plans/discovery.yaml"};
 	struct discovery *D = &p->disc;
 	struct ynode *r, *v;
 	struct ydoc *d;
 	struct htab names = {0};
 	int missing;
-	size_t i, j;
+	size_t i;
 
 	if (!(d = ld_load_doc(p, "plans/discovery.yaml", &missing)))
 		return;
@@ -166,80 +254,11 @@ static void load_discovery(struct plan *p)
 				yerror(L.file, D->glossary->kids[i], "glossary entries must be strings, not %s",
 				       ykind_name(D->glossary->kids[i]));
 	v = ymap_get(r, "bounded_contexts");
-	if (!yis_null(v) && ld_want(&L, v, Y_SEQ, "'bounded_contexts'")) {
-		D->contexts = xcalloc(v->n + 1, sizeof(*D->contexts));
-		for (i = 0; i < v->n; i++) {
-			struct ynode *c = v->kids[i], *ag;
-			const char *name;
-
-			if (!ld_want(&L, c, Y_MAP, "a bounded context"))
-				continue;
-			ld_check_keys(&L, c, "a bounded context", ckeys, LEN(ckeys));
-			name = ld_get_str(&L, c, "name", 1, "a bounded context");
-			ld_get_str(&L, c, "description", 0, "a bounded context");
-			str_list_field(&L, c, "services", "a bounded context");
-			str_list_field(&L, c, "repositories", "a bounded context");
-			ag = ymap_get(c, "aggregates");
-			if (!yis_null(ag) && ld_want(&L, ag, Y_SEQ, "'aggregates'")) {
-				for (j = 0; j < ag->n; j++) {
-					struct ynode *a = ag->kids[j];
-					size_t k;
-
-					if (!ld_want(&L, a, Y_MAP, "an aggregate"))
-						continue;
-					ld_check_keys(&L, a, "an aggregate", akeys, LEN(akeys));
-					ld_get_str(&L, a, "name", 1, "an aggregate");
-					for (k = 1; k < LEN(akeys); k++)
-						str_list_field(&L, a, akeys[k], "an aggregate");
-				}
-			}
-			if (!name)
-				continue;
-			if (htab_put(&names, name, c))
-				yerror(L.file, ymap_get(c, "name"), "duplicate bounded context '%s'", name);
-			D->contexts[D->ncontexts].name = name;
-			D->contexts[D->ncontexts].node = c;
-			D->ncontexts++;
-		}
-	}
+	if (!yis_null(v) && ld_want(&L, v, Y_SEQ, "'bounded_contexts'"))
+		load_contexts(&L, D, v, &names);
 	v = ymap_get(r, "relationships");
-	if (!yis_null(v) && ld_want(&L, v, Y_SEQ, "'relationships'")) {
-		const char **cn = xcalloc(D->ncontexts + 1, sizeof(*cn));
-
-		for (i = 0; i < D->ncontexts; i++)
-			cn[i] = D->contexts[i].name;
-		D->rels = xcalloc(v->n + 1, sizeof(*D->rels));
-		for (i = 0; i < v->n; i++) {
-			struct ynode *rel = v->kids[i];
-			struct relationship *o = &D->rels[D->nrels];
-			const char *ends[2];
-
-			if (!ld_want(&L, rel, Y_MAP, "a relationship"))
-				continue;
-			ld_check_keys(&L, rel, "a relationship", rkeys, LEN(rkeys));
-			ends[0] = o->from = ld_get_str(&L, rel, "from", 1, "a relationship");
-			ends[1] = o->to = ld_get_str(&L, rel, "to", 1, "a relationship");
-			ld_get_str(&L, rel, "kind", 0, "a relationship");
-			o->node = rel;
-			for (j = 0; j < 2; j++) {
-				const char *near;
-
-				if (!ends[j] || htab_get(&names, ends[j]))
-					continue;
-				near = closest(ends[j], cn, D->ncontexts);
-				if (near)
-					yerror(L.file, ymap_get(rel, j ? "to" : "from"),
-					       "relationship names unknown bounded context '%s' (did you mean '%s'?)",
-					       ends[j], near);
-				else
-					yerror(L.file, ymap_get(rel, j ? "to" : "from"),
-					       "relationship names unknown bounded context '%s'", ends[j]);
-			}
-			if (o->from && o->to)
-				D->nrels++;
-		}
-		free(cn);
-	}
+	if (!yis_null(v) && ld_want(&L, v, Y_SEQ, "'relationships'"))
+		load_relationships(&L, D, v, &names);
 	htab_free(&names);
 }
 
@@ -561,103 +580,91 @@ static void check_task_files(struct ld *L, struct plan *p, struct task *t, const
 	}
 }
 
-static void load_masterplan(struct plan *p, int strict)
+/* the tasks list of masterplan root r into p->tasks, their ids into all */
+static void load_tasks(struct ld *L, struct plan *p, struct ynode *r, struct htab *all)
 {
-	static const char *const keys[] = {"version", "project", "phases", "milestones", "tasks"};
-	struct ld L = {p, "plans/masterplan.yaml"};
-	struct htab all = {0}, phases = {0}, miles = {0}, ctx = {0};
-	const char **names = NULL, **rnames;
-	struct ynode *r, *v;
-	struct ydoc *d;
-	int missing, before = yaml_errors;
-	size_t i, j;
+	struct ynode *v = ymap_get(r, "tasks");
+	size_t i;
 
-	if (!(d = ld_load_doc(p, "plans/masterplan.yaml", &missing)))
-		return;
-	p->have_masterplan = 1;
-	if (!(r = ld_doc_root(&L, d)))
-		return;
-	ld_check_keys(&L, r, "plans/masterplan.yaml", keys, LEN(keys));
-	p->project = ld_get_str(&L, r, "project", 0, "plans/masterplan.yaml");
-	load_phases(&L, p, r, &all, &phases);
-	load_milestones(&L, p, r, &all, &phases, &miles);
-	for (i = 0; i < p->disc.ncontexts; i++)
-		htab_put(&ctx, p->disc.contexts[i].name, &p->disc.contexts[i]);
-	v = ymap_get(r, "tasks");
 	if (yis_null(v)) {
-		yerror(L.file, r, "plans/masterplan.yaml has no 'tasks'");
-	} else if (ld_want(&L, v, Y_SEQ, "'tasks'")) {
+		yerror(L->file, r, "plans/masterplan.yaml has no 'tasks'");
+	} else if (ld_want(L, v, Y_SEQ, "'tasks'")) {
 		p->tasks = xcalloc(v->n + 1, sizeof(*p->tasks));
 		for (i = 0; i < v->n; i++) {
-			if (load_task(&L, p, v->kids[i], &all))
+			if (load_task(L, p, v->kids[i], all))
 				p->ntasks++;
 		}
 	}
-	/* references, now that every id is known */
-	names = xcalloc(p->ntasks + 1, sizeof(*names));
-	for (i = 0; i < p->ntasks; i++)
-		names[i] = p->tasks[i].id;
-	rnames = xcalloc(p->nrules + 1, sizeof(*rnames));
-	for (i = 0; i < p->nrules; i++)
-		rnames[i] = p->rules[i].name;
-	for (i = 0; i < p->ntasks; i++) {
-		struct task *t = &p->tasks[i];
-		char who[160];
+}
 
-		snprintf(who, sizeof(who), "task %s", t->id);
-		if (t->milestone) {
-			size_t ix = (size_t)htab_get(&miles, t->milestone);
+/* t->milestone_index from the milestone task t (who) names, index + 1 in miles */
+static void link_milestone(struct ld *L, struct plan *p, struct task *t, const char *who, struct htab *miles)
+{
+	size_t ix, j;
+	const char **mn;
 
-			if (ix) {
-				t->milestone_index = ix - 1;
-			} else {
-				const char **mn = xcalloc(p->nmilestones + 1, sizeof(*mn));
-
-				for (j = 0; j < p->nmilestones; j++)
-					mn[j] = p->milestones[j].id;
-				bad_ref(&L, ymap_get(t->node, "milestone"), who, "milestone", t->milestone, mn,
-					p->nmilestones);
-				free(mn);
-			}
-		}
-		t->deps = xcalloc(t->ndeps + 1, sizeof(*t->deps));
-		for (j = 0; j < t->ndeps; j++) {
-			struct task *dt = htab_get(&p->ids, t->depends_on[j]);
-
-			t->deps[j] = dt;
-			if (!dt)
-				bad_ref(&L, t->dep_nodes->kids[j], who, "task", t->depends_on[j], names, p->ntasks);
-			else if (dt == t)
-				yerror(L.file, t->dep_nodes->kids[j], "%s depends on itself", who);
-			else {
-				size_t k;
-
-				for (k = 0; k < j && t->deps[k] != dt; k++)
-					;
-				if (k < j)
-					yerror(L.file, t->dep_nodes->kids[j], "%s lists %s twice in depends_on", who, dt->id);
-			}
-		}
-		if (p->have_discovery) {
-			for (j = 0; j < t->ncontext; j++) {
-				if (!htab_get(&ctx, t->context[j])) {
-					const char **cn = xcalloc(p->disc.ncontexts + 1, sizeof(*cn));
-					size_t k;
-
-					for (k = 0; k < p->disc.ncontexts; k++)
-						cn[k] = p->disc.contexts[k].name;
-					bad_ref(&L, ymap_get(t->node, "context")->kids[j], who, "bounded context",
-						t->context[j], cn, p->disc.ncontexts);
-					free(cn);
-				}
-			}
-		}
-		if (strict && !t->has_context && p->disc.ncontexts > 1)
-			ywarning(L.file, t->node, "%s has no 'context:'; its prompt includes every bounded context", who),
-			p->warnings++;
-		check_task_files(&L, p, t, who, rnames);
+	if (!t->milestone)
+		return;
+	ix = (size_t)htab_get(miles, t->milestone);
+	if (ix) {
+		t->milestone_index = ix - 1;
+		return;
 	}
-	/* a file cannot also be a directory: 'a' and 'a/b' are both declared */
+	mn = xcalloc(p->nmilestones + 1, sizeof(*mn));
+	for (j = 0; j < p->nmilestones; j++)
+		mn[j] = p->milestones[j].id;
+	bad_ref(L, ymap_get(t->node, "milestone"), who, "milestone", t->milestone, mn, p->nmilestones);
+	free(mn);
+}
+
+/* t->deps from depends_on: each a known task, not t itself, listed once
+ * (names: every task id, for a close match) */
+static void link_deps(struct ld *L, struct plan *p, struct task *t, const char *who, const char **names)
+{
+	size_t j, k;
+
+	t->deps = xcalloc(t->ndeps + 1, sizeof(*t->deps));
+	for (j = 0; j < t->ndeps; j++) {
+		struct task *dt = htab_get(&p->ids, t->depends_on[j]);
+
+		t->deps[j] = dt;
+		if (!dt) {
+			bad_ref(L, t->dep_nodes->kids[j], who, "task", t->depends_on[j], names, p->ntasks);
+		} else if (dt == t) {
+			yerror(L->file, t->dep_nodes->kids[j], "%s depends on itself", who);
+		} else {
+			for (k = 0; k < j && t->deps[k] != dt; k++)
+				;
+			if (k < j)
+				yerror(L->file, t->dep_nodes->kids[j], "%s lists %s twice in depends_on", who, dt->id);
+		}
+	}
+}
+
+/* each bounded context task t (who) names is one of discovery's, in ctx */
+static void check_task_contexts(struct ld *L, struct plan *p, struct task *t, const char *who, struct htab *ctx)
+{
+	size_t j, k;
+
+	for (j = 0; j < t->ncontext; j++) {
+		const char **cn;
+
+		if (htab_get(ctx, t->context[j]))
+			continue;
+		cn = xcalloc(p->disc.ncontexts + 1, sizeof(*cn));
+		for (k = 0; k < p->disc.ncontexts; k++)
+			cn[k] = p->disc.contexts[k].name;
+		bad_ref(L, ymap_get(t->node, "context")->kids[j], who, "bounded context", t->context[j], cn,
+			p->disc.ncontexts);
+		free(cn);
+	}
+}
+
+/* a file cannot also be a directory: no output lies under another ('a' and 'a/b') */
+static void check_nested_outputs(struct ld *L, struct plan *p)
+{
+	size_t i, j;
+
 	for (i = 0; i < p->ntasks; i++) {
 		struct task *t = &p->tasks[i];
 
@@ -670,7 +677,7 @@ static void load_masterplan(struct plan *p, int strict)
 				*s = '\0';
 				other = htab_get(&p->outputs, o);
 				if (other) {
-					yerror(L.file, ymap_get(t->node, "outputs")->kids[j],
+					yerror(L->file, ymap_get(t->node, "outputs")->kids[j],
 					       "output '%s' of task %s is inside '%s', an output of task %s: a file cannot be a directory",
 					       t->outputs[j], t->id, o, other->id);
 					break;
@@ -679,6 +686,53 @@ static void load_masterplan(struct plan *p, int strict)
 			free(o);
 		}
 	}
+}
+
+static void load_masterplan(struct plan *p, int strict)
+{
+	static const char *const keys[] = {"version", "project", "phases", "milestones", "tasks"};
+	struct ld L = {p, "plans/masterplan.yaml"};
+	struct htab all = {0}, phases = {0}, miles = {0}, ctx = {0};
+	const char **names = NULL, **rnames;
+	struct ynode *r;
+	struct ydoc *d;
+	int missing, before = yaml_errors;
+	size_t i;
+
+	if (!(d = ld_load_doc(p, "plans/masterplan.yaml", &missing)))
+		return;
+	p->have_masterplan = 1;
+	if (!(r = ld_doc_root(&L, d)))
+		return;
+	ld_check_keys(&L, r, "plans/masterplan.yaml", keys, LEN(keys));
+	p->project = ld_get_str(&L, r, "project", 0, "plans/masterplan.yaml");
+	load_phases(&L, p, r, &all, &phases);
+	load_milestones(&L, p, r, &all, &phases, &miles);
+	for (i = 0; i < p->disc.ncontexts; i++)
+		htab_put(&ctx, p->disc.contexts[i].name, &p->disc.contexts[i]);
+	load_tasks(&L, p, r, &all);
+	/* references, now that every id is known */
+	names = xcalloc(p->ntasks + 1, sizeof(*names));
+	for (i = 0; i < p->ntasks; i++)
+		names[i] = p->tasks[i].id;
+	rnames = xcalloc(p->nrules + 1, sizeof(*rnames));
+	for (i = 0; i < p->nrules; i++)
+		rnames[i] = p->rules[i].name;
+	for (i = 0; i < p->ntasks; i++) {
+		struct task *t = &p->tasks[i];
+		char who[160];
+
+		snprintf(who, sizeof(who), "task %s", t->id);
+		link_milestone(&L, p, t, who, &miles);
+		link_deps(&L, p, t, who, names);
+		if (p->have_discovery)
+			check_task_contexts(&L, p, t, who, &ctx);
+		if (strict && !t->has_context && p->disc.ncontexts > 1)
+			ywarning(L.file, t->node, "%s has no 'context:'; its prompt includes every bounded context", who),
+			p->warnings++;
+		check_task_files(&L, p, t, who, rnames);
+	}
+	check_nested_outputs(&L, p);
 	if (yaml_errors == before)
 		find_cycles(&L, p);
 	free(names);

@@ -1,7 +1,7 @@
-/* state.h: cache/state.db, the only file that talks to SQLite.  It holds the
- * stat cache, the record of every target build (what mpbuild.lock is made
- * from), landing intents, failures, runs, the ledger of model calls and the
- * interfaces extractors made. */
+/* state.h: cache/state.db, the only room that talks to SQLite (state.c, and
+ * ledger.c for the history).  It holds the stat cache, the record of every
+ * target build (what mpbuild.lock is made from), landing intents, failures,
+ * runs, the ledger of model calls and the interfaces extractors made. */
 #ifndef MPBUILD_STATE_H
 #define MPBUILD_STATE_H
 
@@ -148,6 +148,8 @@ int state_iface_get(struct state *st, const char *content, const char *extractor
  * reading keeps nothing and says nothing) */
 int state_iface_put(struct state *st, const char *content, const char *extractor, const char *hash,
 		    const void *text, size_t len);
+
+/* ---- the history: runs, the ledger of calls, outcomes (ledger.c) ---- */
 
 /* start a run; returns its number */
 long state_run_start(struct state *st, const char *argv_joined);

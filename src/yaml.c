@@ -57,6 +57,18 @@ static void perr(const char *file, int line, int col, const char *fmt, ...)
 	yaml_errors++;
 }
 
+/* an error at a libyaml mark (0-based) */
+static void perr_at(const char *file, const yaml_mark_t *m, const char *fmt, ...) PRINTF(3, 4);
+static void perr_at(const char *file, const yaml_mark_t *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag("error", file, (int)m->line + 1, (int)m->column + 1, fmt, ap);
+	va_end(ap);
+	yaml_errors++;
+}
+
 /* a parsed document's memory: chunks freed together (a 10,000-task plan has
  * a million nodes; one malloc each was a fifth of a no-op build) */
 struct arena {
@@ -180,15 +192,222 @@ struct anchor {
 	int open;               /* still being parsed: an alias to it would be a cycle */
 };
 
+/* one parse in progress: the collections still open, the anchors seen so far
+ * and the running totals the limits are held against */
+struct parse {
+	const char *shown;      /* the file's name in messages */
+	struct ydoc *d;         /* the document being built */
+	struct ynode *stack[YAML_MAX_DEPTH + 1]; /* the open collections, innermost last */
+	int depth;              /* how many of stack are open */
+	int docs;               /* documents begun: more than one is an error */
+	struct anchor *anchors; /* every anchor so far, in the order met */
+	size_t nanchors;
+	size_t total;           /* nodes, each alias counted as its expansion */
+	size_t total_bytes;     /* the file's bytes plus what aliases repeat */
+};
+
+/* libyaml's complaint about the input, with a hint when it tripped on a tab */
+static void syntax_error(const char *shown, const yaml_parser_t *p, const char *data, size_t len)
+{
+	perr(shown, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s%s%s%s",
+	     p->problem ? p->problem : "syntax error", p->context ? " " : "", p->context ? p->context : "",
+	     p->problem_mark.index < len && data[p->problem_mark.index] == '\t' ? " (indent with spaces, not tabs)" : "");
+}
+
+/* a new scalar node for ev, or NULL (reported) when it is over the size limit */
+static struct ynode *scalar_node(struct parse *P, const yaml_event_t *ev)
+{
+	struct ynode *n;
+
+	if (ev->data.scalar.length > YAML_MAX_SCALAR) {
+		perr_at(P->shown, &ev->start_mark, "scalar of %zu bytes is larger than the limit of %u MiB",
+			ev->data.scalar.length, YAML_MAX_SCALAR >> 20);
+		return NULL;
+	}
+	n = newnode(P->d, Y_SCALAR, &ev->start_mark);
+	n->str = aalloc(P->d, ev->data.scalar.length + 1);
+	memcpy(n->str, ev->data.scalar.value, ev->data.scalar.length);
+	n->str[ev->data.scalar.length] = '\0';
+	n->len = ev->data.scalar.length;
+	n->bytes = n->len;
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	return n;
+}
+
+/* a new, empty sequence or mapping for ev, or NULL (reported) when it nests too deep */
+static struct ynode *collection_node(struct parse *P, const yaml_event_t *ev)
+{
+	if (P->depth >= YAML_MAX_DEPTH) {
+		perr_at(P->shown, &ev->start_mark, "nesting deeper than %d levels", YAML_MAX_DEPTH);
+		return NULL;
+	}
+	return newnode(P->d, ev->type == YAML_MAPPING_START_EVENT ? Y_MAP : Y_SEQ, &ev->start_mark);
+}
+
+/* the anchor (&name) on the node ev starts, or NULL */
+static const char *event_anchor(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return (const char *)ev->data.scalar.anchor;
+	case YAML_MAPPING_START_EVENT:
+		return (const char *)ev->data.mapping_start.anchor;
+	case YAML_SEQUENCE_START_EVENT:
+		return (const char *)ev->data.sequence_start.anchor;
+	default:
+		return NULL;
+	}
+}
+
+/* n becomes the root, or the next kid of the innermost open collection */
+static void attach(struct parse *P, struct ynode *n)
+{
+	if (P->depth == 0)
+		P->d->root = n;
+	else
+		addkid(P->d, P->stack[P->depth - 1], n);
+}
+
+/* count a new node n against the limit, attach it, remember its anchor and
+ * open it when it is a collection; -1 (reported) past the node limit */
+static int place_node(struct parse *P, struct ynode *n, const char *anchor)
+{
+	if (++P->total > YAML_MAX_NODES) {
+		perr(P->shown, n->line, n->col, "more than %u nodes", YAML_MAX_NODES);
+		return -1;
+	}
+	attach(P, n);
+	if (anchor) {
+		P->anchors = xreallocarray(P->anchors, P->nanchors + 1, sizeof(*P->anchors));
+		P->anchors[P->nanchors].name = xstrdup(anchor);
+		P->anchors[P->nanchors].node = n;
+		P->anchors[P->nanchors].open = n->kind != Y_SCALAR;
+		P->nanchors++;
+	}
+	if (n->kind != Y_SCALAR)
+		P->stack[P->depth++] = n;
+	return 0;
+}
+
+/* a mapping's keys must be distinct plain strings; -1 (reported) at the first that is not */
+static int check_keys(const char *shown, const struct ynode *m)
+{
+	struct htab seen = {0};
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < m->n; i += 2) {
+		struct ynode *k = m->kids[i];
+
+		if (k->kind != Y_SCALAR) {
+			perr(shown, k->line, k->col, "mapping keys must be plain strings");
+			rc = -1;
+			break;
+		}
+		if (htab_put(&seen, k->str, k)) {
+			perr(shown, k->line, k->col, "duplicate key '%s'", k->str);
+			rc = -1;
+			break;
+		}
+	}
+	htab_free(&seen);
+	return rc;
+}
+
+/* close the innermost collection: its expanded weight and bytes are now
+ * known (capped just past the limits), an alias to it is no longer a cycle,
+ * and a mapping's keys can be checked */
+static int close_collection(struct parse *P)
+{
+	struct ynode *c = P->stack[--P->depth];
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		c->weight += c->kids[i]->weight;
+		if (c->weight > YAML_MAX_NODES)
+			c->weight = YAML_MAX_NODES + 1;
+		c->bytes += c->kids[i]->bytes;
+		if (c->bytes > YAML_MAX_EXPANDED)
+			c->bytes = YAML_MAX_EXPANDED + 1;
+	}
+	for (i = 0; i < P->nanchors; i++)
+		if (P->anchors[i].node == c)
+			P->anchors[i].open = 0;
+	return c->kind == Y_MAP ? check_keys(P->shown, c) : 0;
+}
+
+/* an alias (*name) shares the anchored node; its expansion counts against
+ * the limits here, so an alias bomb fails before anyone walks it */
+static int resolve_alias(struct parse *P, const yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	struct anchor *a = NULL;
+	size_t i;
+
+	for (i = 0; i < P->nanchors && !a; i++)
+		if (strcmp(P->anchors[i].name, name) == 0)
+			a = &P->anchors[i];
+	if (!a) {
+		perr_at(P->shown, &ev->start_mark, "unknown alias '*%s'", name);
+		return -1;
+	}
+	if (a->open) {
+		perr_at(P->shown, &ev->start_mark, "alias '*%s' refers to a node that contains it", name);
+		return -1;
+	}
+	P->total += a->node->weight;
+	P->total_bytes += a->node->bytes;
+	if (P->total_bytes > YAML_MAX_EXPANDED) {
+		perr_at(P->shown, &ev->start_mark, "aliases expand to more than %u MiB of text (an alias bomb?)",
+			YAML_MAX_EXPANDED >> 20);
+		return -1;
+	}
+	if (P->total > YAML_MAX_NODES) {
+		perr_at(P->shown, &ev->start_mark, "aliases expand to more than %u nodes (an alias bomb?)",
+			YAML_MAX_NODES);
+		return -1;
+	}
+	attach(P, a->node);
+	return 0;
+}
+
+/* take one event into the tree; -1 (reported) when it breaks a rule or a limit */
+static int parse_event(struct parse *P, const yaml_event_t *ev)
+{
+	struct ynode *n;
+
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		if (++P->docs > 1) {
+			perr_at(P->shown, &ev->start_mark, "more than one YAML document in the file");
+			return -1;
+		}
+		return 0;
+	case YAML_SCALAR_EVENT:
+		n = scalar_node(P, ev);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		n = collection_node(P, ev);
+		break;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return close_collection(P);
+	case YAML_ALIAS_EVENT:
+		return resolve_alias(P, ev);
+	default:
+		return 0;
+	}
+	return n ? place_node(P, n, event_anchor(ev)) : -1;
+}
+
 struct ydoc *ydoc_parse(const char *shown, const char *data, size_t len)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
-	struct ydoc *d;
-	struct ynode *stack[YAML_MAX_DEPTH + 1];
-	struct anchor *anchors = NULL;
-	size_t nanchors = 0, total = 0, total_bytes = len, i;
-	int depth = 0, docs = 0, done = 0, failed = 0, startv = yaml_errors;
+	struct parse P = {.shown = shown, .total_bytes = len};
+	size_t i;
+	int done = 0, failed = 0, startv = yaml_errors;
 
 	if (len > YAML_MAX_FILE) {
 		perr(shown, 0, 0, "file is larger than %u MiB", YAML_MAX_FILE >> 20);
@@ -196,171 +415,30 @@ struct ydoc *ydoc_parse(const char *shown, const char *data, size_t len)
 	}
 	if (check_bytes(shown, (const unsigned char *)data, len) < 0)
 		return NULL;
-	d = xcalloc(1, sizeof(*d));
-	d->path = xstrdup(shown);
+	P.d = xcalloc(1, sizeof(*P.d));
+	P.d->path = xstrdup(shown);
 	if (!yaml_parser_initialize(&p))
 		fatal("libyaml: out of memory");
 	yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
 	while (!done && !failed) {
-		struct ynode *n = NULL;
-		const char *anchor = NULL;
-
 		if (!yaml_parser_parse(&p, &ev)) {
-			perr(shown, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1, "%s%s%s%s",
-			     p.problem ? p.problem : "syntax error", p.context ? " " : "", p.context ? p.context : "",
-			     p.problem_mark.index < len && data[p.problem_mark.index] == '\t' ? " (indent with spaces, not tabs)" : "");
+			syntax_error(shown, &p, data, len);
 			failed = 1;
 			break;
 		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-				     "more than one YAML document in the file");
-				failed = 1;
-			}
-			break;
-		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.length > YAML_MAX_SCALAR) {
-				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-				     "scalar of %zu bytes is larger than the limit of %u MiB", ev.data.scalar.length,
-				     YAML_MAX_SCALAR >> 20);
-				failed = 1;
-				break;
-			}
-			n = newnode(d, Y_SCALAR, &ev.start_mark);
-			n->str = aalloc(d, ev.data.scalar.length + 1);
-			memcpy(n->str, ev.data.scalar.value, ev.data.scalar.length);
-			n->str[ev.data.scalar.length] = '\0';
-			n->len = ev.data.scalar.length;
-			n->bytes = n->len;
-			n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			anchor = (const char *)ev.data.scalar.anchor;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			if (depth >= YAML_MAX_DEPTH) {
-				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-				     "nesting deeper than %d levels", YAML_MAX_DEPTH);
-				failed = 1;
-				break;
-			}
-			n = newnode(d, ev.type == YAML_MAPPING_START_EVENT ? Y_MAP : Y_SEQ, &ev.start_mark);
-			anchor = (const char *)(ev.type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.anchor
-										 : ev.data.sequence_start.anchor);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT: {
-			struct ynode *c = stack[--depth];
-
-			for (i = 0; i < c->n; i++) {
-				c->weight += c->kids[i]->weight;
-				if (c->weight > YAML_MAX_NODES)
-					c->weight = YAML_MAX_NODES + 1;
-				c->bytes += c->kids[i]->bytes;
-				if (c->bytes > YAML_MAX_EXPANDED)
-					c->bytes = YAML_MAX_EXPANDED + 1;
-			}
-			for (i = 0; i < nanchors; i++)
-				if (anchors[i].node == c)
-					anchors[i].open = 0;
-			if (c->kind == Y_MAP) {
-				struct htab seen = {0};
-
-				for (i = 0; i < c->n; i += 2) {
-					struct ynode *k = c->kids[i];
-
-					if (k->kind != Y_SCALAR) {
-						perr(shown, k->line, k->col, "mapping keys must be plain strings");
-						failed = 1;
-						break;
-					}
-					if (htab_put(&seen, k->str, k)) {
-						perr(shown, k->line, k->col, "duplicate key '%s'", k->str);
-						failed = 1;
-						break;
-					}
-				}
-				htab_free(&seen);
-			}
-			break;
-		}
-		case YAML_ALIAS_EVENT: {
-			const char *name = (const char *)ev.data.alias.anchor;
-
-			for (i = 0; i < nanchors; i++)
-				if (strcmp(anchors[i].name, name) == 0)
-					break;
-			if (i == nanchors) {
-				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-				     "unknown alias '*%s'", name);
-				failed = 1;
-				break;
-			}
-			if (anchors[i].open) {
-				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-				     "alias '*%s' refers to a node that contains it", name);
-				failed = 1;
-				break;
-			}
-			total += anchors[i].node->weight;
-			total_bytes += anchors[i].node->bytes;
-			if (total_bytes > YAML_MAX_EXPANDED) {
-				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-				     "aliases expand to more than %u MiB of text (an alias bomb?)", YAML_MAX_EXPANDED >> 20);
-				failed = 1;
-				break;
-			}
-			if (total > YAML_MAX_NODES) {
-				perr(shown, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-				     "aliases expand to more than %u nodes (an alias bomb?)", YAML_MAX_NODES);
-				failed = 1;
-				break;
-			}
-			if (depth == 0) {
-				d->root = anchors[i].node;
-			} else {
-				addkid(d, stack[depth - 1], anchors[i].node);
-			}
-			break;
-		}
-		default:
-			break;
-		}
-		if (n && !failed) {
-			if (++total > YAML_MAX_NODES) {
-				perr(shown, n->line, n->col, "more than %u nodes", YAML_MAX_NODES);
-				failed = 1;
-			} else {
-				if (depth == 0)
-					d->root = n;
-				else
-					addkid(d, stack[depth - 1], n);
-				if (anchor) {
-					anchors = xreallocarray(anchors, nanchors + 1, sizeof(*anchors));
-					anchors[nanchors].name = xstrdup(anchor);
-					anchors[nanchors].node = n;
-					anchors[nanchors].open = n->kind != Y_SCALAR;
-					nanchors++;
-				}
-				if (n->kind != Y_SCALAR)
-					stack[depth++] = n;
-			}
-		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		failed = parse_event(&P, &ev) < 0;
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&p);
-	for (i = 0; i < nanchors; i++)
-		free(anchors[i].name);
-	free(anchors);
+	for (i = 0; i < P.nanchors; i++)
+		free(P.anchors[i].name);
+	free(P.anchors);
 	if (failed || yaml_errors != startv) {
-		ydoc_free(d);
+		ydoc_free(P.d);
 		return NULL;
 	}
-	return d;
+	return P.d;
 }
 
 struct ydoc *ydoc_load(const char *path, const char *shown)
