@@ -44,9 +44,14 @@ expect_success '-n on a new project lists the pipeline calls with their models a
 	test ! -s "$FAKE_LOG" && test ! -e plans/questions.yaml && test ! -e cache/state.db
 '
 
-expect_success 'the whole chain builds five tasks; the key -n printed is the one recorded' '
+expect_success 'the whole chain builds five tasks in one run; the key -n printed is the one recorded' '
 	mpbuild --defaults >../out &&
-	grep -q "masterplan plans/masterplan.yaml: built" ../out &&
+	grep -q "^\[4/4\] masterplan plans/masterplan.yaml: built" ../out &&
+	grep -q "^\[9/9\] T-00[1-5] " ../out &&
+	test "$(grep -c "^mpbuild: [0-9]* built" ../out)" = 1 &&
+	grep -q "^mpbuild: 8 built, 0 restored, 1 up to date, 0 failed" ../out &&
+	test "$(ledger "SELECT count(DISTINCT run), count(DISTINCT target) FROM ledger")" = "1|8" &&
+	test "$(ledger "SELECT count(*) FROM run")" = 1 &&
 	test "$(asked)" = "T-001 T-002 T-003 T-004 T-005 discovery masterplan questions" &&
 	grep "\"target\":\"questions\"" ../json | grep -q "\"key\":\"$(lockkey questions)\"" &&
 	test -f cache/basis/masterplan/plans/discovery.yaml &&
