@@ -1,9 +1,11 @@
-/* build.c: the scheduler.  Tasks are visited in topological order and
- * evaluated (engine.c); each is up to date, kept (a person's file), skipped
- * (a dependency failed), restored from the store, or called on a worker
- * thread (-j), judged and landed.  Everything that takes the engine's mutex
- * is here: calls in flight, budget reservations, prompt-prefix sharing, and
- * validator and check commands run with the mutex released. */
+/* build.c: the scheduler.  Targets (the plan's tasks, or the pipeline's
+ * stages) are visited in topological order and evaluated (engine.c,
+ * pipeline.c); each is up to date, kept (a person's file), skipped (a
+ * dependency failed), restored from the store, or called on a worker thread
+ * (-j), judged and landed.  Everything that takes the engine's mutex is
+ * here: calls in flight, budget reservations, the prompt-cache prefixes they
+ * wait for (prefix.c), and validator and check commands run with the mutex
+ * released.  run.c drives it through one build. */
 #include "build.h"
 #include "check.h"
 #include "confine.h"
@@ -17,9 +19,11 @@
 #include "orphan.h"
 #include "pipeline.h"
 #include "plan.h"
+#include "prefix.h"
 #include "progress.h"
 #include "prompt.h"
 #include "provider.h"
+#include "replay.h"
 #include "rulebook.h"
 #include "state.h"
 #include "store.h"
@@ -88,22 +92,12 @@ struct job {
 	pthread_t th;
 };
 
-/* a cacheable prompt prefix (layers 1..k on one model) and who writes it */
-struct prefix {
-	char *id;
-	enum { P_COLD, P_WARMING, P_WARM } state;
-	const char *writer;     /* the target whose call writes it while P_WARMING */
-	struct prefix *next;
-};
-
 static double call_cost(struct engine *e, const char *model, const struct usage *u)
 {
 	const struct model_info *m = model_lookup(&e->p->settings, model);
 
 	return m->priced ? model_cost(m, u) : -1;
 }
-
-static void prefixes_settle(struct engine *e, struct job *j, int warm);
 
 /* one ledger row per transport try; settles the try's reservation and, for a
  * retry, reserves the next (SPEC 10.12).  Runs on the worker, under e->mu */
@@ -131,7 +125,7 @@ static int on_try(void *arg, const struct call_result *r, int try_no)
 	e->charged += provider_may_be_billed(r) ? (j->held > cost ? j->held : cost) : cost > 0 ? cost : 0;
 	j->held = 0;
 	if (r->status == CALL_OK || (r->http_status >= 200 && r->http_status < 300))
-		prefixes_settle(e, j, 1);
+		prefix_settle(e, j->warms, &j->nwarms, 1, j->req.ttl_1h);
 	if (r->status == CALL_RETRY && try_no < PROVIDER_TRIES && e->budget >= 0) {
 		/* a retry that fits once the other calls in flight settle waits for them */
 		while (e->reserved > 0 && e->charged + e->reserved + j->each > e->budget &&
@@ -164,35 +158,6 @@ static void keep_failed(struct engine *e, const struct task *t, int attempt, con
 	free(dir);
 	free(a);
 	free(r);
-}
-
-/* write a cassette entry for --record */
-static void record_entry(struct engine *e, const struct request *req, const char *answer, const struct usage *u)
-{
-	json_t *o = json_object(), *us = json_object();
-	char *name = xasprintf("%s-%d.json", req->key + 7, req->attempt);
-	char *path = path_join(e->o->record, name), *rq = prompt_request_json(req), *s;
-
-	json_object_set_new(o, "key", json_string(req->key));
-	json_object_set_new(o, "target", json_string(req->target));
-	json_object_set_new(o, "attempt", json_integer(req->attempt));
-	json_object_set_new(o, "request", json_loads(rq, 0, NULL));
-	json_object_set_new(o, "answer", json_loads(answer, 0, NULL));
-	json_object_set_new(us, "input", json_integer(u->input));
-	json_object_set_new(us, "cache_write_5m", json_integer(u->cache_write_5m));
-	json_object_set_new(us, "cache_write_1h", json_integer(u->cache_write_1h));
-	json_object_set_new(us, "cache_read", json_integer(u->cache_read));
-	json_object_set_new(us, "output", json_integer(u->output));
-	json_object_set_new(o, "usage", us);
-	s = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	mkdirs(e->o->record);
-	if (!s || write_file_atomic(path, s, strlen(s)) < 0)
-		warn("cannot write cassette entry %s:", path);
-	free(s);
-	free(rq);
-	free(name);
-	free(path);
-	json_decref(o);
 }
 
 /* cache_ttl auto: 1h when the rest of the run is expected to outlast five
@@ -393,124 +358,6 @@ out:
 	return ok;
 }
 
-/* ---- prompt-cache prefixes: with -j, one call writes a prefix, the rest read it ---- */
-
-/* the prefix named id, created cold, or warm when an earlier run wrote it
- * within its TTL (state meta "warm:ID" holds the expiry, in Unix seconds) */
-static struct prefix *prefix_get(struct engine *e, const char *id)
-{
-	struct prefix *x = htab_get(&e->prefixes, id);
-	char *name, *until;
-
-	if (x)
-		return x;
-	/* the first prefix of a run that makes calls (never a no-op) drops the expired ones */
-	if (!e->plist)
-		state_meta_expire(e->st, "warm:", (double)time(NULL));
-	x = xcalloc(1, sizeof(*x));
-	x->id = xstrdup(id);
-	x->next = e->plist;
-	e->plist = x;
-	htab_put(&e->prefixes, x->id, x);
-	name = xasprintf("warm:%s", id);
-	until = state_meta_get(e->st, name);
-	if (until && atof(until) > (double)time(NULL))
-		x->state = P_WARM;
-	free(until);
-	free(name);
-	return x;
-}
-
-/* the prefixes of t's request on model that the provider caches: layers 1..k
- * whose length reaches the model's minimum (as anthropic.c places breakpoints) */
-static size_t prefixes_of(struct engine *e, const struct task *t, const char *model, enum answer_format f,
-			  struct prefix *out[3])
-{
-	const struct model_info *m = model_lookup(&e->p->settings, model);
-	const char *h[3];
-	size_t len[3], cum = 0, n = 0;
-	struct buffer id = {0};
-	int i;
-
-	if (m->min_cache <= 0 || t->stage)
-		return 0;
-	prompt_shared_hashes(e->pc, t, f, h);
-	prompt_shared_lens(e->pc, t, f, len);
-	buf_printf(&id, "%s %s", e->family, model);
-	for (i = 0; i < 3; i++) {
-		cum += len[i];
-		buf_printf(&id, " %s", h[i] + 7);
-		if (cum / 4 >= (size_t)m->min_cache)
-			out[n++] = prefix_get(e, buf_str(&id));
-	}
-	buf_free(&id);
-	return n;
-}
-
-/* the target whose call in flight is writing a prefix t would read (t
- * waits for it), or NULL */
-static const char *prefix_busy(struct engine *e, const struct task *t)
-{
-	struct tinfo *ti = &e->ti[t->index];
-	struct prefix *x[3];
-	size_t i, n;
-
-	if (e->jobs < 2)
-		return NULL;
-	n = prefixes_of(e, t, ti->mc.model, ti->fmt, x);
-	for (i = 0; i < n; i++)
-		if (x[i]->state == P_WARMING)
-			return x[i]->writer;
-	return NULL;
-}
-
-/* job j writes the cold prefixes of its request */
-static void prefixes_claim(struct engine *e, struct job *j)
-{
-	struct prefix *x[3];
-	size_t i, n = prefixes_of(e, j->t, j->model, j->req.format, x);
-
-	j->nwarms = 0;
-	for (i = 0; i < n; i++)
-		if (x[i]->state == P_COLD) {
-			x[i]->state = P_WARMING;
-			x[i]->writer = j->t->id;
-			j->warms[j->nwarms++] = x[i];
-		}
-}
-
-/* j's answer has started (warm) or j gave up (cold again): waiting tasks may go */
-static void prefixes_settle(struct engine *e, struct job *j, int warm)
-{
-	size_t i;
-
-	for (i = 0; i < j->nwarms; i++) {
-		j->warms[i]->state = warm ? P_WARM : P_COLD;
-		if (warm) {
-			char *name = xasprintf("warm:%s", j->warms[i]->id);
-			/* wall-clock seconds: the monotonic clock restarts with the machine */
-			char *until = xasprintf("%lld", (long long)time(NULL) + (j->req.ttl_1h ? 3600 : 300) - 30);
-
-			state_meta_set(e->st, name, until);
-			free(name);
-			free(until);
-		}
-	}
-	j->nwarms = 0;
-}
-
-static void prefixes_free(struct engine *e)
-{
-	while (e->plist) {
-		struct prefix *x = e->plist;
-
-		e->plist = x->next;
-		free(x->id);
-		free(x);
-	}
-	htab_free(&e->prefixes);
-}
-
 /* ---- calls ---- */
 
 static void *worker(void *arg)
@@ -544,8 +391,23 @@ static void task_failed(struct engine *e, struct job *j, char *why)
 	free(line);
 }
 
+int sched_interrupted(void)
+{
+	return interrupted;
+}
+
+void sched_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 /* start nothing new */
-static int halted(const struct engine *e)
+int sched_halted(const struct engine *e)
 {
 	return interrupted || e->auth_failed || e->budget_hit || e->bad_input || (e->o->stop && e->count[S_FAILED]);
 }
@@ -589,7 +451,7 @@ static int job_start(struct engine *e, struct job *j)
 	j->req.progress_arg = j;
 	atomic_store(&j->streamed, 0);
 	atomic_store(&j->paced_until, 0);
-	if (halted(e)) {
+	if (sched_halted(e)) {
 		const char *why = interrupted ? "interrupted" : e->budget_hit ? "the budget is reached"
 				  : e->o->stop && e->count[S_FAILED] ? "--stop after a failure" : "the run stops";
 
@@ -599,7 +461,9 @@ static int job_start(struct engine *e, struct job *j)
 					      j->attempt - 1, why, j->t->id, j->attempt - 1));
 		return -1;
 	}
-	if (engine_request(e, t, &j->req) < 0) {
+	if (t->stage)
+		pipeline_request(e, t, &j->req);
+	else if (engine_request(e, t, &j->req) < 0) {
 		task_failed(e, j, xstrdup("cannot assemble the request"));
 		return -1;
 	}
@@ -637,7 +501,7 @@ static int job_start(struct engine *e, struct job *j)
 		j->held = j->each;
 		e->reserved += j->each;
 	}
-	prefixes_claim(e, j);
+	j->nwarms = prefix_claim(e, j->t, j->model, j->req.format, j->warms);
 	j->done = 0;
 	j->budget_stop = 0;
 	j->res.retry_after = -1;
@@ -647,7 +511,7 @@ static int job_start(struct engine *e, struct job *j)
 		j->running = 0;
 		e->reserved -= j->held;
 		j->held = 0;
-		prefixes_settle(e, j, 0);
+		prefix_settle(e, j->warms, &j->nwarms, 0, 0);
 		task_failed(e, j, xasprintf("cannot start a thread: %s", strerror(errno)));
 		return -1;
 	}
@@ -786,7 +650,7 @@ static int job_finish(struct engine *e, struct job *j)
 	const char *edited = NULL;
 	int again = 0, landed;
 
-	prefixes_settle(e, j, 0);
+	prefix_settle(e, j->warms, &j->nwarms, 0, 0);
 	if (res->status == CALL_AUTH)
 		e->auth_failed = 1;
 	if (res->status != CALL_OK && !(res->status == CALL_FAIL && res->bad_answer)) {
@@ -801,7 +665,7 @@ static int job_finish(struct engine *e, struct job *j)
 	if (job_judge(e, j, &a, &again) < 0)
 		goto out;
 	if (e->o->record)
-		record_entry(e, &j->req, res->answer, &res->usage);
+		replay_record(e->o->record, &j->req, res->answer, &res->usage);
 	if (e->store && !t->stage)
 		job_store(e, j, &a);
 	if (ti->forced)
@@ -848,39 +712,6 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static void summary(struct engine *e, double secs)
-{
-	long in_side = e->total.input + e->total.cache_write_5m + e->total.cache_write_1h + e->total.cache_read;
-	int *c = e->count;
-	char json[512];
-
-	snprintf(json, sizeof(json),
-		 "{\"built\":%d,\"restored\":%d,\"up_to_date\":%d,\"failed\":%d,\"skipped\":%d,\"kept\":%d,"
-		 "\"input_tokens\":%ld,\"cache_write_tokens\":%ld,\"cache_read_tokens\":%ld,\"output_tokens\":%ld,"
-		 "\"cost\":%.6f,\"seconds\":%.3f}",
-		 c[S_BUILT], c[S_RESTORED], c[S_UPTODATE], c[S_FAILED], c[S_SKIPPED], c[S_KEPT], e->total.input,
-		 e->total.cache_write_5m + e->total.cache_write_1h, e->total.cache_read, e->total.output, e->cost, secs);
-	progress_end(&e->pr, json);
-	if (e->pr.mode == PROGRESS_JSON || e->o->quiet)
-		return;
-	if (c[S_BUILT] + c[S_RESTORED] + c[S_FAILED] + c[S_SKIPPED] + c[S_KEPT] == 0 && !interrupted) {
-		printf("mpbuild: everything is up to date (%d target%s, %.2fs)\n", c[S_UPTODATE],
-		       c[S_UPTODATE] == 1 ? "" : "s", secs);
-		return;
-	}
-	if (e->first_ok + e->retry_ok + c[S_FAILED])
-		printf("mpbuild: success: %d at the first attempt, %d after a retry, %d failed\n", e->first_ok,
-		       e->retry_ok, c[S_FAILED]);
-	printf("mpbuild: %d built, %d restored, %d up to date, %d failed, %d skipped, %d kept; "
-	       "tokens: %ld input, %ld cache write, %ld cache read, %ld output; $%.2f%s; cache read share %.0f%%; %.2fs\n",
-	       c[S_BUILT], c[S_RESTORED], c[S_UPTODATE], c[S_FAILED], c[S_SKIPPED], c[S_KEPT], e->total.input,
-	       e->total.cache_write_5m + e->total.cache_write_1h, e->total.cache_read, e->total.output, e->cost,
-	       e->unknown_cost ? " (plus calls of unknown price)" : "",
-	       in_side ? 100.0 * (double)e->total.cache_read / (double)in_side : 0.0, secs);
-	if (c[S_RESTORED])
-		printf("mpbuild: %d restored from the cache with no call, saving $%.2f\n", c[S_RESTORED], e->saved);
-}
-
 /* a finished target: count it and say so */
 static void task_done(struct engine *e, struct task *t, double spent)
 {
@@ -923,7 +754,7 @@ static void start_calls(struct engine *e)
 
 	free(sc->waiting);
 	sc->waiting = NULL;
-	for (i = sc->first; i < sc->n && !halted(e) && !(sc->code && !e->pv); i++) {
+	for (i = sc->first; i < sc->n && !sched_halted(e) && !(sc->code && !e->pv); i++) {
 		struct task *t = sc->order[i];
 		struct tinfo *ti = &e->ti[t->index];
 		struct job *j;
@@ -932,7 +763,10 @@ static void start_calls(struct engine *e)
 			continue;
 		if (sc->mark[i] == 0) {
 			e->ttl_remaining = (double)(sc->n - sc->finished);
-			engine_eval(e, t);
+			if (t->stage)
+				pipeline_eval(e, t);
+			else
+				engine_eval(e, t);
 			if (ti->s == S_PENDING && !e->o->no_cache && !e->store_tried) {
 				char *cache = path_join(e->root, "cache");
 				const char *remote = e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache;
@@ -1076,7 +910,7 @@ static void live(struct engine *e)
  * (validator and check commands on a thread of their own, while more calls
  * start: run_released).  0, or the exit code of a provider that cannot be
  * opened */
-static int schedule(struct engine *e, struct task **order, size_t n)
+int sched_run(struct engine *e, struct task **order, size_t n)
 {
 	struct sched sc = {0};
 	double last_lock = now();
@@ -1143,171 +977,8 @@ static int schedule(struct engine *e, struct task **order, size_t n)
 	return e->pv || !sc.code ? 0 : sc.code;
 }
 
-/* -B rule:NAME: pick the rule's examples again (SPEC 10.2) */
-static int repick(struct engine *e)
+
+void sched_free(struct engine *e)
 {
-	struct repick env = {
-		.p = e->p, .st = e->st, .fc = &e->fc, .recs = e->recs, .nrec = e->nrec, .rec_by = &e->rec_by,
-		.pc = e->pc, .rb = &e->rb, .remote = e->o->remote_cache ? e->o->remote_cache : e->p->settings.remote_cache,
-		.dry = e->o->dry_run, .verbose = e->o->verbose, .out = e->o->json ? stderr : stdout,
-	};
-
-	return rulebook_repick(&env, e->o->targets, e->o->ntargets);
-}
-
-/* the pipeline's stages that are missing, or named (and stale before them):
- * scheduled as the tasks are; then the plan they wrote is loaded.  An exit
- * code (0: the tasks may follow) */
-static int run_pipeline(struct engine *e)
-{
-	struct task **order;
-	size_t n;
-	int code;
-
-	if (!e->o->stages && !discover_needed(e->root))
-		return 0;
-	order = pipeline_open(e, e->o->stages, e->o->defaults, &n);
-	e->pr.total = (int)n;
-	code = schedule(e, order, n);
-	if (pipeline_replanned(e) || e->dirty) {
-		/* the lock lists the new plan's tasks: load it now */
-		int rc = engine_reload(e);
-
-		if (rc && !code)
-			code = rc;
-	} else
-		pipeline_close(e);
-	if (!code && (e->count[S_FAILED] || e->count[S_SKIPPED] || halted(e)))
-		code = -1;      /* the exit code of what stopped it, after the summary */
-	return code;
-}
-
-/* set up a run that makes calls: progress, budget, the ledger's run, signals, threads */
-static int run_begin(struct engine *e)
-{
-	struct build_opts *o = e->o;
-	struct sigaction sa;
-
-	if (progress_init(&e->pr, o->progress, o->quiet, o->verbose) < 0)
-		return error("--progress must be auto, plain or json"), EXIT_BADINPUT;
-	e->budget = o->budget >= 0 ? o->budget : e->p->settings.budget_usd;
-	e->run = state_run_start(e->st, "build");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigint;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	e->jobs = o->jobs > 0 ? o->jobs : e->p->settings.jobs;
-	pthread_mutex_init(&e->mu, NULL);
-	pthread_cond_init(&e->cv, NULL);
-	pthread_mutex_lock(&e->mu);
-	return 0;
-}
-
-/* the tasks named (none: all): evaluated, restored or called.  An exit
- * code, -1 to go on to the summary */
-static int run_tasks(struct engine *e)
-{
-	struct build_opts *o = e->o;
-	struct task **order;
-	size_t n;
-	int code;
-
-	if (!e->p->have_masterplan)
-		return -1;      /* only pipeline targets were named */
-	order = engine_select(e, o->targets, o->ntargets, &n);
-	if (!order || (o->force && repick(e) < 0)) {
-		free(order);
-		return EXIT_BADINPUT;
-	}
-	if (!o->quiet)
-		rulebook_report(&e->rb, e->p, e->pc, &e->rec_by, e->st, o->json ? stderr : stdout);
-	if (o->dry_run) {
-		code = engine_dry_run(e, order, n);
-		free(order);
-		return code;
-	}
-	e->pr.total = e->pr.done + (int)n;
-	code = schedule(e, order, n);
-	if (!code)
-		fscache_flush(&e->fc);
-	free(order);
-	return code ? code : -1;
-}
-
-/* after the calls: the lock, the summary, the run's record and the exit code */
-static int run_end(struct engine *e, double t0)
-{
-	engine_write_lock(e);
-	summary(e, now() - t0);
-	if (!e->o->quiet && e->pr.mode != PROGRESS_JSON && e->p->have_masterplan)
-		orphan_say(e->p, e->recs, e->nrec, e->root, stdout);
-	state_run_finish(e->st, e->run, e->count[S_BUILT], e->count[S_RESTORED], e->count[S_UPTODATE],
-			 e->count[S_FAILED], e->count[S_SKIPPED], now() - t0);
-	if (interrupted)
-		error("interrupted; %d target%s not started", e->pr.total - e->pr.done,
-		      e->pr.total - e->pr.done == 1 ? "" : "s");
-	if (e->budget_hit)
-		error("budget of $%.4f reached: spent $%.4f; nothing more was started", e->budget, e->cost);
-	return interrupted ? EXIT_INTERRUPT : e->bad_input ? EXIT_BADINPUT : e->auth_failed ? EXIT_PROVIDER
-	       : e->budget_hit ? EXIT_BUDGET : e->count[S_FAILED] ? EXIT_FAILED : EXIT_OK;
-}
-
-int build_run(const char *root, struct build_opts *o)
-{
-	struct engine e;
-	double t0 = now();
-	int rc, lockfd = -1, recovered = 0;
-
-	if (!o->dry_run && !o->locked && (lockfd = engine_take_lock(root)) < 0)
-		return EXIT_BADINPUT;
-	if (!o->dry_run) {
-		char *cache = path_join(root, "cache");
-		struct state *st = state_open(cache, 0);
-
-		free(cache);
-		/* finish interrupted landings before anything looks for hand edits */
-		if (st) {
-			recovered = land_recover(st, root);
-			/* and a record a killed run committed goes into the lock */
-			recovered += state_run_unfinished(st);
-			state_close(st);
-		}
-	}
-	rc = engine_open(&e, root, o, !o->dry_run);
-	e.dirty |= recovered > 0 || o->force;
-	if (rc || o->dry_run) {
-		if (!rc)
-			rc = run_tasks(&e);
-		engine_close(&e);
-		if (lockfd >= 0)
-			close(lockfd);
-		return rc < 0 ? 0 : rc;
-	}
-	if ((rc = run_begin(&e))) {
-		engine_close(&e);
-		if (lockfd >= 0)
-			close(lockfd);
-		return rc;
-	}
-	rc = run_pipeline(&e);
-	if (!rc && (o->ntargets || !o->stages))
-		rc = run_tasks(&e);
-	if (rc > 0) {
-		/* a provider that cannot be opened, a bad selection, or a new plan
-		 * that does not load: no summary */
-		if (e.p)
-			engine_write_lock(&e);
-		state_run_finish(e.st, e.run, e.count[S_BUILT], e.count[S_RESTORED], e.count[S_UPTODATE],
-				 e.count[S_FAILED], e.count[S_SKIPPED], now() - t0);
-	} else {
-		rc = run_end(&e, t0);
-	}
-	pthread_mutex_unlock(&e.mu);
-	pthread_cond_destroy(&e.cv);
-	pthread_mutex_destroy(&e.mu);
-	prefixes_free(&e);
-	engine_close(&e);
-	if (lockfd >= 0)
-		close(lockfd);
-	return rc;
+	prefix_free_all(e);
 }

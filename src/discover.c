@@ -299,6 +299,7 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 	}
 	if (d.calls && !o->json)
 		dry_total(root, o, d.calls, d.lo, d.hi, d.unknown);
+	pipeline_close(&e);
 	engine_close(&e);
 	return rc;
 }

@@ -9,7 +9,7 @@
 #include "judge.h"
 #include "lockfile.h"
 #include "orphan.h"
-#include "pipeline.h"
+#include "stage.h"
 #include "store.h"
 
 #include <errno.h>
@@ -533,10 +533,7 @@ static size_t prefix_counts(struct engine *e, const struct task *t, size_t *coun
 
 int engine_request(struct engine *e, const struct task *t, struct request *req)
 {
-	if (t->stage) {
-		pipeline_request(e, t, req);
-		return 0;
-	}
+
 	size_t *counts = xcalloc(e->p->ntasks + 1, sizeof(*counts));
 	size_t nk = prefix_counts(e, t, counts), n, i, k = 0, bytes = 0, best = 0, views = 0;
 	struct dep_view *v = engine_dep_views(e, t, &n);
@@ -618,6 +615,28 @@ static const char *missing_dep_output(struct engine *e, const struct task *t, co
 	return NULL;
 }
 
+int engine_deps_ready(struct engine *e, struct task *t)
+{
+	struct tinfo *ti = &e->ti[t->index];
+	size_t i;
+
+	for (i = 0; i < t->ndeps; i++) {
+		struct tinfo *d = &e->ti[t->deps[i]->index];
+
+		if (d->s == S_FAILED || d->s == S_SKIPPED) {
+			ti->s = S_SKIPPED;
+			engine_why(ti, xasprintf("%s %s", t->deps[i]->id, d->s == S_FAILED ? "failed" : "was skipped"));
+			return 0;
+		}
+		if (d->s == S_PENDING || d->s == S_WAIT) {
+			ti->s = S_WAIT;
+			engine_why(ti, xasprintf("after %s", t->deps[i]->id));
+			return 0;
+		}
+	}
+	return 1;
+}
+
 void engine_eval(struct engine *e, struct task *t)
 {
 	struct tinfo *ti = &e->ti[t->index];
@@ -628,24 +647,8 @@ void engine_eval(struct engine *e, struct task *t)
 	const struct record *rec;
 	size_t i, nd = 0;
 
-	for (i = 0; i < t->ndeps; i++) {
-		struct tinfo *d = &e->ti[t->deps[i]->index];
-
-		if (d->s == S_FAILED || d->s == S_SKIPPED) {
-			ti->s = S_SKIPPED;
-			engine_why(ti, xasprintf("%s %s", t->deps[i]->id, d->s == S_FAILED ? "failed" : "was skipped"));
-			return;
-		}
-		if (d->s == S_PENDING || d->s == S_WAIT) {
-			ti->s = S_WAIT;
-			engine_why(ti, xasprintf("after %s", t->deps[i]->id));
-			return;
-		}
-	}
-	if (t->stage) {
-		pipeline_eval(e, t);
+	if (!engine_deps_ready(e, t))
 		return;
-	}
 	ti->mc = plan_task_model(e->p, t);
 	ti->fmt = prompt_format(model_answer_format(s, ti->mc.model));
 	prompt_shared_hashes(e->pc, t, ti->fmt, shared);
@@ -778,7 +781,6 @@ static void unload_plan(struct engine *e)
 {
 	size_t i;
 
-	pipeline_close(e);
 	if (e->ti)
 		for (i = 0; i < e->p->ntasks; i++) {
 			free(e->ti[i].manifest);

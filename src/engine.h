@@ -1,9 +1,10 @@
-/* engine.h: what one invocation knows about the tasks of a plan: the plan,
- * the records of what was built, each task's key and state, and the shared
- * counters of a build.  engine.c opens it and evaluates tasks (up to date,
- * stale, kept, failed); build.c schedules the calls; verbs.c answers status,
- * explain, clean, accept, touch, approve and -n from the same evaluation.
- * Internal to those three files. */
+/* engine.h: what one invocation knows about the targets of a plan: the
+ * plan, the records of what was built, each target's key and state, and the
+ * shared counters of a build.  engine.c opens it and evaluates tasks (up to
+ * date, stale, kept, failed); pipeline.c evaluates the pipeline's stages as
+ * targets of the same engine; build.c schedules the calls and run.c drives a
+ * build; verbs.c answers status, explain, clean, accept, touch, approve and
+ * -n from the same evaluation.  Internal to those files. */
 #ifndef MPBUILD_ENGINE_H
 #define MPBUILD_ENGINE_H
 
@@ -137,15 +138,17 @@ struct engine {
 int engine_open(struct engine *e, const char *root, struct build_opts *o, int writable);
 /* free what engine_open made */
 void engine_close(struct engine *e);
-/* load the plan again (the pipeline wrote it), with the records and rules
- * that go with it; the state, provider, progress and counters stay.  An
- * exit code */
+/* load the plan again (the pipeline wrote it; pipeline_close first), with
+ * the records and rules that go with it; the state, provider, progress and
+ * counters stay.  An exit code */
 int engine_reload(struct engine *e);
 /* take cache/lock (one build per project), waiting up to 5 s; fd or -1 */
 int engine_take_lock(const char *root);
 /* the selected tasks (names; none: all) in build order; NULL after an error */
 struct task **engine_select(struct engine *e, char **names, size_t n, size_t *count);
-/* evaluate t (its dependencies evaluated first): key, state and why */
+/* 1 when t's dependencies are finished and usable; else t waits or is skipped (ti says why) */
+int engine_deps_ready(struct engine *e, struct task *t);
+/* evaluate task t (its dependencies evaluated first): key, state and why */
 void engine_eval(struct engine *e, struct task *t);
 /* the interface of output path of task d (hash, and with text its bytes);
  * -1 when the file cannot be read */

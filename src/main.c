@@ -1,6 +1,6 @@
 /* main.c: the command line: options, verbs, finding the project, and the
  * exit codes of SPEC section 7. */
-#include "build.h"
+#include "run.h"
 #include "verbs.h"
 #include "cache.h"
 #include "confine.h"

@@ -340,6 +340,8 @@ void pipeline_eval(struct engine *e, struct task *t)
 	const char *why;
 	struct plan *p;
 
+	if (!engine_deps_ready(e, t))
+		return;
 	/* each stage reads the files the stages before it wrote */
 	plan_free(pl->plans[k]);
 	p = pl->plans[k] = plan_load(e->root);

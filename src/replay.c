@@ -164,3 +164,31 @@ struct provider *replay_open(const char *cassette, const char *family)
 	pv->priv = r;
 	return pv;
 }
+
+void replay_record(const char *dir, const struct request *req, const char *answer, const struct usage *u)
+{
+	json_t *o = json_object(), *us = json_object();
+	char *name = xasprintf("%s-%d.json", req->key + 7, req->attempt);
+	char *path = path_join(dir, name), *rq = prompt_request_json(req), *s;
+
+	json_object_set_new(o, "key", json_string(req->key));
+	json_object_set_new(o, "target", json_string(req->target));
+	json_object_set_new(o, "attempt", json_integer(req->attempt));
+	json_object_set_new(o, "request", json_loads(rq, 0, NULL));
+	json_object_set_new(o, "answer", json_loads(answer, 0, NULL));
+	json_object_set_new(us, "input", json_integer(u->input));
+	json_object_set_new(us, "cache_write_5m", json_integer(u->cache_write_5m));
+	json_object_set_new(us, "cache_write_1h", json_integer(u->cache_write_1h));
+	json_object_set_new(us, "cache_read", json_integer(u->cache_read));
+	json_object_set_new(us, "output", json_integer(u->output));
+	json_object_set_new(o, "usage", us);
+	s = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	mkdirs(dir);
+	if (!s || write_file_atomic(path, s, strlen(s)) < 0)
+		warn("cannot write cassette entry %s:", path);
+	free(s);
+	free(rq);
+	free(name);
+	free(path);
+	json_decref(o);
+}
