@@ -301,7 +301,7 @@ static void eval_call(struct engine *e, struct task *t, const struct plan *p, co
 	struct stage_call *c = &pl->calls[k];
 	struct buffer old = {0};
 	char *path = path_join(e->root, s->file);
-	int by_hand = *ti->seen[0] && (!rec || !rec->generated || strcmp(rec->hashes[0], ti->seen[0]) != 0);
+	int by_hand = *ti->seen[0] && (!rec || !rec->generated || rec->n < 1 || strcmp(rec->hashes[0], ti->seen[0]) != 0);
 
 	if (s->bit == DISCOVER_MASTERPLAN) {
 		if (stage_pick_plans(e->root, e->st, &e->rb, e->o->provider, e->o->verbose,
@@ -392,7 +392,7 @@ void pipeline_eval(struct engine *e, struct task *t)
 		e->bad_input = 1;
 	} else if (ti->s == S_KEPT) {
 		/* upstream of a named stage a person's file is an input, used as it is */
-		if (ti->edited && strcmp(rec->key, ti->key) != 0 && !e->o->quiet)
+		if (ti->edited && rec && strcmp(rec->key, ti->key) != 0 && !e->o->quiet)
 			progress_say(&e->pr, "%s: kept (edited by hand): its inputs changed since mpbuild wrote %s; going "
 				     "on with it as it is (mpbuild -B %s regenerates it after saving it as %s.orig.N)",
 				     s->name, s->file, s->name, s->file);
