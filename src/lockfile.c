@@ -91,6 +91,33 @@ static void read_top(const char *file, struct ynode *r, struct lockfile *lk)
 	}
 }
 
+/* one output of rec: path k to its content hash, or to a mapping of hash,
+ * interface and extractor.  The interface is a hint only (iface.h), but it
+ * must look like a hash, as it goes into keys */
+static void read_output(const char *file, struct record *rec, struct ynode *k, struct ynode *v)
+{
+	char h[HASH_HEX], ih[HASH_HEX] = "", by[HASH_HEX] = "";
+	struct ynode *f, *b;
+
+	if (v->kind != Y_MAP) {
+		want_hash(file, v, scalar(file, v, "an output hash"), h);
+		record_add_output(rec, k->str, h, NULL, NULL);
+		return;
+	}
+	f = ymap_get(v, "hash");
+	want_hash(file, f ? f : v, f ? scalar(file, f, "an output hash") : NULL, h);
+	f = ymap_get(v, "interface");
+	b = ymap_get(v, "extractor");
+	if (!f != !b)
+		yerror(file, f ? f : b, "the output %s of %s needs both an interface and its extractor", k->str,
+		       rec->target);
+	if (f && b) {
+		want_hash(file, f, scalar(file, f, "an interface hash"), ih);
+		want_hash(file, b, scalar(file, b, "an extractor"), by);
+	}
+	record_add_output(rec, k->str, h, *ih ? ih : NULL, *by ? by : NULL);
+}
+
 /* one target's entry e into rec */
 static void read_target(const char *file, struct record *rec, struct ynode *e)
 {
@@ -117,13 +144,8 @@ static void read_target(const char *file, struct record *rec, struct ynode *e)
 		yerror(file, o, "outputs of %s must be a mapping of path to hash", rec->target);
 		return;
 	}
-	rec->paths = xcalloc(o->n / 2 + 1, sizeof(*rec->paths));
-	rec->hashes = xcalloc(o->n / 2 + 1, sizeof(*rec->hashes));
-	for (j = 0; j < o->n; j += 2) {
-		rec->paths[rec->n] = xstrdup(o->kids[j]->str);
-		want_hash(file, o->kids[j + 1], scalar(file, o->kids[j + 1], "an output hash"), rec->hashes[rec->n]);
-		rec->n++;
-	}
+	for (j = 0; j < o->n; j += 2)
+		read_output(file, rec, o->kids[j], o->kids[j + 1]);
 }
 
 /* one rule's entry e into lr: its hash and pinned examples */
@@ -229,9 +251,15 @@ void lockfile_render(const struct lockfile *lk, struct buffer *b)
 		buf_printf(b, "\n    generated: %s\n    outputs:", r->generated ? "true" : "false");
 		buf_puts(b, r->n ? "\n" : " {}\n");
 		for (j = 0; j < r->n; j++) {
+			const char *iface, *by;
+
 			buf_puts(b, "      ");
 			yemit_scalar(b, r->paths[j]);
-			buf_printf(b, ": %s\n", r->hashes[j]);
+			if ((iface = record_iface(r, j, &by)))
+				buf_printf(b, ":\n        hash: %s\n        interface: %s\n        extractor: %s\n",
+					   r->hashes[j], iface, by);
+			else
+				buf_printf(b, ": %s\n", r->hashes[j]);
 		}
 	}
 	buf_printf(b, "approved_checks: %s\n", lk->approved_checks ? lk->approved_checks : "null");

@@ -367,6 +367,7 @@ int build_mark(const char *root, char **targets, size_t n, int touch, int dry)
 			printf("would %s %s\n", touch ? "touch" : "accept", t->id);
 		} else if (state_land_commit(e.st, &r) == 0) {
 			printf("%s %s\n", touch ? "touched" : "accepted", t->id);
+			engine_forget(&e, t);
 			marked++;
 		}
 		record_clear(&r);
