@@ -265,25 +265,36 @@ static void protect_pins(struct htab *h, const struct rule_rec *rr, size_t n)
 			protect(h, rr[i].hashes[j]);
 }
 
-/* protect every key, output hash and pinned example that mpbuild.lock
+/* a record's key, its outputs and their interfaces' texts */
+static void protect_record(struct htab *h, const struct record *r)
+{
+	const char *iface, *by;
+	size_t j;
+
+	protect(h, r->key);
+	for (j = 0; j < r->n; j++) {
+		protect(h, r->hashes[j]);
+		if ((iface = record_iface(r, j, &by)))
+			protect(h, iface);
+	}
+}
+
+/* protect every key, output hash, interface and pinned example that mpbuild.lock
  * (beside cachedir) and state.db record; -1 when they cannot be read (then
  * nothing may go) */
 static int protect_project(const char *dir, struct htab *h)
 {
 	char *root = project_root(dir), *db = path_join(dir, "state.db");
 	struct lockfile lk = {0};
-	size_t i, j, n = 0;
+	size_t i, n = 0;
 	int rc = lockfile_read(root, &lk, NULL);
 
 	if (rc < 0) {
 		error("%s/mpbuild.lock cannot be read: nothing removed", root);
 		goto out;
 	}
-	for (i = 0; i < lk.ntargets; i++) {
-		protect(h, lk.targets[i].key);
-		for (j = 0; j < lk.targets[i].n; j++)
-			protect(h, lk.targets[i].hashes[j]);
-	}
+	for (i = 0; i < lk.ntargets; i++)
+		protect_record(h, &lk.targets[i]);
 	protect_pins(h, lk.rules, lk.nrules);
 	rc = 0;
 	if (path_exists(db)) {
@@ -296,11 +307,8 @@ static int protect_project(const char *dir, struct htab *h)
 			goto out;
 		}
 		r = state_records(st, &n);
-		for (i = 0; i < n; i++) {
-			protect(h, r[i].key);
-			for (j = 0; j < r[i].n; j++)
-				protect(h, r[i].hashes[j]);
-		}
+		for (i = 0; i < n; i++)
+			protect_record(h, &r[i]);
 		record_free_all(r, n);
 		rr = state_rules(st, &n);
 		protect_pins(h, rr, n);

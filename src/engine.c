@@ -358,18 +358,48 @@ void engine_outputs_state(struct engine *e, const struct task *t, const struct r
 	}
 }
 
+/* the interface of output path of task d: for a key (shown 0) the hash its
+ * record gives will do; for a prompt (shown, or text) this machine's, with
+ * its bytes appended to text.  What an extractor made here goes into d's
+ * record, and so into the lock */
+static int interface_of(struct engine *e, const struct task *d, const char *path, int shown, char out[HASH_HEX],
+			struct buffer *text)
+{
+	struct record *rec = htab_get(&e->rec_by, d->id);
+	struct iface_ask a = {.r = d->r, .path = path, .hash = fscache_hash(&e->fc, path)};
+	size_t i, at = (size_t)-1;
+
+	if (!a.hash)
+		return -1;
+	if (!e->iface_open) {
+		char *cache = e->o && e->o->no_cache ? NULL : path_join(e->root, "cache");
+
+		iface_open(&e->iface, e->st, e->root, cache, e->writable, &e->p->settings.checks);
+		free(cache);
+		e->iface_open = 1;
+	}
+	/* the record's hint holds for the content it was taken of */
+	for (i = 0; rec && i < rec->n; i++)
+		if (strcmp(rec->paths[i], path) == 0 && strcmp(rec->hashes[i], a.hash) == 0)
+			a.hint = record_iface(rec, at = i, &a.hint_by);
+	if (iface_get(&e->iface, &a, shown, text) < 0)
+		return -1;
+	memcpy(out, a.iface, HASH_HEX);
+	if (!a.by || !e->writable || !e->st || (a.hint && !strcmp(a.hint, a.iface) && !strcmp(a.hint_by, a.by)))
+		return 0;
+	/* state.db writes only where its record holds this content: a record
+	 * loaded before the target landed again this run is out of date */
+	if (state_output_iface(e->st, d->id, path, a.hash, a.iface, a.by) == 1)
+		e->dirty = 1;
+	if (at != (size_t)-1)
+		record_set_iface(rec, at, a.iface, a.by);
+	return 0;
+}
+
 int engine_interface(struct engine *e, const struct task *d, const char *path, char out[HASH_HEX],
 		     struct buffer *text)
 {
-	const char *h = fscache_hash(&e->fc, path);
-
-	if (!h)
-		return -1;
-	if (!e->iface_open) {
-		iface_open(&e->iface, e->st, e->root, &e->p->settings.checks);
-		e->iface_open = 1;
-	}
-	return iface_get(&e->iface, d->r, path, h, out, text);
+	return interface_of(e, d, path, text != NULL, out, text);
 }
 
 const char *engine_closure(struct engine *e, const struct task *t, int content)
@@ -590,8 +620,45 @@ void engine_checked(struct engine *e, const struct task *t)
 
 void engine_forget(struct engine *e, const struct task *t)
 {
+	char h[HASH_HEX];
+	size_t i;
+
 	e->ti[t->index].iclosure[0] = '\0';
 	e->ti[t->index].cclosure[0] = '\0';
+	/* an interface is taken when its content lands (SPEC 10.1), so that
+	 * the record, and the lock, carry it */
+	for (i = 0; i < t->noutputs; i++)
+		interface_of(e, t, t->outputs[i], 0, h, NULL);
+}
+
+/* t will be called or restored: its key must not rest on an interface hash
+ * that only a record or a lock gave, since a lock is not trusted with what a
+ * prompt shows (iface.h).  Every interface its dependencies show is made
+ * ready for a prompt; 1 when one was not what the key used: then every
+ * closure is forgotten, and t is to be evaluated again */
+static int settle(struct engine *e, const struct task *t)
+{
+	unsigned char *mark = xcalloc(e->p->ntasks + 1, 1);
+	size_t i, j;
+	int changed = 0;
+
+	mark_deps(t, mark);
+	for (i = 0; i < e->p->ntasks; i++) {
+		const struct task *d = &e->p->tasks[i];
+
+		for (j = 0; mark[i] && j < d->noutputs; j++) {
+			char key[HASH_HEX], shown[HASH_HEX];
+
+			/* a file that cannot be read fails t's request, with the message */
+			if (interface_of(e, d, d->outputs[j], 0, key, NULL) == 0 &&
+			    interface_of(e, d, d->outputs[j], 1, shown, NULL) == 0 && strcmp(key, shown) != 0)
+				changed = 1;
+		}
+	}
+	free(mark);
+	for (i = 0; changed && i < e->p->ntasks; i++)
+		e->ti[i].iclosure[0] = '\0';
+	return changed;
 }
 
 /* the first output of t's dependencies (transitively) that is missing, with
@@ -712,6 +779,8 @@ out:
 	free(dt);
 	free(dp);
 	free(dh);
+	if (ti->s == S_PENDING && settle(e, t))
+		engine_eval(e, t);
 }
 
 int engine_needs_approval(struct engine *e)

@@ -2,7 +2,9 @@
  * and remembering what extractors printed.  An extractor is a command run
  * in a box like a validator; its identity is the hash of its words as the
  * rule writes them and of the built-in scripts they name, so that a new
- * version of a script is run again while a moved installation is not. */
+ * version of a script is run again while a moved installation is not.  The
+ * texts live in the content store; state.db says which hash this machine's
+ * extractor made of which content, the only thing a prompt trusts. */
 #include "iface.h"
 #include "confine.h"
 
@@ -11,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-void iface_open(struct iface *x, struct state *st, const char *root, const struct sandbox_limits *lim)
+void iface_open(struct iface *x, struct state *st, const char *root, const char *cachedir, int keep,
+		const struct sandbox_limits *lim)
 {
 	memset(x, 0, sizeof(*x));
 	x->st = st;
 	x->root = root;
+	x->cachedir = cachedir ? xstrdup(cachedir) : NULL;
+	x->keep = keep && cachedir;
 	x->lim = lim;
 }
 
@@ -144,72 +149,141 @@ static int extract(struct iface *x, const struct rule *r, const struct extractor
 	return -1;
 }
 
-int iface_get(struct iface *x, const struct rule *r, const char *path, const char *hash, char out[HASH_HEX],
-	      struct buffer *text)
+/* m's text from the store, checked against m's hash: 0, or -1 when the
+ * store does not have it (or not intact) */
+static int fetch(struct iface *x, struct iface_memo *m)
 {
-	const struct extractor *e = iface_extractor(r, path);
-	struct buffer file = {0}, got = {0};
-	struct iface_memo *m;
-	const char *id;
-	char *real, *fkey;
+	struct buffer b = {0};
+	char hex[65], *path;
 	int rc;
 
+	if (!x->cachedir || hash_digits(m->hash, hex) < 0)
+		return -1;
+	path = store_path(x->cachedir, "cas", hex);
+	rc = store_load_blob(path, hex, &b);
+	free(path);
+	if (rc != 0) {
+		buf_free(&b);
+		return -1;
+	}
+	m->len = b.len;
+	m->text = b.data ? buf_take(&b) : xstrdup("");
+	x->fetched++;
+	return 0;
+}
+
+/* len bytes of text into the store, when x may keep them; a store that will
+ * not open costs only a later extraction */
+static void keep_text(struct iface *x, const char *text, size_t len)
+{
+	char h[HASH_HEX];
+
+	if (!x->keep)
+		return;
+	if (!x->store && !(x->store = store_open(x->cachedir, NULL, 0))) {
+		x->keep = 0;
+		return;
+	}
+	store_put_blob(x->store, text, len, h);
+}
+
+/* run e on a's file and make m what it printed, checked, its text at hand and
+ * kept (the store, state.db); when the command fails m stands for the whole
+ * file.  -1 when the file cannot be read */
+static int take(struct iface *x, struct iface_ask *a, const struct extractor *e, const char *id,
+		struct iface_memo *m)
+{
+	struct buffer file = {0}, got = {0};
+	char *real = read_checked(x, a->path, a->hash, &file);
+
+	if (!real)
+		return -1;
+	if (extract(x, a->r, e, a->path, real, &file, &got) < 0) {
+		m->failed = 1;
+		buf_free(&got);
+	} else {
+		sha256_hex(got.data ? got.data : "", got.len, m->hash);
+		m->checked = 1;
+		free(m->text);
+		m->len = got.len;
+		m->text = got.data ? buf_take(&got) : xstrdup("");
+		keep_text(x, m->text, m->len);
+		if (x->st)
+			state_iface_put(x->st, a->hash, id, m->hash);
+	}
+	free(real);
+	buf_free(&file);
+	return 0;
+}
+
+/* the memo of (a->hash, id), made on first ask from what state.db remembers
+ * or else from a's hint (m->hash stays "" when neither knows) */
+static struct iface_memo *memo_of(struct iface *x, const struct iface_ask *a, const char *id)
+{
+	char *key = xasprintf("%s %s", a->hash, id);
+	struct iface_memo *m = htab_get(&x->memo, key);
+
+	if (m) {
+		free(key);
+		return m;
+	}
+	m = xcalloc(1, sizeof(*m));
+	htab_put(&x->memo, key, m);
+	if (x->st && state_iface_get(x->st, a->hash, id, m->hash) == 1)
+		m->checked = 1;
+	else if (a->hint && a->hint_by && strcmp(a->hint_by, id) == 0 && hash_valid(a->hint))
+		snprintf(m->hash, sizeof(m->hash), "%s", a->hint);
+	return m;
+}
+
+/* the file is its own interface: its hash is the content hash, and it is
+ * read only when its bytes are wanted */
+static int whole(struct iface *x, struct iface_ask *a, struct buffer *text)
+{
+	struct buffer file = {0};
+	char *real;
+
+	snprintf(a->iface, sizeof(a->iface), "%s", a->hash);
+	if (!text)
+		return 0;
+	if (!(real = read_checked(x, a->path, a->hash, &file)))
+		return -1;
+	free(real);
+	buf_add(text, file.data, file.len);
+	buf_free(&file);
+	return 0;
+}
+
+int iface_get(struct iface *x, struct iface_ask *a, int shown, struct buffer *text)
+{
+	const struct extractor *e = iface_extractor(a->r, a->path);
+	struct iface_memo *m;
+	const char *id;
+
+	a->by = NULL;
 	if (e && e->kind == IFACE_NONE) {
-		sha256_hex("", 0, out);
+		sha256_hex("", 0, a->iface);
 		return 0;
 	}
 	if (!e || e->kind == IFACE_WHOLE)
-		goto whole;
+		return whole(x, a, text);
 	id = identity(x, e);
-	fkey = xasprintf("%s %s", hash, id);
 	/* once per (content, extractor) and run, even when state.db keeps
 	 * nothing (a dry run): every dependent of a file asks for it */
-	if ((m = htab_get(&x->memo, fkey))) {
-		free(fkey);
-		if (m->failed)
-			goto whole;
-		goto known;
-	}
-	m = xcalloc(1, sizeof(*m));
-	htab_put(&x->memo, fkey, m);
-	if (x->st && (rc = state_iface_get(x->st, hash, id, m->hash, &got)) != 0) {
-		if (rc < 0)
-			return -1;
-	} else if (!(real = read_checked(x, path, hash, &file))) {
+	m = memo_of(x, a, id);
+	shown |= text != NULL;
+	/* a prompt shows only what this machine made, read back or made again */
+	if (!m->failed && shown && m->checked && !m->text)
+		fetch(x, m);
+	if (!m->failed && (!m->hash[0] || (shown && (!m->checked || !m->text))) && take(x, a, e, id, m) < 0)
 		return -1;
-	} else if (extract(x, r, e, path, real, &file, &got) < 0) {
-		m->failed = 1;
-		free(real);
-		buf_free(&got);
-		goto whole_read;
-	} else {
-		free(real);
-		sha256_hex(got.data ? got.data : "", got.len, m->hash);
-		if (x->st)
-			state_iface_put(x->st, hash, id, m->hash, got.data, got.len);
-	}
-	m->len = got.len;
-	m->text = got.data ? buf_take(&got) : xstrdup("");
-	buf_free(&file);
-known:
-	snprintf(out, HASH_HEX, "%s", m->hash);
+	if (m->failed)
+		return whole(x, a, text);
+	snprintf(a->iface, sizeof(a->iface), "%s", m->hash);
+	if (m->checked)
+		a->by = id;
 	if (text)
 		buf_add(text, m->text, m->len);
-	return 0;
-
-whole:
-	/* the file is its own interface: its hash is the content hash, and it
-	 * is read only when its bytes are wanted */
-	if (text) {
-		if (!(real = read_checked(x, path, hash, &file)))
-			return -1;
-		free(real);
-	}
-whole_read:
-	snprintf(out, HASH_HEX, "%s", hash);
-	if (text)
-		buf_add(text, file.data, file.len);
-	buf_free(&file);
 	return 0;
 }
 
@@ -232,6 +306,8 @@ void iface_close(struct iface *x)
 	size_t i;
 
 	box_close(x->box);
+	store_close(x->store);
+	free(x->cachedir);
 	free_table(&x->ids, 1);
 	for (i = 0; i < x->memo.cap; i++)
 		if (x->memo.keys[i]) {

@@ -37,17 +37,15 @@ static void want_hash(const char *file, struct ynode *n, const char *s, char out
 	memcpy(out, s, 72 > strlen(s) + 1 ? strlen(s) + 1 : 72);
 }
 
-int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX])
+/* the lock's bytes, hashed into hash_out (may be NULL) and parsed; NULL
+ * with *rc 1 when there is no lock, or -1 after a message */
+static struct ydoc *load(const char *root, const char *file, char hash_out[HASH_HEX], int *rc)
 {
-	static const char file[] = "mpbuild.lock";
 	char *path = path_join(root, file);
 	struct buffer b = {0};
 	struct ydoc *d;
-	struct ynode *r, *t, *v;
-	int before = yaml_errors;
-	size_t i, j;
 
-	memset(lk, 0, sizeof(*lk));
+	*rc = -1;
 	if (hash_out)
 		hash_out[0] = '\0';
 	if (read_file(path, &b, YAML_MAX_FILE) < 0) {
@@ -56,21 +54,25 @@ int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX]
 		free(path);
 		buf_free(&b);
 		if (e == ENOENT)
-			return 1;
-		return error("cannot read %s: %s", file, strerror(e));
+			*rc = 1;
+		else
+			error("cannot read %s: %s", file, strerror(e));
+		return NULL;
 	}
 	free(path);
 	if (hash_out)
 		sha256_hex(b.data ? b.data : "", b.len, hash_out);
 	d = ydoc_parse(file, b.data ? b.data : "", b.len);
 	buf_free(&b);
-	if (!d)
-		return -1;
-	r = d->root;
-	if (!r || r->kind != Y_MAP) {
-		yerror(file, r, "the lock must be a mapping");
-		goto out;
-	}
+	return d;
+}
+
+/* the top level's keys, version and approved_checks */
+static void read_top(const char *file, struct ynode *r, struct lockfile *lk)
+{
+	struct ynode *v;
+	size_t i;
+
 	for (i = 0; i < r->n; i += 2) {
 		const char *k = r->kids[i]->str;
 
@@ -87,89 +89,140 @@ int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX]
 		if (s)
 			lk->approved_checks = xstrdup(s);
 	}
-	t = ymap_get(r, "targets");
-	if (t && !yis_null(t)) {
-		if (t->kind != Y_MAP) {
-			yerror(file, t, "'targets' must be a mapping");
-			goto out;
+}
+
+/* one output of rec: path k to its content hash, or to a mapping of hash,
+ * interface and extractor.  The interface is a hint only (iface.h), but it
+ * must look like a hash, as it goes into keys */
+static void read_output(const char *file, struct record *rec, struct ynode *k, struct ynode *v)
+{
+	char h[HASH_HEX], ih[HASH_HEX] = "", by[HASH_HEX] = "";
+	struct ynode *f, *b;
+
+	if (v->kind != Y_MAP) {
+		want_hash(file, v, scalar(file, v, "an output hash"), h);
+		record_add_output(rec, k->str, h, NULL, NULL);
+		return;
+	}
+	f = ymap_get(v, "hash");
+	want_hash(file, f ? f : v, f ? scalar(file, f, "an output hash") : NULL, h);
+	f = ymap_get(v, "interface");
+	b = ymap_get(v, "extractor");
+	if (!f != !b)
+		yerror(file, f ? f : b, "the output %s of %s needs both an interface and its extractor", k->str,
+		       rec->target);
+	if (f && b) {
+		want_hash(file, f, scalar(file, f, "an interface hash"), ih);
+		want_hash(file, b, scalar(file, b, "an extractor"), by);
+	}
+	record_add_output(rec, k->str, h, *ih ? ih : NULL, *by ? by : NULL);
+}
+
+/* one target's entry e into rec */
+static void read_target(const char *file, struct record *rec, struct ynode *e)
+{
+	struct ynode *v, *o;
+	const char *s;
+	size_t j;
+
+	rec->generated = 1;
+	if (e->kind != Y_MAP) {
+		yerror(file, e, "target %s must be a mapping", rec->target);
+		return;
+	}
+	s = scalar(file, ymap_get(e, "key"), "key");
+	want_hash(file, ymap_get(e, "key") ? ymap_get(e, "key") : e, s, rec->key);
+	s = ymap_get(e, "model") ? scalar(file, ymap_get(e, "model"), "model") : NULL;
+	rec->model = xstrdup(s ? s : "");
+	v = ymap_get(e, "generated");
+	if (v && v->kind == Y_SCALAR)
+		rec->generated = strcmp(v->str, "false") != 0;
+	o = ymap_get(e, "outputs");
+	if (!o || yis_null(o))
+		return;
+	if (o->kind != Y_MAP) {
+		yerror(file, o, "outputs of %s must be a mapping of path to hash", rec->target);
+		return;
+	}
+	for (j = 0; j < o->n; j += 2)
+		read_output(file, rec, o->kids[j], o->kids[j + 1]);
+}
+
+/* one rule's entry e into lr: its hash and pinned examples */
+static void read_rule(const char *file, struct rule_rec *lr, struct ynode *e)
+{
+	struct ynode *ex;
+	size_t j;
+
+	if (e->kind != Y_MAP) {
+		yerror(file, e, "rule %s must be a mapping", lr->name);
+		return;
+	}
+	/* an entry read without its hash would be written back as "hash: ",
+	 * which no later read accepts: refuse it here, as for targets */
+	want_hash(file, ymap_get(e, "hash") ? ymap_get(e, "hash") : e, scalar(file, ymap_get(e, "hash"), "hash"),
+		  lr->hash);
+	ex = ymap_get(e, "examples");
+	if (!ex || yis_null(ex))
+		return;
+	if (ex->kind != Y_SEQ) {
+		yerror(file, ex, "examples of rule %s must be a list of 'path: sha256:...' entries", lr->name);
+		return;
+	}
+	/* each pin is a one-entry mapping, so the list keeps the layer's order */
+	for (j = 0; j < ex->n; j++) {
+		struct ynode *pin = ex->kids[j];
+		char h[HASH_HEX];
+
+		if (pin->kind != Y_MAP || pin->n != 2) {
+			yerror(file, pin, "a pinned example of rule %s must be one 'path: sha256:...' entry", lr->name);
+			continue;
 		}
+		want_hash(file, pin->kids[1], scalar(file, pin->kids[1], "a pinned example's hash"), h);
+		rule_rec_add_pin(lr, pin->kids[0]->str, h);
+	}
+}
+
+int lockfile_read(const char *root, struct lockfile *lk, char hash_out[HASH_HEX])
+{
+	static const char file[] = "mpbuild.lock";
+	struct ydoc *d;
+	struct ynode *r, *t;
+	int before = yaml_errors, rc;
+	size_t i;
+
+	memset(lk, 0, sizeof(*lk));
+	if (!(d = load(root, file, hash_out, &rc)))
+		return rc;
+	r = d->root;
+	if (!r || r->kind != Y_MAP) {
+		yerror(file, r, "the lock must be a mapping");
+		goto out;
+	}
+	read_top(file, r, lk);
+	t = ymap_get(r, "targets");
+	if (t && !yis_null(t) && t->kind != Y_MAP) {
+		yerror(file, t, "'targets' must be a mapping");
+		goto out;
+	}
+	if (t && !yis_null(t)) {
 		lk->targets = xcalloc(t->n / 2 + 1, sizeof(*lk->targets));
 		for (i = 0; i < t->n; i += 2) {
-			struct ynode *e = t->kids[i + 1], *o;
-			struct record *rec = &lk->targets[lk->ntargets++];
-			const char *s;
-
-			rec->target = xstrdup(t->kids[i]->str);
-			rec->generated = 1;
-			if (e->kind != Y_MAP) {
-				yerror(file, e, "target %s must be a mapping", rec->target);
-				continue;
-			}
-			s = scalar(file, ymap_get(e, "key"), "key");
-			want_hash(file, ymap_get(e, "key") ? ymap_get(e, "key") : e, s, rec->key);
-			s = ymap_get(e, "model") ? scalar(file, ymap_get(e, "model"), "model") : NULL;
-			rec->model = xstrdup(s ? s : "");
-			v = ymap_get(e, "generated");
-			if (v && v->kind == Y_SCALAR)
-				rec->generated = strcmp(v->str, "false") != 0;
-			o = ymap_get(e, "outputs");
-			if (!o || yis_null(o))
-				continue;
-			if (o->kind != Y_MAP) {
-				yerror(file, o, "outputs of %s must be a mapping of path to hash", rec->target);
-				continue;
-			}
-			rec->paths = xcalloc(o->n / 2 + 1, sizeof(*rec->paths));
-			rec->hashes = xcalloc(o->n / 2 + 1, sizeof(*rec->hashes));
-			for (j = 0; j < o->n; j += 2) {
-				rec->paths[rec->n] = xstrdup(o->kids[j]->str);
-				want_hash(file, o->kids[j + 1], scalar(file, o->kids[j + 1], "an output hash"),
-					  rec->hashes[rec->n]);
-				rec->n++;
-			}
+			lk->targets[lk->ntargets].target = xstrdup(t->kids[i]->str);
+			read_target(file, &lk->targets[lk->ntargets++], t->kids[i + 1]);
 		}
 		qsort(lk->targets, lk->ntargets, sizeof(*lk->targets), rec_cmp);
 	}
 	t = ymap_get(r, "rules");
+	if (t && !yis_null(t) && t->kind != Y_MAP) {
+		yerror(file, t, "'rules' must be a mapping");
+		goto out;
+	}
 	if (t && !yis_null(t)) {
-		/* an entry read without its hash would be written back as "hash: ",
-		 * which no later read accepts: refuse it here, as for targets */
-		if (t->kind != Y_MAP) {
-			yerror(file, t, "'rules' must be a mapping");
-			goto out;
-		}
 		lk->rules = xcalloc(t->n / 2 + 1, sizeof(*lk->rules));
 		for (i = 0; i < t->n; i += 2) {
-			struct ynode *e = t->kids[i + 1], *ex;
-			struct rule_rec *lr = &lk->rules[lk->nrules++];
-
-			lr->name = xstrdup(t->kids[i]->str);
-			if (e->kind != Y_MAP) {
-				yerror(file, e, "rule %s must be a mapping", lr->name);
-				continue;
-			}
-			want_hash(file, ymap_get(e, "hash") ? ymap_get(e, "hash") : e,
-				  scalar(file, ymap_get(e, "hash"), "hash"), lr->hash);
-			ex = ymap_get(e, "examples");
-			if (!ex || yis_null(ex))
-				continue;
-			if (ex->kind != Y_SEQ) {
-				yerror(file, ex, "examples of rule %s must be a list of 'path: sha256:...' entries", lr->name);
-				continue;
-			}
-			/* each pin is a one-entry mapping, so the list keeps the layer's order */
-			for (j = 0; j < ex->n; j++) {
-				struct ynode *pin = ex->kids[j];
-				char h[HASH_HEX];
-
-				if (pin->kind != Y_MAP || pin->n != 2) {
-					yerror(file, pin, "a pinned example of rule %s must be one 'path: sha256:...' entry",
-					       lr->name);
-					continue;
-				}
-				want_hash(file, pin->kids[1], scalar(file, pin->kids[1], "a pinned example's hash"), h);
-				rule_rec_add_pin(lr, pin->kids[0]->str, h);
-			}
+			lk->rules[lk->nrules].name = xstrdup(t->kids[i]->str);
+			read_rule(file, &lk->rules[lk->nrules++], t->kids[i + 1]);
 		}
 		qsort(lk->rules, lk->nrules, sizeof(*lk->rules), rule_cmp);
 	}
@@ -198,9 +251,15 @@ void lockfile_render(const struct lockfile *lk, struct buffer *b)
 		buf_printf(b, "\n    generated: %s\n    outputs:", r->generated ? "true" : "false");
 		buf_puts(b, r->n ? "\n" : " {}\n");
 		for (j = 0; j < r->n; j++) {
+			const char *iface, *by;
+
 			buf_puts(b, "      ");
 			yemit_scalar(b, r->paths[j]);
-			buf_printf(b, ": %s\n", r->hashes[j]);
+			if ((iface = record_iface(r, j, &by)))
+				buf_printf(b, ":\n        hash: %s\n        interface: %s\n        extractor: %s\n",
+					   r->hashes[j], iface, by);
+			else
+				buf_printf(b, ": %s\n", r->hashes[j]);
 		}
 	}
 	buf_printf(b, "approved_checks: %s\n", lk->approved_checks ? lk->approved_checks : "null");

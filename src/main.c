@@ -185,37 +185,6 @@ static int cmd_init(char **args, size_t n)
 	return 0;
 }
 
-static int cmd_check(void)
-{
-	struct plan *p = plan_load(".");
-	size_t i;
-	int bad = 0;
-
-	if (!p)
-		return EXIT_BADINPUT;
-	/* with a budget, every model that may be called needs a price (SPEC 10.12) */
-	if (p->settings.budget_usd >= 0) {
-		const char *models[6] = {p->settings.low.model, p->settings.medium.model, p->settings.high.model,
-					 p->settings.escalate.model, NULL, NULL};
-
-		for (i = 0; i < p->ntasks + LEN(models); i++) {
-			const char *m = i < LEN(models) ? models[i] : plan_task_model(p, &p->tasks[i - LEN(models)]).model;
-
-			if (m && !model_lookup(&p->settings, m)->priced) {
-				error("mpbuild.yaml: model %s has no known price and a budget is set; add it under prices: "
-				      "(prices: {%s: {input: ..., output: ...}})", m, m);
-				bad = 1;
-				break;
-			}
-		}
-	}
-	if (!bad)
-		printf("mpbuild: the plan is valid: %zu tasks, %zu milestones, %zu phases, %zu rules%s\n", p->ntasks,
-		       p->nmilestones, p->nphases, p->nrules, p->warnings ? " (see the warnings above)" : "");
-	plan_free(p);
-	return bad ? EXIT_BADINPUT : 0;
-}
-
 static int cmd_graph(char **args, size_t n)
 {
 	struct plan *p = plan_load(".");
@@ -463,7 +432,7 @@ static int run_verb(struct cmdline *cl)
 			       !strcmp(verb, "accept") || !strcmp(verb, "touch") || !strcmp(verb, "approve")))
 		land_recover_idle(".");
 	if (!strcmp(verb, "check"))
-		return cmd_check();
+		return build_check(".");
 	if (!strcmp(verb, "status"))
 		return build_status(".", args, nargs);
 	if (!strcmp(verb, "explain")) {

@@ -20,6 +20,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS record(target TEXT PRIMARY KEY, key TEXT, model TEXT, generated INTEGER,"
 	" manifest TEXT);"
 	"CREATE TABLE IF NOT EXISTS output(target TEXT, path TEXT, hash TEXT, PRIMARY KEY(target, path));"
+	/* an output's interface, valid while output.hash is still hash; its own
+	 * table, so that a state.db an older mpbuild writes stays readable */
+	"CREATE TABLE IF NOT EXISTS output_iface(target TEXT, path TEXT, hash TEXT, iface TEXT, extractor TEXT,"
+	" PRIMARY KEY(target, path));"
 	"CREATE TABLE IF NOT EXISTS intent(target TEXT PRIMARY KEY, json TEXT);"
 	"CREATE TABLE IF NOT EXISTS failure(target TEXT PRIMARY KEY, run INTEGER, reason TEXT);"
 	"CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);"
@@ -32,8 +36,11 @@ static const char schema[] =
 	" PRIMARY KEY(run, target));"
 	"CREATE TABLE IF NOT EXISTS rule(name TEXT PRIMARY KEY, hash TEXT);"
 	"CREATE TABLE IF NOT EXISTS pin(rule TEXT, pos INTEGER, path TEXT, hash TEXT, PRIMARY KEY(rule, pos));"
-	"CREATE TABLE IF NOT EXISTS iface(content TEXT, extractor TEXT, hash TEXT, text BLOB,"
-	" PRIMARY KEY(content, extractor));";
+	/* what this machine's extractors made of a content; the texts are in
+	 * the content store (iface, which held them here, is gone) */
+	"CREATE TABLE IF NOT EXISTS extracted(content TEXT, extractor TEXT, hash TEXT,"
+	" PRIMARY KEY(content, extractor)) WITHOUT ROWID;"
+	"DROP TABLE IF EXISTS iface;";
 
 /* the example index (SPEC 10.2), made on first use so that a SQLite without
  * FTS5 costs only retrieval, never the whole state file */
@@ -284,7 +291,46 @@ void record_clear(struct record *r)
 		free(r->paths[i]);
 	free(r->paths);
 	free(r->hashes);
+	free(r->ifaces);
+	free(r->iface_by);
 	memset(r, 0, sizeof(*r));
+}
+
+void record_set_iface(struct record *r, size_t i, const char *iface, const char *by)
+{
+	/* the arrays are made with room for every output when first needed */
+	if (!r->ifaces || !r->iface_by) {
+		free(r->ifaces);
+		free(r->iface_by);
+		r->ifaces = xcalloc(r->n + 1, sizeof(*r->ifaces));
+		r->iface_by = xcalloc(r->n + 1, sizeof(*r->iface_by));
+	}
+	snprintf(r->ifaces[i], HASH_HEX, "%s", iface);
+	snprintf(r->iface_by[i], HASH_HEX, "%s", by);
+}
+
+void record_add_output(struct record *r, const char *path, const char *hash, const char *iface, const char *by)
+{
+	r->paths = xreallocarray(r->paths, r->n + 1, sizeof(*r->paths));
+	r->hashes = xreallocarray(r->hashes, r->n + 1, sizeof(*r->hashes));
+	r->paths[r->n] = xstrdup(path ? path : "");
+	snprintf(r->hashes[r->n], HASH_HEX, "%s", hash ? hash : "");
+	if (r->ifaces) {
+		r->ifaces = xreallocarray(r->ifaces, r->n + 1, sizeof(*r->ifaces));
+		r->iface_by = xreallocarray(r->iface_by, r->n + 1, sizeof(*r->iface_by));
+		r->ifaces[r->n][0] = r->iface_by[r->n][0] = '\0';
+	}
+	r->n++;
+	if (iface && by)
+		record_set_iface(r, r->n - 1, iface, by);
+}
+
+const char *record_iface(const struct record *r, size_t i, const char **by)
+{
+	if (!r->ifaces || !r->iface_by || i >= r->n || !r->ifaces[i][0] || !r->iface_by[i][0])
+		return NULL;
+	*by = r->iface_by[i];
+	return r->ifaces[i];
 }
 
 void record_free_all(struct record *r, size_t n)
@@ -306,11 +352,21 @@ static char *col_dup(sqlite3_stmt *s, int i)
 struct record *state_records(struct state *st, size_t *n)
 {
 	sqlite3_stmt *s = prep(st, "SELECT target, key, model, generated, manifest IS NOT NULL FROM record ORDER BY target");
-	sqlite3_stmt *o = prep(st, "SELECT target, path, hash FROM output ORDER BY target, path");
+	sqlite3_stmt *o = NULL;
 	struct record *r = NULL;
 	size_t cap = 0, j = 0;
 
 	*n = 0;
+	/* an interface applies while the output still has the content it was
+	 * taken of; a state.db from before output_iface, opened for reading,
+	 * has none */
+	if (sqlite3_prepare_v2(st->db, "SELECT o.target, o.path, o.hash, i.iface, i.extractor FROM output o"
+			       " LEFT JOIN output_iface i"
+			       " ON i.target = o.target AND i.path = o.path AND i.hash = o.hash"
+			       " ORDER BY o.target, o.path", -1, &o, NULL) != SQLITE_OK) {
+		sqlite3_finalize(o);
+		o = prep(st, "SELECT target, path, hash, NULL, NULL FROM output ORDER BY target, path");
+	}
 	if (!s || !o) {
 		sqlite3_finalize(s);
 		sqlite3_finalize(o);
@@ -343,11 +399,8 @@ struct record *state_records(struct state *st, size_t *n)
 		if (j >= *n || c != 0)
 			continue;
 		e = &r[j];
-		e->paths = xreallocarray(e->paths, e->n + 1, sizeof(*e->paths));
-		e->hashes = xreallocarray(e->hashes, e->n + 1, sizeof(*e->hashes));
-		e->paths[e->n] = col_dup(o, 1);
-		snprintf(e->hashes[e->n], HASH_HEX, "%s", (const char *)sqlite3_column_text(o, 2));
-		e->n++;
+		record_add_output(e, (const char *)sqlite3_column_text(o, 1), (const char *)sqlite3_column_text(o, 2),
+				  (const char *)sqlite3_column_text(o, 3), (const char *)sqlite3_column_text(o, 4));
 	}
 	sqlite3_finalize(s);
 	sqlite3_finalize(o);
@@ -368,57 +421,6 @@ char *state_manifest(struct state *st, const char *target)
 	return m;
 }
 
-static int put_record(struct state *st, const struct record *r)
-{
-	sqlite3_stmt *s;
-	size_t i;
-	int rc = 0;
-
-	s = prep(st, "DELETE FROM output WHERE target=?");
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = dberr(st, "record");
-	sqlite3_finalize(s);
-	s = prep(st, "INSERT OR REPLACE INTO record VALUES(?,?,?,?,?)");
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->model ? r->model : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 4, r->generated);
-	if (r->manifest)
-		sqlite3_bind_text(s, 5, r->manifest, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 5);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = dberr(st, "record");
-	sqlite3_finalize(s);
-	s = prep(st, "INSERT OR REPLACE INTO output VALUES(?,?,?)");
-	if (!s)
-		return -1;
-	for (i = 0; i < r->n && rc == 0; i++) {
-		sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, r->paths[i], -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, r->hashes[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = dberr(st, "record");
-		sqlite3_reset(s);
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int state_record_put(struct state *st, const struct record *r)
-{
-	int rc;
-	TXN_BEGIN(st);
-	rc = put_record(st, r);
-	TXN_END(st, rc);
-	return rc;
-}
-
 static int exec_target(struct state *st, const char *sql, const char *target)
 {
 	sqlite3_stmt *s = prep(st, sql);
@@ -433,6 +435,76 @@ static int exec_target(struct state *st, const char *sql, const char *target)
 	return rc;
 }
 
+/* the outputs of record r and their interfaces, in place of target's */
+static int put_outputs(struct state *st, const struct record *r)
+{
+	sqlite3_stmt *s, *f;
+	const char *iface, *by;
+	size_t i;
+	int rc = exec_target(st, "DELETE FROM output WHERE target=?", r->target);
+
+	if (rc == 0)
+		rc = exec_target(st, "DELETE FROM output_iface WHERE target=?", r->target);
+	if (rc < 0)
+		return -1;
+	s = prep(st, "INSERT OR REPLACE INTO output VALUES(?,?,?)");
+	f = prep(st, "INSERT OR REPLACE INTO output_iface VALUES(?,?,?,?,?)");
+	if (!s || !f)
+		rc = -1;
+	for (i = 0; i < r->n && rc == 0; i++) {
+		sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, r->paths[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, r->hashes[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = dberr(st, "record");
+		sqlite3_reset(s);
+		if (rc < 0 || !(iface = record_iface(r, i, &by)))
+			continue;
+		sqlite3_bind_text(f, 1, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(f, 2, r->paths[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(f, 3, r->hashes[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(f, 4, iface, -1, SQLITE_STATIC);
+		sqlite3_bind_text(f, 5, by, -1, SQLITE_STATIC);
+		if (sqlite3_step(f) != SQLITE_DONE)
+			rc = dberr(st, "record");
+		sqlite3_reset(f);
+	}
+	sqlite3_finalize(s);
+	sqlite3_finalize(f);
+	return rc;
+}
+
+static int put_record(struct state *st, const struct record *r)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	s = prep(st, "INSERT OR REPLACE INTO record VALUES(?,?,?,?,?)");
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->model ? r->model : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, r->generated);
+	if (r->manifest)
+		sqlite3_bind_text(s, 5, r->manifest, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 5);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "record");
+	sqlite3_finalize(s);
+	return rc == 0 ? put_outputs(st, r) : rc;
+}
+
+int state_record_put(struct state *st, const struct record *r)
+{
+	int rc;
+	TXN_BEGIN(st);
+	rc = put_record(st, r);
+	TXN_END(st, rc);
+	return rc;
+}
+
 int state_record_delete(struct state *st, const char *target)
 {
 	int rc;
@@ -440,6 +512,8 @@ int state_record_delete(struct state *st, const char *target)
 	rc = exec_target(st, "DELETE FROM record WHERE target=?", target);
 	if (rc == 0)
 		rc = exec_target(st, "DELETE FROM output WHERE target=?", target);
+	if (rc == 0)
+		rc = exec_target(st, "DELETE FROM output_iface WHERE target=?", target);
 	TXN_END(st, rc);
 	return rc;
 }
@@ -447,7 +521,8 @@ int state_record_delete(struct state *st, const char *target)
 int state_record_rename(struct state *st, const char *from, const char *to)
 {
 	static const char *const sql[] = {"UPDATE record SET target=?1 WHERE target=?2",
-					  "UPDATE output SET target=?1 WHERE target=?2"};
+					  "UPDATE output SET target=?1 WHERE target=?2",
+					  "UPDATE output_iface SET target=?1 WHERE target=?2"};
 	size_t i;
 	int rc = 0;
 	TXN_BEGIN(st);
@@ -475,7 +550,7 @@ int state_records_replace(struct state *st, const struct record *r, size_t n)
 	size_t i;
 	int rc;
 	TXN_BEGIN(st);
-	rc = exec(st, "DELETE FROM record; DELETE FROM output;");
+	rc = exec(st, "DELETE FROM record; DELETE FROM output; DELETE FROM output_iface;");
 	for (i = 0; i < n && rc == 0; i++)
 		rc = put_record(st, &r[i]);
 	TXN_END(st, rc);
@@ -635,45 +710,67 @@ int state_meta_expire(struct state *st, const char *prefix, double t)
 	return rc;
 }
 
-int state_iface_get(struct state *st, const char *content, const char *extractor, char out[HASH_HEX],
-		    struct buffer *text)
+int state_iface_get(struct state *st, const char *content, const char *extractor, char out[HASH_HEX])
 {
 	sqlite3_stmt *s = NULL;
 	const char *h;
 	int rc = 0;
 
 	/* a state.db from before the table, opened for reading, has none: a miss */
-	if (sqlite3_prepare_v2(st->db, "SELECT hash, text FROM iface WHERE content=? AND extractor=?", -1, &s,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT hash FROM extracted WHERE content=? AND extractor=?", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_finalize(s);
 		return st->readonly ? 0 : dberr(st, "prepare");
+	}
 	sqlite3_bind_text(s, 1, content, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, extractor, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW && (h = (const char *)sqlite3_column_text(s, 0)) && hash_valid(h)) {
 		snprintf(out, HASH_HEX, "%s", h);
-		if (text)
-			buf_add(text, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1));
 		rc = 1;
 	}
 	sqlite3_finalize(s);
 	return rc;
 }
 
-int state_iface_put(struct state *st, const char *content, const char *extractor, const char *hash,
-		    const void *text, size_t len)
+int state_iface_put(struct state *st, const char *content, const char *extractor, const char *hash)
 {
 	sqlite3_stmt *s;
 	int rc = 0;
 
 	if (st->readonly)
 		return 0;
-	if (!(s = prep(st, "INSERT OR REPLACE INTO iface VALUES(?,?,?,?)")))
+	if (!(s = prep(st, "INSERT OR REPLACE INTO extracted VALUES(?,?,?)")))
 		return -1;
 	sqlite3_bind_text(s, 1, content, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, extractor, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(s, 4, len ? text : "", len, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = dberr(st, "iface");
+		rc = dberr(st, "extracted");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int state_output_iface(struct state *st, const char *target, const char *path, const char *content,
+		       const char *iface, const char *by)
+{
+	/* written only where the record holds that content and says otherwise,
+	 * so that a no-op asking again writes nothing */
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->readonly)
+		return 0;
+	if (!(s = prep(st, "INSERT OR REPLACE INTO output_iface SELECT ?1, ?2, ?3, ?4, ?5"
+			   " WHERE EXISTS (SELECT 1 FROM output WHERE target=?1 AND path=?2 AND hash=?3)"
+			   " AND NOT EXISTS (SELECT 1 FROM output_iface WHERE target=?1 AND path=?2 AND hash=?3"
+			   " AND iface=?4 AND extractor=?5)")))
+		return -1;
+	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, content, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, iface, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, by, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(st->db) > 0 : dberr(st, "output_iface");
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -1,7 +1,9 @@
 /* state.h: cache/state.db, the only room that talks to SQLite (state.c, and
  * ledger.c for the history).  It holds the stat cache, the record of every
- * target build (what mpbuild.lock is made from), landing intents, failures,
- * runs, the ledger of model calls and the interfaces extractors made. */
+ * target build (what mpbuild.lock is made from, with its outputs' interface
+ * hashes), landing intents, failures, runs, the ledger of model calls and
+ * what this machine's extractors made of each content (the interface texts
+ * are in the content store). */
 #ifndef MPBUILD_STATE_H
 #define MPBUILD_STATE_H
 
@@ -32,6 +34,12 @@ struct record {
 	size_t n;               /* outputs */
 	char **paths;
 	char (*hashes)[HASH_HEX];
+	/* per output, when a rule's command takes its interface: the interface
+	 * hash of the content hashes[i] names and the identity of the command
+	 * that made it ("" when not known).  Both NULL when no output has one.
+	 * A hint for keys until this machine's extractor agrees (iface.h) */
+	char (*ifaces)[HASH_HEX];
+	char (*iface_by)[HASH_HEX];
 };
 
 /* a rule as recorded (SPEC 10.2, 10.3): its version and its pinned examples */
@@ -83,6 +91,20 @@ int state_record_delete(struct state *st, const char *target);
 int state_record_rename(struct state *st, const char *from, const char *to);
 /* replace all records with these (lock import), in one transaction */
 int state_records_replace(struct state *st, const struct record *r, size_t n);
+/* append an output to r: path, content hash, and its interface hash and the
+ * command identity that made it (both NULL when none); all copied */
+void record_add_output(struct record *r, const char *path, const char *hash, const char *iface, const char *by);
+/* set the interface hash of output i of r and the command identity that made it (copied) */
+void record_set_iface(struct record *r, size_t i, const char *iface, const char *by);
+/* the interface hash r records for output i, with *by the identity of the
+ * command that made it; NULL when it records none */
+const char *record_iface(const struct record *r, size_t i, const char **by);
+/* record that the interface of output path of target's record, whose content
+ * hash is content, is iface, made by command by: 1 when the record changed,
+ * 0 when it already said so or no longer holds that content (a state opened
+ * for reading keeps nothing), -1 with a message */
+int state_output_iface(struct state *st, const char *target, const char *path, const char *content,
+		       const char *iface, const char *by);
 /* free one record's contents / an array of n records */
 void record_clear(struct record *r);
 void record_free_all(struct record *r, size_t n);
@@ -138,16 +160,14 @@ int state_meta_set(struct state *st, const char *name, const char *value);
 /* delete the meta entries named PREFIX... whose value (a time) is before t */
 int state_meta_expire(struct state *st, const char *prefix, double t);
 
-/* interfaces (SPEC 10.1): what extractor (the hash of its command) made of
- * the file whose content hash is content.  1 when known: its hash in out and,
- * when text is not NULL, its bytes appended to text; 0 when not; -1 with a
- * message */
-int state_iface_get(struct state *st, const char *content, const char *extractor, char out[HASH_HEX],
-		    struct buffer *text);
-/* record an interface: its hash and len bytes of text (a state opened for
- * reading keeps nothing and says nothing) */
-int state_iface_put(struct state *st, const char *content, const char *extractor, const char *hash,
-		    const void *text, size_t len);
+/* interfaces (SPEC 10.1): the hash of what extractor (the identity of its
+ * command) printed on this machine for the file whose content hash is
+ * content; the text is in the content store under that hash.  1 when known
+ * (hash in out), 0 when not, -1 with a message */
+int state_iface_get(struct state *st, const char *content, const char *extractor, char out[HASH_HEX]);
+/* remember what an extractor made of content (a state opened for reading
+ * keeps nothing and says nothing) */
+int state_iface_put(struct state *st, const char *content, const char *extractor, const char *hash);
 
 /* ---- the history: runs, the ledger of calls, outcomes (ledger.c) ---- */
 

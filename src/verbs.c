@@ -1,6 +1,6 @@
 /* verbs.c: the commands that read or mark the engine's view of staleness
- * without building: status, explain, clean (and clean --orphans), accept,
- * touch and approve. */
+ * without building: check, status, explain, clean (and clean --orphans),
+ * accept, touch and approve; and -n. */
 #include "engine.h"
 #include "verbs.h"
 #include "confine.h"
@@ -367,6 +367,7 @@ int build_mark(const char *root, char **targets, size_t n, int touch, int dry)
 			printf("would %s %s\n", touch ? "touch" : "accept", t->id);
 		} else if (state_land_commit(e.st, &r) == 0) {
 			printf("%s %s\n", touch ? "touched" : "accepted", t->id);
+			engine_forget(&e, t);
 			marked++;
 		}
 		record_clear(&r);
@@ -382,6 +383,25 @@ int build_mark(const char *root, char **targets, size_t n, int touch, int dry)
 }
 
 /* ---- -n ---- */
+
+/* warn when the prompt of t (req, rendered for its model) may pass the
+ * model's price band: bytes/3, since code and prose run denser than
+ * bytes/4, and a band is worth a warning early */
+static void band_warning(struct engine *e, const struct task *t, const struct request *req)
+{
+	const char *model = e->ti[t->index].mc.model;
+	const struct model_info *m = model_lookup(&e->p->settings, model);
+	double tokens = 0;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		tokens += (double)req->layer_len[i] / 3;
+	if (m->band_tokens > 0 && tokens > (double)m->band_tokens)
+		warn("%s: its prompt may pass %ld tokens (about %.0f), where %s charges its higher band "
+		     "($%.2f/$%.2f per million for every token of the call); splitting the task, or fewer "
+		     "dependencies and reads:, keep it under", t->id, m->band_tokens, tokens, model, m->band_input,
+		     m->band_output);
+}
 
 static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 {
@@ -400,12 +420,7 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 	for (i = 0; i < 3; i++)
 		shared += (double)req.layer_len[i] / 4;
 	model_estimate(m, shared, (double)req.layer_len[3] / 4, e->p->settings.max_tokens, lo, hi);
-	/* bytes/3: code and prose run denser than bytes/4, and a band is worth a warning early */
-	if (m->band_tokens > 0 && (shared * 4 + (double)req.layer_len[3]) / 3 > (double)m->band_tokens)
-		warn("%s: its prompt may pass %ld tokens (about %.0f), where %s charges its higher band "
-		     "($%.2f/$%.2f per million for every token of the call); splitting the task, or fewer "
-		     "dependencies and reads:, keep it under", t->id, m->band_tokens,
-		     (shared * 4 + (double)req.layer_len[3]) / 3, ti->mc.model, m->band_input, m->band_output);
+	band_warning(e, t, &req);
 }
 
 int engine_dry_run(struct engine *e, struct task **order, size_t n)
@@ -472,4 +487,80 @@ int engine_dry_run(struct engine *e, struct task **order, size_t n)
 			       unknown ? " (some models have no known price)" : "");
 	}
 	return 0;
+}
+
+/* ---- check ---- */
+
+/* with a budget, every model that may be called needs a price (SPEC 10.12) */
+static int check_prices(const struct plan *p)
+{
+	const char *models[6] = {p->settings.low.model, p->settings.medium.model, p->settings.high.model,
+				 p->settings.escalate.model, NULL, NULL};
+	size_t i;
+
+	if (p->settings.budget_usd < 0)
+		return 0;
+	for (i = 0; i < p->ntasks + LEN(models); i++) {
+		const char *m = i < LEN(models) ? models[i] : plan_task_model(p, &p->tasks[i - LEN(models)]).model;
+
+		if (m && !model_lookup(&p->settings, m)->priced)
+			return error("mpbuild.yaml: model %s has no known price and a budget is set; add it under "
+				     "prices: (prices: {%s: {input: ..., output: ...}})", m, m);
+	}
+	return 0;
+}
+
+/* the tasks a build would call now (their dependencies' outputs are there,
+ * so their prompts can be rendered), each warned about as -n does when its
+ * prompt may pass its model's price band */
+static void check_bands(struct engine *e)
+{
+	struct task **order;
+	size_t n, i;
+
+	if (!(order = engine_select(e, NULL, 0, &n)))
+		return;
+	for (i = 0; i < n; i++) {
+		struct tinfo *ti = &e->ti[order[i]->index];
+		struct request req = {0};
+
+		engine_eval(e, order[i]);
+		req.format = ti->fmt;
+		if (ti->s == S_PENDING && model_lookup(&e->p->settings, ti->mc.model)->band_tokens > 0 &&
+		    engine_request(e, order[i], &req) == 0)
+			band_warning(e, order[i], &req);
+	}
+	free(order);
+}
+
+int build_check(const char *root)
+{
+	char *mp = path_join(root, "plans/masterplan.yaml");
+	struct engine e = {0};
+	struct plan *p;
+	int rc = 0, engine = path_exists(mp);
+
+	free(mp);
+	/* with a masterplan, the plan is the one the engine loads (its
+	 * warnings printed once); without one, no task can be called yet */
+	if (engine && (rc = engine_open(&e, root, NULL, 0)) != 0) {
+		engine_close(&e);
+		return rc;
+	}
+	p = engine ? e.p : plan_load(root);
+	if (!p)
+		return EXIT_BADINPUT;
+	if (check_prices(p) < 0) {
+		rc = EXIT_BADINPUT;
+	} else {
+		if (engine)
+			check_bands(&e);
+		printf("mpbuild: the plan is valid: %zu tasks, %zu milestones, %zu phases, %zu rules%s\n", p->ntasks,
+		       p->nmilestones, p->nphases, p->nrules, p->warnings ? " (see the warnings above)" : "");
+	}
+	if (engine)
+		engine_close(&e);
+	else
+		plan_free(p);
+	return rc;
 }

@@ -1,10 +1,14 @@
 /* verbs.h: the commands that share the engine's view of staleness without
- * building: status, explain, clean, accept, touch and approve. */
+ * building: check, status, explain, clean, accept, touch and approve. */
 #ifndef MPBUILD_VERBS_H
 #define MPBUILD_VERBS_H
 
 #include <stddef.h>
 
+/* check the plan (and, with a budget, that every model it may call has a
+ * price); warn, as -n does, about each task a build would call now whose
+ * prompt may pass its model's price band.  An exit code */
+int build_check(const char *root);
 /* per target: up to date, stale (and why), failed, never built, edited */
 int build_status(const char *root, char **targets, size_t n);
 /* which inputs of target changed since its last build */

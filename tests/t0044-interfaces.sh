@@ -111,14 +111,19 @@ expect_success 'files named under reads: are shown in full and enter the key by 
 	grep "file .\.\./x. that task D reads is not normalised" ../out
 '
 
-expect_success '-n warns when a prompt may pass the model price band' '
+expect_success '-n and check warn when a prompt may pass the model price band' '
 	mkdir -p band/plans && python3 -c "print(\"x\" * 450000)" >band/big.txt &&
 	printf "version: 1\nproject: band\ntasks:\n  - {id: D, title: D, description: Sum it up., complexity: low, reads: [big.txt], outputs: [d.md]}\n" \
 		>band/plans/masterplan.yaml && cd band &&
 	mpbuild -n >../out 2>&1 && cat ../out &&
 	grep "warning: D: its prompt may pass 100000 tokens (about [0-9]*), where claude-haiku-5-5 charges its higher band (\$0.50/\$2.50 per million" ../out &&
+	grep "^mpbuild: warning: D: its prompt may pass" ../out >../want &&
+	mpbuild check >../out 2>../err && cat ../out ../err &&
+	grep -x "mpbuild: the plan is valid: 1 tasks, 0 milestones, 0 phases, 6 rules" ../out &&
+	cmp_files ../want ../err && test ! -e cache &&
 	printf "version: 1\nproject: band\ntasks:\n  - {id: D, title: D, description: Sum it up., complexity: low, outputs: [d.md]}\n" \
-		>plans/masterplan.yaml && mpbuild -n >../out 2>&1 && ! grep "higher band" ../out
+		>plans/masterplan.yaml && mpbuild -n >../out 2>&1 && ! grep "higher band" ../out &&
+	mpbuild check >../out 2>&1 && ! grep "higher band" ../out
 '
 
 done_testing

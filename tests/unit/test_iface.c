@@ -1,8 +1,10 @@
 /* test_iface.c: interfaces (SPEC 10.1): what each built-in rule shows its
  * dependents of real files of its language, that an extractor runs once per
- * (content hash, extractor) across runs, that an implementation-only change
- * gives the same interface hash, and that a failing extractor gives the
- * whole file with one warning per run. */
+ * (content hash, extractor) across runs, that its text is kept in the
+ * content store and read back checked, that a record's hint serves a key
+ * but never a prompt, that an implementation-only change gives the same
+ * interface hash, and that a failing extractor gives the whole file with one
+ * warning per run. */
 #include "unit.h"
 #include "helpers.h"
 
@@ -48,10 +50,27 @@ static void put(const char *rel, const char *text, char hash[HASH_HEX])
 static char *get(struct iface *x, const char *rule, const char *rel, const char *hash, char out[HASH_HEX])
 {
 	struct buffer text = {0};
+	struct iface_ask a = {.r = plan_rule(plan, rule), .path = rel, .hash = hash};
 
-	CHECK(iface_get(x, plan_rule(plan, rule), rel, hash, out, &text) == 0);
+	CHECK(iface_get(x, &a, 1, &text) == 0);
+	memcpy(out, a.iface, HASH_HEX);
 	buf_str(&text);
 	return buf_take(&text);
+}
+
+/* the interface hash of rel (rule r) for a key, with the record's hint
+ * (may be NULL) through x into out; iface_get's code.  *by (may be NULL)
+ * gets what the record should keep */
+static int key_of(struct iface *x, const struct rule *r, const char *rel, const char *hash, const char *hint,
+		  const char *hint_by, char out[HASH_HEX], const char **by)
+{
+	struct iface_ask a = {.r = r, .path = rel, .hash = hash, .hint = hint, .hint_by = hint_by};
+	int rc = iface_get(x, &a, 0, NULL);
+
+	memcpy(out, a.iface, HASH_HEX);
+	if (by)
+		*by = a.by;
+	return rc;
 }
 
 /* rel, written with src, shows want through x */
@@ -114,14 +133,14 @@ TEST(c_header_whole_and_source_none)
 
 	if (!setup())
 		return;
-	iface_open(&x, st, proj, &plan->settings.checks);
+	iface_open(&x, st, proj, NULL, 0, &plan->settings.checks);
 	put("src/counter.h", header, h);
 	t = get(&x, "c", "src/counter.h", h, out);
 	CHECK_STR(t, header);
 	CHECK_STR(out, h);
 	free(t);
 	/* without text the file is not even read */
-	CHECK(iface_get(&x, plan_rule(plan, "c"), "src/gone.h", h, out, NULL) == 0);
+	CHECK(key_of(&x, plan_rule(plan, "c"), "src/gone.h", h, NULL, NULL, out, NULL) == 0);
 	CHECK_STR(out, h);
 	put("src/counter.c", "#include \"counter.h\"\nsize_t counter_add(size_t *c) { return ++*c; }\n", h);
 	t = get(&x, "c", "src/counter.c", h, out);
@@ -191,7 +210,7 @@ TEST(python_signatures_once_per_content)
 
 	if (!setup())
 		return;
-	iface_open(&x, st, proj, &plan->settings.checks);
+	iface_open(&x, st, proj, NULL, 0, &plan->settings.checks);
 	put("src/todo/task.py", pymod, h);
 	t = get(&x, "python", "src/todo/task.py", h, out);
 	CHECK_STR(t, pyiface);
@@ -206,8 +225,8 @@ TEST(python_signatures_once_per_content)
 	CHECK(x.runs == 1);
 	free(t);
 	iface_close(&x);
-	iface_open(&x, st, proj, &plan->settings.checks);
-	CHECK(iface_get(&x, plan_rule(plan, "python"), "src/todo/task.py", h, again, NULL) == 0);
+	iface_open(&x, st, proj, NULL, 0, &plan->settings.checks);
+	CHECK(key_of(&x, plan_rule(plan, "python"), "src/todo/task.py", h, NULL, NULL, again, NULL) == 0);
 	CHECK_STR(again, want);
 	CHECK(x.runs == 0);
 	/* an implementation-only change: another file, the same interface */
@@ -289,7 +308,7 @@ TEST(javascript_exports)
 
 	if (!setup())
 		return;
-	iface_open(&x, st, proj, &plan->settings.checks);
+	iface_open(&x, st, proj, NULL, 0, &plan->settings.checks);
 	shows(&x, "javascript", "src/store.mjs", jsmod, jsiface);
 	shows(&x, "javascript", "lib/math.cjs",
 	      "'use strict';\n/** Add two numbers. */\nfunction add(a, b) {\n  return a + b;\n}\n"
@@ -339,7 +358,7 @@ TEST(shell_usage_functions_exits)
 
 	if (!setup())
 		return;
-	iface_open(&x, st, proj, &plan->settings.checks);
+	iface_open(&x, st, proj, NULL, 0, &plan->settings.checks);
 	shows(&x, "shell", "bin/rotate.sh", shmod, shiface);
 	iface_close(&x);
 }
@@ -356,7 +375,7 @@ TEST(failing_extractor_gives_the_whole_file_once)
 
 	if (!setup())
 		return;
-	iface_open(&x, st, proj, &plan->settings.checks);
+	iface_open(&x, st, proj, NULL, 0, &plan->settings.checks);
 	put("src/broken.py", broken, h);
 	capture_begin();
 	t = get(&x, "python", "src/broken.py", h, out);
@@ -383,7 +402,7 @@ TEST(failing_extractor_gives_the_whole_file_once)
 	r.ninterface = 1;
 	put("a.x", "x\n", h);
 	capture_begin();
-	CHECK(iface_get(&x, &r, "a.x", h, out, NULL) == 0);
+	CHECK(key_of(&x, &r, "a.x", h, NULL, NULL, out, NULL) == 0);
 	err = capture_end();
 	CHECK_STR(out, h);
 	CHECK_STR(err, "mpbuild: warning: rule mine: cannot take the interface of a.x (mpbuild-no-such-extractor is "
@@ -393,11 +412,125 @@ TEST(failing_extractor_gives_the_whole_file_once)
 	put("src/other.py", "X = 1\n", h);
 	put("src/other.py", "X = 2\n", out);
 	capture_begin();
-	CHECK(iface_get(&x, plan_rule(plan, "python"), "src/other.py", h, out, NULL) == -1);
+	CHECK(key_of(&x, plan_rule(plan, "python"), "src/other.py", h, NULL, NULL, out, NULL) == -1);
 	err = capture_end();
 	CHECK(strstr(err, "src/other.py changed while its interface was taken") != NULL);
 	free(err);
 	iface_close(&x);
+}
+
+/* the blob of hash in the project's store, for spoiling it */
+static char *blob_path(const char *hash)
+{
+	char *cache = path_join(proj, "cache"), *p = store_path(cache, "cas", hash + 7);
+
+	free(cache);
+	return p;
+}
+
+TEST(texts_kept_in_the_store_and_read_back_checked)
+{
+	static const char src[] = "\"\"\"Sums.\"\"\"\n\ndef total(xs: list[int]) -> int:\n    \"\"\"The sum.\"\"\"\n"
+				  "    return sum(xs)\n";
+	static const char want[] = "\"\"\"Sums.\"\"\"\n\ndef total(xs: list[int]) -> int:\n    \"\"\"The sum.\"\"\"\n";
+	char h[HASH_HEX], out[HASH_HEX], again[HASH_HEX], *cache, *path, *t;
+	struct iface x;
+	FILE *f;
+
+	if (!setup())
+		return;
+	cache = path_join(proj, "cache");
+	put("src/sums.py", src, h);
+	iface_open(&x, st, proj, cache, 1, &plan->settings.checks);
+	t = get(&x, "python", "src/sums.py", h, out);
+	CHECK_STR(t, want);
+	CHECK(x.runs == 1);
+	free(t);
+	iface_close(&x);
+	/* the next run reads the text back from the store: no extractor */
+	iface_open(&x, st, proj, cache, 1, &plan->settings.checks);
+	t = get(&x, "python", "src/sums.py", h, again);
+	CHECK_STR(t, want);
+	CHECK_STR(again, out);
+	CHECK(x.runs == 0 && x.fetched == 1);
+	free(t);
+	iface_close(&x);
+	/* a spoiled blob is not shown: the text is made again */
+	path = blob_path(out);
+	f = fopen(path, "w");
+	CHECK(f && fputs("not zstd", f) >= 0 && fclose(f) == 0);
+	iface_open(&x, st, proj, cache, 1, &plan->settings.checks);
+	t = get(&x, "python", "src/sums.py", h, again);
+	CHECK_STR(t, want);
+	CHECK(x.runs == 1 && x.fetched == 0);
+	free(t);
+	iface_close(&x);
+	/* without a store (--no-cache) nothing is read or kept, and state.db
+	 * still spares a key the extractor */
+	unlink(path);
+	iface_open(&x, st, proj, NULL, 1, &plan->settings.checks);
+	CHECK(key_of(&x, plan_rule(plan, "python"), "src/sums.py", h, NULL, NULL, again, NULL) == 0);
+	CHECK_STR(again, out);
+	CHECK(x.runs == 0);
+	t = get(&x, "python", "src/sums.py", h, again);
+	CHECK_STR(t, want);
+	CHECK(x.runs == 1 && !path_exists(path));
+	free(t);
+	iface_close(&x);
+	free(path);
+	free(cache);
+}
+
+TEST(a_hint_serves_a_key_never_a_prompt)
+{
+	const struct rule *py;
+	char h[HASH_HEX], h2[HASH_HEX], out[HASH_HEX], wrong[HASH_HEX], *t;
+	const char *by, *id;
+	struct state *fresh;
+	struct iface x;
+	char *cache, *dir = tmp_dir();
+
+	if (!setup())
+		return;
+	py = plan_rule(plan, "python");
+	/* what another machine's lock says: a state.db that has seen nothing */
+	cache = path_join(dir, "cache");
+	fresh = state_open(cache, 0);
+	CHECK(fresh != NULL);
+	put("src/one.py", "def one() -> int:\n    return 1\n", h);
+	put("src/two.py", "def two() -> int:\n    return 2\n", h2);
+	iface_open(&x, fresh, proj, cache, 1, &plan->settings.checks);
+	CHECK(key_of(&x, py, "src/two.py", h2, NULL, NULL, wrong, &by) == 0);
+	CHECK(by != NULL && x.runs == 1);
+	id = xstrdup(by);
+	/* a hint by the same command: the key uses it, nothing runs, and the
+	 * record is told nothing */
+	CHECK(key_of(&x, py, "src/one.py", h, wrong, id, out, &by) == 0);
+	CHECK_STR(out, wrong);
+	CHECK(by == NULL && x.runs == 1);
+	/* a prompt gets this machine's interface, not the hint's text (which
+	 * the store holds) */
+	t = get(&x, "python", "src/one.py", h, out);
+	CHECK_STR(t, "def one() -> int:\n    ...\n");
+	CHECK(strcmp(out, wrong) != 0 && x.runs == 2 && x.fetched == 0);
+	free(t);
+	/* from now on the key takes the checked hash, and the record is told */
+	CHECK(key_of(&x, py, "src/one.py", h, wrong, id, wrong, &by) == 0);
+	CHECK_STR(wrong, out);
+	CHECK(by != NULL && strcmp(by, id) == 0);
+	iface_close(&x);
+	/* a hint by another command is no hint */
+	put("src/three.py", "def three() -> int:\n    return 3\n", h);
+	iface_open(&x, fresh, proj, cache, 1, &plan->settings.checks);
+	CHECK(key_of(&x, py, "src/three.py", h, out,
+		     "sha256:0000000000000000000000000000000000000000000000000000000000000000", wrong, &by) == 0);
+	CHECK(strcmp(wrong, out) != 0 && by != NULL && x.runs == 1);
+	iface_close(&x);
+	state_close(fresh);
+	free((char *)id);
+	rm_rf(dir);
+	free(dir);
+	free(cache);
 }
 
 TEST(zz_cleanup)

@@ -1,6 +1,7 @@
 /* test_lockfile.c: mpbuild.lock renders deterministically, survives
- * render -> write -> read -> render byte for byte, reads targets back sorted,
- * is not rewritten when unchanged, and a broken lock is an error with its place. */
+ * render -> write -> read -> render byte for byte (outputs with their
+ * interface hashes too), reads targets back sorted, is not rewritten when
+ * unchanged, and a broken lock is an error with its place. */
 #include "unit.h"
 #include "helpers.h"
 
@@ -229,6 +230,50 @@ TEST(unchanged_lock_not_rewritten)
 	free(d);
 }
 
+TEST(outputs_with_interfaces)
+{
+	static const char text[] =
+		"version: 1\n"
+		"targets:\n"
+		"  T-001:\n"
+		"    key: " H1 "\n"
+		"    model: m\n"
+		"    generated: true\n"
+		"    outputs:\n"
+		"      src/a.h: " H2 "\n"
+		"      src/a.py:\n"
+		"        hash: " H3 "\n"
+		"        interface: " H1 "\n"
+		"        extractor: " H2 "\n"
+		"approved_checks: null\n"
+		"rules: {}\n";
+	char *d = tmp_dir(), *err, *back;
+	const char *iface, *by;
+	struct lockfile lk;
+
+	put_file(d, "mpbuild.lock", text);
+	CHECK(read_lock(d, &lk, NULL, &err) == 0);
+	CHECK_STR(err, "");
+	free(err);
+	CHECK(lk.ntargets == 1 && lk.targets[0].n == 2);
+	CHECK_STR(lk.targets[0].hashes[1], H3);
+	CHECK(record_iface(&lk.targets[0], 0, &by) == NULL);
+	iface = record_iface(&lk.targets[0], 1, &by);
+	CHECK_STR(iface, H1);
+	CHECK_STR(by, H2);
+	back = render(&lk);
+	CHECK_STR(back, text);
+	free(back);
+	lockfile_free(&lk);
+	/* a lock from before interfaces reads as records that have none */
+	put_file(d, "mpbuild.lock", "version: 1\ntargets:\n  T-001: {key: " H1 ", outputs: {a.py: " H2 "}}\n");
+	CHECK(read_lock(d, &lk, NULL, NULL) == 0);
+	CHECK(lk.targets[0].n == 1 && record_iface(&lk.targets[0], 0, &by) == NULL);
+	lockfile_free(&lk);
+	rm_rf(d);
+	free(d);
+}
+
 /* the message for a broken lock */
 static char *bad_lock(const char *text)
 {
@@ -287,6 +332,18 @@ TEST(bad_locks)
 	free(e);
 	e = bad_lock("version: 1\nrules: [c]\n");
 	CHECK_STR(e, "mpbuild.lock:2:8: error: 'rules' must be a mapping\n");
+	free(e);
+	e = bad_lock("version: 1\ntargets:\n  T-001:\n    key: " H1 "\n    outputs:\n      a.py: {hash: " H2
+		     ", interface: " H3 "}\n");
+	CHECK_STR(e, "mpbuild.lock:6:104: error: the output a.py of T-001 needs both an interface and its extractor\n");
+	free(e);
+	e = bad_lock("version: 1\ntargets:\n  T-001:\n    key: " H1 "\n    outputs:\n      a.py: {hash: " H2
+		     ", interface: sha256:12, extractor: " H3 "}\n");
+	CHECK_STR(e, "mpbuild.lock:6:104: error: expected a hash like sha256:<64 hex digits>\n");
+	free(e);
+	e = bad_lock("version: 1\ntargets:\n  T-001:\n    key: " H1 "\n    outputs:\n      a.py: {interface: " H2
+		     ", extractor: " H3 "}\n");
+	CHECK_STR(e, "mpbuild.lock:6:13: error: expected a hash like sha256:<64 hex digits>\n");
 	free(e);
 	e = bad_lock("- a\n");
 	CHECK_STR(e, "mpbuild.lock:1:1: error: the lock must be a mapping\n");
