@@ -1,9 +1,10 @@
-/* state.h: cache/state.db, the only room that talks to SQLite (state.c, and
- * ledger.c for the history).  It holds the stat cache, the record of every
- * target build (what mpbuild.lock is made from, with its outputs' interface
- * hashes), landing intents, failures, runs, the ledger of model calls and
- * what this machine's extractors made of each content (the interface texts
- * are in the content store). */
+/* state.h: cache/state.db, the only room that talks to SQLite (state.c,
+ * with ledger.c for the history and exindex.c for the example index).  It
+ * holds the stat cache, the record of every target build (what mpbuild.lock
+ * is made from, with its outputs' interface hashes), landing intents,
+ * failures, runs, the ledger of model calls and what this machine's
+ * extractors made of each content (the interface texts are in the content
+ * store). */
 #ifndef MPBUILD_STATE_H
 #define MPBUILD_STATE_H
 
