@@ -1,10 +1,10 @@
 /* anthropic.c: the Claude Messages API (POST /v1/messages).  Layers 1-3 of a
- * request become system blocks, each ending in a cache breakpoint once the
- * prefix up to it is long enough to be cached; layer 4 (and a retry's
- * feedback) is the one user message.  The body is rendered deterministically,
- * so identical layers are identical bytes and the provider's prompt cache hits
- * across tasks and runs.  The API key lives in one header string and never
- * reaches a message or a log. */
+ * request become system blocks; layer 4 (and a retry's feedback) is the one
+ * user message, a block per dependency interface and one for the task; the
+ * four cache breakpoints go where the request asks (choose).  The body is
+ * rendered deterministically, so identical layers are identical bytes and
+ * the provider's prompt cache hits across tasks and runs.  The API key lives
+ * in one header string and never reaches a message or a log. */
 #include "anthropic.h"
 #include "http.h"
 
@@ -35,16 +35,48 @@ static void mark(json_t *b, int ttl_1h)
 	json_object_set_new(b, "cache_control", cc);
 }
 
+/* which of the four breakpoints the request gets: sys[i] for the end of
+ * system layer i, l4[k] for layer4_marks[k].  The end of the last system
+ * layer (the rule) first, which every task of the rule reads; then layer 4's,
+ * where a task reads what the task it builds on wrote; then the other
+ * system layers, last first, for tasks of other rules (the provider also
+ * finds those at the block boundaries before a later breakpoint, once some
+ * request has marked them).  Every breakpoint is placed whatever the
+ * prefix's length (SPEC 5): one under the model's minimum is not cached and
+ * costs nothing, while an estimate of its length (bytes/4 undercounts code)
+ * would drop breakpoints the API could have used */
+static void choose(const struct request *req, int sys[3], int l4[PROMPT_MARKS])
+{
+	int i, last = -1, left = MAX_BREAKPOINTS;
+	size_t k;
+
+	for (i = 0; i < 3; i++) {
+		sys[i] = 0;
+		if (req->layer[i] && req->layer_len[i])
+			last = i;
+	}
+	for (k = 0; k < PROMPT_MARKS; k++)
+		l4[k] = 0;
+	if (last >= 0 && left > 0)
+		sys[last] = 1, left--;
+	for (k = 0; k < req->layer4_nmarks && k < PROMPT_MARKS && left > 0; k++)
+		l4[k] = 1, left--;
+	for (i = last - 1; i >= 0 && left > 0; i--)
+		if (req->layer[i] && req->layer_len[i])
+			sys[i] = 1, left--;
+}
+
 static char *render(const struct request *req, const struct model_info *m, int stream, size_t *uncached)
 {
 	json_t *o = json_object(), *sys = json_array(), *msgs = json_array(), *user = json_object();
 	json_t *content = json_array(), *schema = NULL, *oc = NULL;
 	const char *tool = req->tool_name ? req->tool_name : "write_files";
-	size_t prefix = 0, total = 0, marked = 0;
-	int i, nbp = 0;
+	size_t prefix = 0, total = 0, marked = 0, at = 0, k, j;
+	int i, use[3], use4[PROMPT_MARKS];
 	char *s;
 
 	(void)m;        /* its minimum cacheable length serves cost forecasts, not placement */
+	choose(req, use, use4);
 	if (req->format != FMT_TEXT) {
 		schema = req->schema ? json_loads(req->schema, 0, NULL) : json_object();
 		if (!schema)
@@ -64,13 +96,8 @@ static char *render(const struct request *req, const struct model_info *m, int s
 		json_object_set_new(b, "type", json_string("text"));
 		json_object_set_new(b, "text", wire_json_string(req->layer[i], req->layer_len[i]));
 		prefix += req->layer_len[i];
-		/* every layer end gets its breakpoint (SPEC 5): a prefix under the
-		 * model's minimum is simply not cached and costs nothing, while an
-		 * estimate of its length (bytes/4 undercounts code) would drop
-		 * breakpoints the API could have used */
-		if (nbp < MAX_BREAKPOINTS) {
+		if (use[i]) {
 			mark(b, req->ttl_1h);
-			nbp++;
 			marked = prefix;
 		}
 		json_array_append_new(sys, b);
@@ -80,30 +107,36 @@ static char *render(const struct request *req, const struct model_info *m, int s
 		json_object_set_new(o, "system", sys);
 	else
 		json_decref(sys);
-	{
-		/* layer 4: the dependencies' interfaces, which tasks along a chain
-		 * share, end with a breakpoint; the task's own part has none (its
-		 * unique tokens would be billed as writes) */
-		size_t stable = req->layer4_stable < req->layer_len[3] ? req->layer4_stable : 0;
+	/* layer 4: one block per dependency interface, then the task's own part,
+	 * which never gets a breakpoint (its unique tokens would be billed as
+	 * writes for nothing) */
+	for (k = 0; k <= req->layer4_nends; k++) {
+		size_t end = k < req->layer4_nends ? req->layer4_ends[k] : req->layer_len[3];
 		json_t *b;
 
-		if (stable) {
-			b = json_object();
-			json_object_set_new(b, "type", json_string("text"));
-			json_object_set_new(b, "text", wire_json_string(req->layer[3], stable));
-			if (nbp < MAX_BREAKPOINTS) {
-				mark(b, req->ttl_1h);
-				nbp++;
-				marked = prefix + stable;
-			}
-			json_array_append_new(content, b);
-		}
+		if (end > req->layer_len[3] || end <= at)
+			continue;       /* out of order, or an empty block */
 		b = json_object();
 		json_object_set_new(b, "type", json_string("text"));
-		json_object_set_new(b, "text", wire_json_string(req->layer[3] + stable, req->layer_len[3] - stable));
+		json_object_set_new(b, "text", wire_json_string(req->layer[3] + at, end - at));
+		for (j = 0; k < req->layer4_nends && j < req->layer4_nmarks && j < PROMPT_MARKS; j++)
+			if (use4[j] && req->layer4_marks[j] == end) {
+				mark(b, req->ttl_1h);
+				if (prefix + end > marked)
+					marked = prefix + end;
+				break;
+			}
 		json_array_append_new(content, b);
-		total += req->layer_len[3];
+		at = end;
 	}
+	if (!json_array_size(content)) {
+		json_t *b = json_object();
+
+		json_object_set_new(b, "type", json_string("text"));
+		json_object_set_new(b, "text", json_string(""));
+		json_array_append_new(content, b);
+	}
+	total += req->layer_len[3];
 	if (req->feedback && *req->feedback) {
 		json_t *b = json_object();
 

@@ -389,6 +389,7 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 	struct request req = {0};
 	const struct model_info *m = model_lookup(&e->p->settings, ti->mc.model);
 	double shared = 0;
+	size_t k, l4 = 0;
 	int i;
 
 	*lo = *hi = 0;
@@ -399,7 +400,12 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 	}
 	for (i = 0; i < 3; i++)
 		shared += (double)req.layer_len[i] / 4;
-	model_estimate(m, shared, (double)req.layer_len[3] / 4, e->p->settings.max_tokens, lo, hi);
+	/* at best the interfaces up to layer 4's deepest breakpoint are read too */
+	for (k = 0; k < req.layer4_nmarks; k++)
+		if (req.layer4_marks[k] > l4)
+			l4 = req.layer4_marks[k];
+	model_estimate(m, shared + (double)l4 / 4, (double)(req.layer_len[3] - l4) / 4, e->p->settings.max_tokens,
+		       lo, hi);
 	/* bytes/3: code and prose run denser than bytes/4, and a band is worth a warning early */
 	if (m->band_tokens > 0 && (shared * 4 + (double)req.layer_len[3]) / 3 > (double)m->band_tokens)
 		warn("%s: its prompt may pass %ld tokens (about %.0f), where %s charges its higher band "
