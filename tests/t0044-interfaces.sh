@@ -48,7 +48,7 @@ expect_success 'a request shows the interfaces of every dependency, direct or no
 	  - {id: C1, title: C1, description: Write c1., depends_on: [B], outputs: [c1.json]}
 	  - {id: C2, title: C2, description: Write c2., depends_on: [B], outputs: [c2.json]}
 	EOF
-	cd chain && fake_reset && mpbuild --progress plain >../out && grep "4 built" ../out &&
+	cd chain && fake_reset && mpbuild -j 1 --progress plain >../out && grep "4 built" ../out &&
 	last_body C1 >../body && python3 - ../body <<-"PY" &&
 	import json, sys
 	c = json.load(open(sys.argv[1]))["messages"][0]["content"]
@@ -74,7 +74,7 @@ expect_success 'a request shows the interfaces of every dependency, direct or no
 	assert len(c) == 1 and "cache_control" not in c[0] and c[0]["text"].startswith("Target: A\n"), c
 	PY
 	# what B wrote, C1 reads (through the lookback) and extends; C2 reads
-	# what C1 wrote and writes nothing
+	# what C1 wrote and writes nothing (-j 1: C2 starts after C1 wrote)
 	set -- $(usage B) && b_read=$(($2 + $3)) &&
 	set -- $(usage C1) && test "$3" = "$b_read" && test "$2" -gt 0 && c1_read=$(($2 + $3)) &&
 	set -- $(usage C2) && test "$3" = "$c1_read" && test "$2" = 0
