@@ -7,22 +7,29 @@ The old layout (commit 04bd307): layer 4 of a task's prompt holds every
 output of every *direct* dependency in full; breakpoints only on layers 1-3
 that reach the model's minimum.  The new layout (this worktree's HEAD): layer
 4 shows the *interfaces* of all transitive dependencies (per rule: Python
-signatures and docstrings, C headers whole, tests nothing) with a breakpoint
-after them, a breakpoint on every layer end, and keys on interface hashes.
+signatures and docstrings, C headers whole, tests nothing), one block each,
+in an order that makes a task's list begin with its largest dependency's
+list and that dependency (src/layout.c); breakpoints end the rule layer and
+the prefixes a task shares with others of its rule and model; keys on
+interface hashes.
 
 One run: builds the old binary in a temporary `git worktree` of REV under
 $TMPDIR (removed at the end) and uses ./mpbuild as the new one (both built
 with `make mpbuild`; each runs with its own revision's rules/), generates one
 50-task plan (mostly Python; the last tenth integrate 12 modules each; fixture
 answers of about 10 KB of realistic Python whose interface is a fraction of
-the file), builds it with each binary at -j 1 against its own
-tests/fake_server.py (prompt caching emulated per breakpoint), then changes
+the file), builds it with each binary at -j 1 against a server of this tree's
+tests/fake_server.py (prompt caching emulated as the API documents it:
+entries at breakpoints, found at a breakpoint or up to 20 blocks before
+it), then changes
 the implementation (not the interface) of the module most tasks depend on,
 rebuilds that task with -B and runs a plain build.  It prints input-side
 tokens per call (input + cache writes + cache reads: mean, p90, max), the
 cache-read share, the bill (sum of the ledger's cost, mpbuild's model table),
 the ratios new/old with the issue's aims (met or not; nothing is asserted),
-and what the implementation-only change costs in each layout.  Python 3
+the most any input-side change could cut from the bill (the output tokens
+are the same in both layouts), and what the implementation-only change
+costs in each layout.  Python 3
 standard library only.  See bench/README.md.
 """
 import argparse, json, os, random, shutil, signal, sqlite3, subprocess, sys, tempfile, time
@@ -807,6 +814,12 @@ def report(R, tasks, sizes, direct, old_rev, new_rev, work):
     print("aims of the issue:")
     for label, ok, val in aims:
         print("  %-52s %-8s %s" % (label, val, "met" if ok else "NOT met"))
+    if o["out_cost"] is not None and n["out_cost"] is not None and o["cost"]:
+        # the output is the same in both layouts: a layout changes the input side only
+        best = 1 - n["out_cost"] / o["cost"]
+        print("  bound: output is %.0f%% of the old bill; with an input side that cost nothing the bill would be "
+              "%.0f%% down, so 'down 40%%' is %s by the prompt's layout" % (
+                  100 * o["out_cost"] / o["cost"], 100 * best, "reachable" if best >= 0.40 else "out of reach"))
     print()
     print("implementation-only change of %s (the body of UnitOfWork.pending; same signatures and "
           "docstrings), then -B %s, then a plain build:" % (CORE, CORE))

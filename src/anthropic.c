@@ -1,10 +1,10 @@
 /* anthropic.c: the Claude Messages API (POST /v1/messages).  Layers 1-3 of a
- * request become system blocks, each ending in a cache breakpoint once the
- * prefix up to it is long enough to be cached; layer 4 (and a retry's
- * feedback) is the one user message.  The body is rendered deterministically,
- * so identical layers are identical bytes and the provider's prompt cache hits
- * across tasks and runs.  The API key lives in one header string and never
- * reaches a message or a log. */
+ * request become system blocks; layer 4 (and a retry's feedback) is the one
+ * user message, a block per dependency interface and one for the task; the
+ * four cache breakpoints go where the request asks (choose).  The body is
+ * rendered deterministically, so identical layers are identical bytes and
+ * the provider's prompt cache hits across tasks and runs.  The API key lives
+ * in one header string and never reaches a message or a log. */
 #include "anthropic.h"
 #include "http.h"
 
@@ -22,28 +22,18 @@ struct anthropic {
 	struct wire w;          /* {base}/v1/messages */
 };
 
-/* where the cache breakpoints of one body went */
-struct breakpoints {
-	int ttl_1h;             /* the request asked for the one-hour cache */
-	int n;                  /* placed so far, at most MAX_BREAKPOINTS */
-	size_t marked;          /* prompt bytes before the last one */
-};
-
-/* end block b, which ends the first at bytes of the prompt, with a cache
- * breakpoint while any are left */
-static void breakpoint(json_t *b, struct breakpoints *bp, size_t at)
+/* a cache breakpoint at the end of block b, which ends the first `at` bytes
+ * of the prompt; *marked: the bytes before the last breakpoint so far */
+static void mark(json_t *b, int ttl_1h, size_t at, size_t *marked)
 {
-	json_t *cc;
+	json_t *cc = json_object();
 
-	if (bp->n >= MAX_BREAKPOINTS)
-		return;
-	cc = json_object();
 	json_object_set_new(cc, "type", json_string("ephemeral"));
-	if (bp->ttl_1h)
+	if (ttl_1h)
 		json_object_set_new(cc, "ttl", json_string("1h"));
 	json_object_set_new(b, "cache_control", cc);
-	bp->n++;
-	bp->marked = at;
+	if (at > *marked)
+		*marked = at;
 }
 
 /* a text content block holding s[0..len) */
@@ -56,9 +46,40 @@ static json_t *text_block(const char *s, size_t len)
 	return b;
 }
 
-/* the system blocks: layers 1-3, each ending in a breakpoint; *prefix (the
- * bytes before them) grows by their length */
-static json_t *system_blocks(const struct request *req, size_t *prefix, struct breakpoints *bp)
+/* which of the four breakpoints the request gets: sys[i] for the end of
+ * system layer i, l4[k] for layer4_marks[k].  The end of the last system
+ * layer (the rule) first, which every task of the rule reads; then layer 4's,
+ * where a task reads what the task it builds on wrote; then the other
+ * system layers, last first, for tasks of other rules (the provider also
+ * finds those at the block boundaries before a later breakpoint, once some
+ * request has marked them).  Every breakpoint is placed whatever the
+ * prefix's length (SPEC 5): one under the model's minimum is not cached and
+ * costs nothing, while an estimate of its length (bytes/4 undercounts code)
+ * would drop breakpoints the API could have used */
+static void choose(const struct request *req, int sys[3], int l4[PROMPT_MARKS])
+{
+	int i, last = -1, left = MAX_BREAKPOINTS;
+	size_t k;
+
+	for (i = 0; i < 3; i++) {
+		sys[i] = 0;
+		if (req->layer[i] && req->layer_len[i])
+			last = i;
+	}
+	for (k = 0; k < PROMPT_MARKS; k++)
+		l4[k] = 0;
+	if (last >= 0 && left > 0)
+		sys[last] = 1, left--;
+	for (k = 0; k < req->layer4_nmarks && k < PROMPT_MARKS && left > 0; k++)
+		l4[k] = 1, left--;
+	for (i = last - 1; i >= 0 && left > 0; i--)
+		if (req->layer[i] && req->layer_len[i])
+			sys[i] = 1, left--;
+}
+
+/* the system blocks: layers 1-3, those use names ending in a breakpoint;
+ * *prefix (the bytes before them) grows by their length */
+static json_t *system_blocks(const struct request *req, const int use[3], size_t *prefix, size_t *marked)
 {
 	json_t *sys = json_array();
 	int i;
@@ -70,32 +91,46 @@ static json_t *system_blocks(const struct request *req, size_t *prefix, struct b
 			continue;       /* the API rejects empty text blocks */
 		b = text_block(req->layer[i], req->layer_len[i]);
 		*prefix += req->layer_len[i];
-		/* every layer end gets its breakpoint (SPEC 5): a prefix under the
-		 * model's minimum is simply not cached and costs nothing, while an
-		 * estimate of its length (bytes/4 undercounts code) would drop
-		 * breakpoints the API could have used */
-		breakpoint(b, bp, *prefix);
+		if (use[i])
+			mark(b, req->ttl_1h, *prefix, marked);
 		json_array_append_new(sys, b);
 	}
 	return sys;
 }
 
-/* the one user message: layer 4 after the prefix bytes of system and tool,
- * then a retry's feedback; *total is the prompt's length */
-static json_t *user_message(const struct request *req, size_t prefix, struct breakpoints *bp, size_t *total)
+/* the one user message after prefix bytes of tools and system: layer 4, one
+ * block per dependency interface (those use4 names ending in a breakpoint),
+ * then the task's own part, which never gets one (its unique tokens would be
+ * billed as writes for nothing); then a retry's feedback.  *total: the
+ * prompt's length */
+static json_t *user_message(const struct request *req, const int use4[PROMPT_MARKS], size_t prefix,
+			    size_t *marked, size_t *total)
 {
-	json_t *user = json_object(), *content = json_array(), *b;
-	/* layer 4: the dependencies' interfaces, which tasks along a chain
-	 * share, end with a breakpoint; the task's own part has none (its
-	 * unique tokens would be billed as writes) */
-	size_t stable = req->layer4_stable < req->layer_len[3] ? req->layer4_stable : 0;
+	json_t *user = json_object(), *content = json_array();
+	size_t k, j, at = 0;
 
-	if (stable) {
-		b = text_block(req->layer[3], stable);
-		breakpoint(b, bp, prefix + stable);
+	for (k = 0; k <= req->layer4_nends; k++) {
+		size_t end = k < req->layer4_nends ? req->layer4_ends[k] : req->layer_len[3];
+		json_t *b;
+
+		if (end > req->layer_len[3] || end <= at)
+			continue;       /* out of order, or an empty block */
+		b = text_block(req->layer[3] + at, end - at);
+		for (j = 0; k < req->layer4_nends && j < req->layer4_nmarks && j < PROMPT_MARKS; j++)
+			if (use4[j] && req->layer4_marks[j] == end) {
+				mark(b, req->ttl_1h, prefix + end, marked);
+				break;
+			}
+		json_array_append_new(content, b);
+		at = end;
+	}
+	if (!json_array_size(content)) {
+		json_t *b = json_object();
+
+		json_object_set_new(b, "type", json_string("text"));
+		json_object_set_new(b, "text", json_string(""));
 		json_array_append_new(content, b);
 	}
-	json_array_append_new(content, text_block(req->layer[3] + stable, req->layer_len[3] - stable));
 	*total = prefix + req->layer_len[3];
 	if (req->feedback && *req->feedback) {
 		json_array_append_new(content, text_block(req->feedback, strlen(req->feedback)));
@@ -151,11 +186,12 @@ static char *render(const struct request *req, const struct model_info *m, int s
 {
 	json_t *o = json_object(), *sys, *msgs = json_array(), *schema = NULL, *oc;
 	const char *tool = req->tool_name ? req->tool_name : "write_files";
-	struct breakpoints bp = {req->ttl_1h, 0, 0};
-	size_t prefix = 0, total;
+	size_t prefix = 0, total = 0, marked = 0;
+	int use[3], use4[PROMPT_MARKS];
 	char *s;
 
 	(void)m;        /* its minimum cacheable length serves cost forecasts, not placement */
+	choose(req, use, use4);
 	if (req->format != FMT_TEXT) {
 		schema = req->schema ? json_loads(req->schema, 0, NULL) : json_object();
 		if (!schema)
@@ -166,12 +202,12 @@ static char *render(const struct request *req, const struct model_info *m, int s
 	/* the tool definition comes first in the cached prefix (tools, system, messages) */
 	if (req->format == FMT_TOOL)
 		prefix += (req->schema ? strlen(req->schema) : 2) + strlen(wire_tool_description) + strlen(tool);
-	sys = system_blocks(req, &prefix, &bp);
+	sys = system_blocks(req, use, &prefix, &marked);
 	if (json_array_size(sys))
 		json_object_set_new(o, "system", sys);
 	else
 		json_decref(sys);
-	json_array_append_new(msgs, user_message(req, prefix, &bp, &total));
+	json_array_append_new(msgs, user_message(req, use4, prefix, &marked, &total));
 	json_object_set_new(o, "messages", msgs);
 	if (req->format == FMT_TOOL)
 		set_tool(o, tool, schema);
@@ -186,13 +222,8 @@ static char *render(const struct request *req, const struct model_info *m, int s
 	if (!s)
 		fatal("jansson: out of memory");
 	if (uncached)
-		*uncached = total - bp.marked;
+		*uncached = total - marked;
 	return s;
-}
-
-char *anthropic_body(const struct request *req, const struct model_info *m)
-{
-	return render(req, m, 0, NULL);
 }
 
 static long usage_field(json_t *u, const char *name)

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "graph.h"
 #include "judge.h"
+#include "layout.h"
 #include "lockfile.h"
 #include "orphan.h"
 #include "stage.h"
@@ -435,58 +436,7 @@ const char *engine_closure(struct engine *e, const struct task *t, int content)
 	return slot;
 }
 
-/* mark t's dependencies, direct or not */
-static void mark_deps(const struct task *t, unsigned char *mark)
-{
-	size_t i;
-
-	for (i = 0; i < t->ndeps; i++)
-		if (!mark[t->deps[i]->index]) {
-			mark[t->deps[i]->index] = 1;
-			mark_deps(t->deps[i], mark);
-		}
-}
-
-struct dep_view *engine_dep_views(struct engine *e, const struct task *t, size_t *n)
-{
-	unsigned char *mark = xcalloc(e->p->ntasks + 1, 1);
-	struct dep_view *v = NULL;
-	size_t i, j, cap = 0;
-
-	*n = 0;
-	mark_deps(t, mark);
-	/* plan order: the same for every task that sees the same dependencies */
-	for (i = 0; i < e->p->ntasks; i++) {
-		const struct task *d = &e->p->tasks[i];
-
-		if (!mark[i])
-			continue;
-		for (j = 0; j < d->noutputs; j++) {
-			struct buffer text = {0};
-			char h[HASH_HEX];
-
-			if (engine_interface(e, d, d->outputs[j], h, &text) < 0) {
-				buf_free(&text);
-				engine_dep_views_free(v, *n);
-				free(mark);
-				return NULL;
-			}
-			if (*n == cap) {
-				cap = cap ? 2 * cap : 8;
-				v = xreallocarray(v, cap + 1, sizeof(*v));
-			}
-			v[*n].task = d->id;
-			v[*n].path = d->outputs[j];
-			v[*n].len = text.len;
-			v[*n].text = text.data ? buf_take(&text) : xstrdup("");
-			(*n)++;
-		}
-	}
-	free(mark);
-	return v ? v : xcalloc(1, sizeof(*v));
-}
-
-void engine_dep_views_free(struct dep_view *v, size_t n)
+static void views_free(struct dep_view *v, size_t n)
 {
 	size_t i;
 
@@ -495,98 +445,67 @@ void engine_dep_views_free(struct dep_view *v, size_t n)
 	free(v);
 }
 
-/* t's dependencies, direct or not, as plan indexes in plan order, into out
- * (room for every task); their count */
-static size_t dep_list(struct engine *e, const struct task *t, size_t *out)
+/* the interfaces of the n tasks of list, in that order, each output of each
+ * (an empty interface, of a test or a document, is kept with len 0); into
+ * ends[k] the number of non-empty ones up to and including list[k]'s.
+ * NULL after a message */
+static struct dep_view *views_of(struct engine *e, const size_t *list, size_t n, size_t *ends, size_t *nv)
 {
-	unsigned char *mark = xcalloc(e->p->ntasks + 1, 1);
-	size_t i, n = 0;
+	struct dep_view *v = NULL;
+	size_t i, j, cap = 0, blocks = 0;
 
-	mark_deps(t, mark);
-	for (i = 0; i < e->p->ntasks; i++)
-		if (mark[i])
-			out[n++] = i;
-	free(mark);
-	return n;
-}
+	*nv = 0;
+	for (i = 0; i < n; i++) {
+		const struct task *d = &e->p->tasks[list[i]];
 
-/* the key of the first k entries of a dependency list (an FNV-1a hash: a
- * collision costs a cache write, nothing else) */
-static void prefix_key(uint64_t h, char out[17])
-{
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
-}
+		for (j = 0; j < d->noutputs; j++) {
+			struct buffer text = {0};
+			char h[HASH_HEX];
 
-static uint64_t prefix_step(uint64_t h, const char *id)
-{
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-	return (h ^ '\n') * 1099511628211ULL;
-}
-
-/* for k = 1..n (t's dependencies, direct or not, in plan order), how many
- * tasks' lists begin with t's first k, into counts[k - 1]; returns n.  The
- * counts of every task's prefixes are made once per run; plans of more than
- * 5,000 tasks skip this (0: no breakpoint in layer 4) */
-static size_t prefix_counts(struct engine *e, const struct task *t, size_t *counts)
-{
-	size_t *list, i, k, n;
-	uint64_t h;
-	char key[17];
-
-	if (!t->ndeps || e->p->ntasks > 5000)
-		return 0;
-	list = xcalloc(e->p->ntasks + 1, sizeof(*list));
-	if (!e->prefixes_counted) {
-		e->prefixes_counted = 1;
-		for (i = 0; i < e->p->ntasks; i++) {
-			n = dep_list(e, &e->p->tasks[i], list);
-			for (k = 0, h = 1469598103934665603ULL; k < n; k++) {
-				const char *held;
-
-				h = prefix_step(h, e->p->tasks[list[k]].id);
-				prefix_key(h, key);
-				held = htab_key(&e->sigs, key);
-				htab_put(&e->sigs, held ? held : xstrdup(key), (void *)((uintptr_t)htab_get(&e->sigs, key) + 1));
+			if (engine_interface(e, d, d->outputs[j], h, &text) < 0) {
+				buf_free(&text);
+				views_free(v, *nv);
+				return NULL;
 			}
+			if (*nv == cap) {
+				cap = cap ? 2 * cap : 8;
+				v = xreallocarray(v, cap + 1, sizeof(*v));
+			}
+			v[*nv].task = d->id;
+			v[*nv].path = d->outputs[j];
+			v[*nv].len = text.len;
+			v[*nv].text = text.data ? buf_take(&text) : xstrdup("");
+			blocks += v[*nv].len > 0;
+			(*nv)++;
 		}
+		ends[i] = blocks;
 	}
-	n = dep_list(e, t, list);
-	for (k = 0, h = 1469598103934665603ULL; k < n; k++) {
-		h = prefix_step(h, e->p->tasks[list[k]].id);
-		prefix_key(h, key);
-		counts[k] = (size_t)(uintptr_t)htab_get(&e->sigs, key);
-	}
-	free(list);
-	return n;
+	return v ? v : xcalloc(1, sizeof(*v));
+}
+
+static struct layout *layout_of(struct engine *e)
+{
+	if (!e->layout)
+		e->layout = layout_open(e->p);
+	return e->layout;
 }
 
 int engine_request(struct engine *e, const struct task *t, struct request *req)
 {
+	size_t *list = xcalloc(e->p->ntasks + 1, sizeof(*list)), *ends = xcalloc(e->p->ntasks + 1, sizeof(*ends));
+	size_t n = layout_deps(layout_of(e), t, list), nv, marks[PROMPT_MARKS], nm = 0;
+	struct dep_view *v = views_of(e, list, n, ends, &nv);
+	int rc = -1;
 
-	size_t *counts = xcalloc(e->p->ntasks + 1, sizeof(*counts));
-	size_t nk = prefix_counts(e, t, counts), n, i, k = 0, bytes = 0, best = 0, views = 0;
-	struct dep_view *v = engine_dep_views(e, t, &n);
-	double score = 0;
-	int rc;
-
-	/* layer 4's one breakpoint goes after the first k dependencies'
-	 * interfaces (views come grouped by task, in plan order) where the
-	 * tasks that share that prefix would read the most: (tasks - 1) x bytes */
-	for (i = 0; v && i < n; i++) {
-		bytes += v[i].len;
-		if (i + 1 < n && v[i + 1].task == v[i].task)
-			continue;
-		if (k < nk && counts[k] >= 2 && (double)(counts[k] - 1) * (double)bytes > score) {
-			score = (double)(counts[k] - 1) * (double)bytes;
-			best = i + 1;
-		}
-		k++;
+	/* layer 4 shows one block per interface, in the canonical order; its
+	 * breakpoints end the prefixes t shares with other tasks */
+	if (v) {
+		nm = layout_marks(layout_of(e), t, list, ends, n, marks, PROMPT_MARKS);
+		rc = prompt_task_request(e->pc, t, v, nv, marks, nm, req);
 	}
-	views = best;
-	rc = v ? prompt_task_request(e->pc, t, v, n, views, req) : -1;
-	engine_dep_views_free(v, n);
-	free(counts);
+	views_free(v, nv);
+	free(list);
+	free(ends);
 	return rc;
 }
 
@@ -638,15 +557,13 @@ void engine_forget(struct engine *e, const struct task *t)
  * closure is forgotten, and t is to be evaluated again */
 static int settle(struct engine *e, const struct task *t)
 {
-	unsigned char *mark = xcalloc(e->p->ntasks + 1, 1);
-	size_t i, j;
+	size_t *list = xcalloc(e->p->ntasks + 1, sizeof(*list)), n = layout_deps(layout_of(e), t, list), i, j;
 	int changed = 0;
 
-	mark_deps(t, mark);
-	for (i = 0; i < e->p->ntasks; i++) {
-		const struct task *d = &e->p->tasks[i];
+	for (i = 0; i < n; i++) {
+		const struct task *d = &e->p->tasks[list[i]];
 
-		for (j = 0; mark[i] && j < d->noutputs; j++) {
+		for (j = 0; j < d->noutputs; j++) {
 			char key[HASH_HEX], shown[HASH_HEX];
 
 			/* a file that cannot be read fails t's request, with the message */
@@ -655,7 +572,7 @@ static int settle(struct engine *e, const struct task *t)
 				changed = 1;
 		}
 	}
-	free(mark);
+	free(list);
 	for (i = 0; changed && i < e->p->ntasks; i++)
 		e->ti[i].iclosure[0] = '\0';
 	return changed;
@@ -859,10 +776,8 @@ static void unload_plan(struct engine *e)
 		}
 	free(e->ti);
 	e->ti = NULL;
-	for (i = 0; i < e->sigs.cap; i++)
-		free((char *)e->sigs.keys[i]);
-	htab_free(&e->sigs);
-	e->prefixes_counted = 0;
+	layout_close(e->layout);
+	e->layout = NULL;
 	prompt_close(e->pc);
 	e->pc = NULL;
 	state_failures_free(&e->failures);

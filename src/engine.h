@@ -22,6 +22,8 @@
 #include "rulebook.h"
 #include "state.h"
 
+struct layout;
+
 /* what the command line asks of a build or a verb */
 struct build_opts {
 	char **targets;         /* named targets (none: all) */
@@ -126,8 +128,7 @@ struct engine {
 	int writable;           /* the state file may be written */
 	struct sched *sc;       /* the run's scheduler while schedule runs, else NULL */
 	struct iface iface;     /* the interfaces of outputs (iface.c), opened when first needed */
-	struct htab sigs;       /* prefix of a dependency list (owned key) -> how many tasks' lists begin so */
-	int prefixes_counted;   /* sigs is made (when the first request needs it) */
+	struct layout *layout;  /* the order of layer 4 and its breakpoints, opened when a request first needs it */
 	int iface_open;
 	struct pipeline *pl;    /* the pipeline's stage targets while they run (pipeline.c), else NULL */
 	struct plan *old_plan;  /* the plan before the pipeline wrote a new one: the provider keeps its settings */
@@ -157,13 +158,10 @@ int engine_interface(struct engine *e, const struct task *d, const char *path, c
 /* the hash over t's outputs' interfaces (content: their contents) and the
  * same closures of its dependencies, computed once; NULL when an output is missing */
 const char *engine_closure(struct engine *e, const struct task *t, int content);
-/* the interfaces t's prompt shows: every output of its dependencies, direct
- * or not, in plan order, with the bytes its rule extracts; NULL after a
- * message; free with engine_dep_views_free */
-struct dep_view *engine_dep_views(struct engine *e, const struct task *t, size_t *n);
-void engine_dep_views_free(struct dep_view *v, size_t n);
-/* fill req for t (prompt_task_request with its dependencies' interfaces);
- * -1 after a message.  The layers stay valid until the next request */
+/* fill req for t (prompt_task_request with the interfaces of its
+ * dependencies, direct or not, in the canonical order of layout_deps, and
+ * layer 4's breakpoints from layout_marks); -1 after a message.  The layers
+ * stay valid until the next request */
 int engine_request(struct engine *e, const struct task *t, struct request *req);
 /* the contents t's checks run against: its dependencies' content closures */
 int engine_fingerprint(struct engine *e, const struct task *t, char out[HASH_HEX]);

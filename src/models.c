@@ -10,14 +10,25 @@
 static pthread_mutex_t over_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * Checked 2026-11 against Anthropic's pages (USD per million tokens):
+ * Checked 2026-11 against Anthropic's pages (USD per million tokens), and
+ * again 2026-12 (stored copies of the official pages):
  * - platform.claude.com/docs/en/about-claude/pricing ("Model pricing": base
  *   input, 5m and 1h cache writes, cache hits, output): Opus 5 and Opus 4.8
  *   $5/$6.25/$10/$0.50/$25; Opus 4.1 $15/$18.75/$30/$1.50/$75.
  * - the model overviews, platform.claude.com/docs/{lang}/models/NAME/overview:
  *   opus-5-5 $4/$5/$8/$0.20/$20 (cache hits 0.05x input, not 0.1x);
- *   sonnet-5-5 $2/$2.50/$4/$10; opus-5 as above; sonnet-5 $2/$10 (the
- *   comparison tables); haiku-5-5 "from $0.10 / $0.50".
+ *   sonnet-5 $2/$2.50/$4/$0.20/$10; opus-5 as above; haiku-5-5 $0.10/$0.50
+ *   for prompts up to 100,000 tokens and $0.50/$2.50 over, writes
+ *   $0.125/$0.20 and $0.625/$1 over; sonnet-5-5 $2/$2.50/$4/$10 with cache
+ *   hits at $0.20 in the stored copy, which predates Haiku 5.5 (2026-10-07).
+ * - platform.claude.com/docs/en/build-with-claude/prompt-caching: at most 4
+ *   breakpoints; a breakpoint also finds a cached prefix at the block
+ *   boundaries "up to approximately 20 blocks before" it; 5m writes 1.25x
+ *   the input price, 1h writes 2x, reads 0.1x (less on the 5.5 models above).
+ * - minimum cacheable prefixes: 1,024 for Opus 4.8
+ *   (platform.claude.com/docs/en/about-claude/models/whats-new-claude-4-8),
+ *   512 for Opus 5 (its "what's new" page, "down from 1,024 tokens on Claude
+ *   Opus 4.8").
  * - platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5 and the
  *   opus-5-5 overview: "forced tool use returns an error" on Sonnet 5.5 and
  *   Opus 5.5 (forced_tool = 0).
@@ -26,18 +37,17 @@ static pthread_mutex_t over_mu = PTHREAD_MUTEX_INITIALIZER;
  *   public beta, so it gets the tool format.
  * Not confirmed on an official page, so taken from SPEC section 5 or from
  * third-party trackers that quote the official pages:
- * - sonnet-5-5 cache read $0.10 (the overview still showed $0.20; SPEC and
- *   release notes of pricing trackers give the 2026-10-07 cut to $0.10).
- * - haiku-5-5 cache writes $0.125/$0.20, read $0.01, and the band above 100K
- *   prompt tokens $0.50/$2.50 (writes $0.625/$1.00, read $0.05) on every token
- *   of the call (SPEC; apidog.com and pricing-tracker release notes agree).
- * - sonnet-5 cache writes $2.50/$4 and read $0.20 ("the same as Sonnet 5" in a
- *   tracker's Sonnet 5.5 note); sonnet-4-6, sonnet-4-5, haiku-4-5: the usual
- *   1.25x/2x/0.1x multipliers on $3/$15 and $1/$5.
+ * - sonnet-5-5 cache read $0.10: the cut of 2026-10-07 that SPEC and the
+ *   pricing trackers' release notes of 2026-10-09/10 report (the official
+ *   copy above, older, still shows $0.20).
+ * - haiku-5-5 cache reads $0.01, and $0.05 above 100K prompt tokens, the band
+ *   applying to every token of the call (SPEC; apidog.com and
+ *   pricing-tracker release notes agree).
+ * - sonnet-4-6, sonnet-4-5, haiku-4-5: the usual 1.25x/2x/0.1x multipliers
+ *   on $3/$15 and $1/$5.
  * - minimum cacheable prefixes: 512 for Opus 5.5 and Sonnet 5.5, 2048 for
- *   Haiku 5.5 (SPEC); 512 for Opus 5 (the Opus 5 migration notes as quoted by
- *   apidog.com and dev.to: "cache minimum drops to 512 tokens"); 1024 for
- *   Opus 4.8, Sonnet 5, Sonnet 4.6/4.5, Opus 4.1; 4096 for Haiku 4.5 (the
+ *   Haiku 5.5 (SPEC: no stored official page lists the 5.5 models' rows);
+ *   1024 for Sonnet 5, Sonnet 4.6/4.5, Opus 4.1; 4096 for Haiku 4.5 (the
  *   prompt-caching page as quoted in anthropic-sdk-python issue 1194).  A
  *   breakpoint under the real minimum is ignored by the API, never an error.
  * - sampling parameters: rejected with a 400 by Opus 4.7 and later and by every

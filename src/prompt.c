@@ -43,6 +43,11 @@ struct prompt_ctx {
 	char layer2_hash[HASH_HEX];
 	struct rule_layer *rules;       /* parallel to p->rules */
 	struct buffer l4;               /* scratch: layer 4 of the current request */
+	size_t **ends;                  /* per task (plan index): where the blocks of its last request's
+					 * layer 4 end (request.layer4_ends); one array per task, kept to
+					 * prompt_close, because a worker renders a request while the
+					 * main thread fills the next task's */
+	size_t *ends_cap;               /* per task: room in ends[i] */
 	struct buffer scratch;
 };
 
@@ -113,6 +118,8 @@ struct prompt_ctx *prompt_open(const struct plan *p)
 		return NULL;
 	}
 	c->rules = xcalloc(p->nrules + 1, sizeof(*c->rules));
+	c->ends = xcalloc(p->ntasks + 1, sizeof(*c->ends));
+	c->ends_cap = xcalloc(p->ntasks + 1, sizeof(*c->ends_cap));
 	/* layer 2: the project; the same bytes for every task */
 	buf_puts(b, "# The project\n\n");
 	if (p->project) {
@@ -159,6 +166,10 @@ void prompt_close(struct prompt_ctx *c)
 	free(c->task_md);
 	buf_free(&c->layer2);
 	buf_free(&c->l4);
+	for (i = 0; i < c->p->ntasks; i++)
+		free(c->ends[i]);
+	free(c->ends);
+	free(c->ends_cap);
 	buf_free(&c->scratch);
 	free(c);
 }
@@ -387,34 +398,42 @@ void prompt_task_hash(struct prompt_ctx *c, const struct task *t, char out[HASH_
 }
 
 int prompt_task_request(struct prompt_ctx *c, const struct task *t, const struct dep_view *deps, size_t ndeps,
-			size_t shared, struct request *req)
+			const size_t *marks, size_t nmarks, struct request *req)
 {
 	struct buffer *b = &c->l4;
 	struct rule_layer *rl = rule_layer(c, t->r);
-	size_t i;
-	int any = 0;
+	size_t i, blocks = 0, *ends;
 
 	layer1(c, req->format);
 	buf_reset(b);
-	/* the interfaces first: tasks along a chain share this part, and a
-	 * breakpoint after it lets them read each other's prefixes */
-	req->layer4_stable = 0;
+	if (ndeps + 1 > c->ends_cap[t->index]) {
+		c->ends_cap[t->index] = ndeps + 1;
+		c->ends[t->index] = xreallocarray(c->ends[t->index], ndeps + 1, sizeof(**c->ends));
+	}
+	ends = c->ends[t->index];
+	/* the interfaces first, each a block of its own ending where the next
+	 * begins: a task's list begins with what the request of the task it
+	 * builds on ended with, and the provider finds a cached prefix at any
+	 * block boundary shortly before a breakpoint */
 	for (i = 0; i < ndeps; i++) {
-		if (i == shared && any)
-			req->layer4_stable = b->len;
 		if (!deps[i].len)
 			continue;       /* an interface of nothing (a test, a document) */
-		if (!any)
+		if (!blocks)
 			buf_puts(b, "# Interfaces of the tasks it depends on, directly or not (already in the tree; do not "
 				    "return them)\n");
-		any = 1;
 		buf_printf(b, "\n## %s (from %s)\n\n", deps[i].path, deps[i].task);
 		prompt_fenced(b, "", deps[i].text, deps[i].len);
+		ends[blocks++] = b->len;
 	}
-	if (any)
+	req->layer4_ends = ends;
+	req->layer4_nends = blocks;
+	req->layer4_nmarks = 0;
+	for (i = 0; i < nmarks && i < PROMPT_MARKS; i++)
+		if (marks[i] >= 1 && marks[i] <= blocks)
+			req->layer4_marks[req->layer4_nmarks++] = ends[marks[i] - 1];
+	/* the task's own block: a blank line after the interfaces, then the entry */
+	if (blocks)
 		buf_putc(b, '\n');
-	if (shared >= ndeps && any)
-		req->layer4_stable = b->len;
 	task_head(c, t, b);
 	for (i = 0; i < t->nreads; i++) {
 		char *path = path_join(c->p->root, t->reads[i]);

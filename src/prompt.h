@@ -11,6 +11,9 @@
 enum answer_format { FMT_JSON_SCHEMA, FMT_TOOL, FMT_TEXT };
 
 #define NLAYERS 4
+/* cache breakpoints layer 4 may ask for: the API takes four, and the end of
+ * the rule layer keeps one */
+#define PROMPT_MARKS 3
 
 /* what a streamed try has received so far, handed to request.progress after
  * each event of a streamed call (and before a wait for the rate limits);
@@ -37,7 +40,14 @@ struct request {
 	const char *schema;             /* the answer's JSON schema, wire dialect (SPEC 10.11) */
 	const char *layer[NLAYERS];     /* layer texts: 0-2 are system blocks, 3 is the user message */
 	size_t layer_len[NLAYERS];
-	size_t layer4_stable;           /* the first bytes of layer 4 that other tasks share (a breakpoint ends them) */
+	const size_t *layer4_ends;      /* where layer 4's blocks end, byte offsets in increasing order: one
+					 * block per dependency interface; the rest (the task) is the last
+					 * block.  Owned by whoever filled the request (prompt_task_request:
+					 * the context, until its next request for the same task) */
+	size_t layer4_nends;
+	size_t layer4_marks[PROMPT_MARKS]; /* offsets among layer4_ends whose block ends with a cache
+					 * breakpoint, the most valuable first */
+	size_t layer4_nmarks;
 	const char *feedback;           /* appended to layer 4, outside the key (SPEC 10.1): a retry's
 					 * error, or a re-plan's hints (previous plan file, diffs); may be NULL */
 	int ttl_1h;                     /* breakpoints with a one-hour TTL */
@@ -90,13 +100,13 @@ struct dep_view {
 };
 
 /* fill req for task t: layer texts; layer 4 holds the n interfaces of deps
- * (all its dependencies, direct or not, in plan order), then its entry and
- * domain model, then the files it reads in full.  The first shared views are
- * a prefix other tasks share: req->layer4_stable is where they end (0: none
- * shared), the place of layer 4's breakpoint.  -1 with a message when a file
- * cannot be read */
+ * (all its dependencies, direct or not, in the order given), each non-empty
+ * one a block of its own, then in a last block its entry and domain model
+ * and the files it reads in full.  marks (nmarks, at most PROMPT_MARKS,
+ * most valuable first) are block counts: a breakpoint after the marks[i]-th
+ * interface block.  -1 with a message when a file cannot be read */
 int prompt_task_request(struct prompt_ctx *c, const struct task *t, const struct dep_view *deps, size_t ndeps,
-			size_t shared, struct request *req);
+			const size_t *marks, size_t nmarks, struct request *req);
 /* append s (len bytes) to b as a Markdown code block: a fence longer than
  * any run of backticks in s, then info (a language name or ""), s, a newline
  * unless s ends with one, and the fence again */

@@ -409,6 +409,7 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 	struct request req = {0};
 	const struct model_info *m = model_lookup(&e->p->settings, ti->mc.model);
 	double shared = 0;
+	size_t k, l4 = 0;
 	int i;
 
 	*lo = *hi = 0;
@@ -419,7 +420,12 @@ static void estimate(struct engine *e, struct task *t, double *lo, double *hi)
 	}
 	for (i = 0; i < 3; i++)
 		shared += (double)req.layer_len[i] / 4;
-	model_estimate(m, shared, (double)req.layer_len[3] / 4, e->p->settings.max_tokens, lo, hi);
+	/* at best the interfaces up to layer 4's deepest breakpoint are read too */
+	for (k = 0; k < req.layer4_nmarks; k++)
+		if (req.layer4_marks[k] > l4)
+			l4 = req.layer4_marks[k];
+	model_estimate(m, shared + (double)l4 / 4, (double)(req.layer_len[3] - l4) / 4, e->p->settings.max_tokens,
+		       lo, hi);
 	band_warning(e, t, &req);
 }
 

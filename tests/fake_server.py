@@ -6,15 +6,16 @@ Completions (POST /v1/chat/completions and /chat/completions) with the real
 header and body shapes and the real error bodies; validates requests where the
 real APIs would reject them (headers, fields, cache_control breakpoints,
 forced tool_choice, sampling parameters, closed schemas of SPEC 10.11);
-emulates prompt caching (per-breakpoint prefixes with 5m/1h TTLs for
-Anthropic, automatic prefix caching for OpenAI) on a clock tests can advance;
-answers from fixture files chosen by the `Target: ID` line of the last user
-message; streams answers as server-sent events when a request asks for it, as the
-real APIs do, in chunks as small as a test wants; injects faults (statuses,
-retry headers, dropped connections, cut-off or non-JSON bodies, delays,
-stalls, max_tokens stops, and for streams hang-ups, early ends, stalls with
-pings and error events) per request number or per target; and logs every
-request as one JSON line.
+emulates prompt caching on a clock tests can advance (for Anthropic, entries
+written at breakpoints that reach the model's minimum, read at a breakpoint or
+at any of the 20 block boundaries before it, 5m/1h TTLs; automatic prefix
+caching for OpenAI); answers from fixture files chosen by the `Target: ID`
+line of the last user message; streams answers as server-sent events when a
+request asks for it, as the real APIs do, in chunks as small as a test wants;
+injects faults (statuses, retry headers, dropped connections, cut-off or
+non-JSON bodies, delays, stalls, max_tokens stops, and for streams hang-ups,
+early ends, stalls with pings and error events) per request number or per
+target; and logs every request as one JSON line.
 
 Python 3 standard library only.  Run with --help for the options; the control
 API is described in docs/providers.md ("The fake server").
@@ -71,6 +72,9 @@ ERROR_MESSAGES = {
 }
 TARGET_RE = re.compile(r"^Target: (\S+)[ \t]*$", re.M)
 TTL = {"5m": 300, "1h": 3600}
+# block boundaries before a breakpoint where the API also looks for a cached
+# prefix ("approximately 20", the prompt-caching page)
+LOOKBACK = 20
 
 
 class Reject(Exception):
@@ -101,6 +105,7 @@ class State:
         self.n = 0
         self.faults = []
         self.cache = {}            # prefix hash -> expiry (virtual clock)
+        self.cache_life = {}       # prefix hash -> its TTL in seconds, which a hit renews
         self.openai_seen = set()   # prefix hashes seen by the OpenAI endpoint
         self.offset = float(args.clock_offset)
         self.asked = {}            # target -> requests so far
@@ -444,36 +449,49 @@ def prefix_blocks(req):
 
 
 def anthropic_cache(state, req, min_cache):
-    """Emulate prompt caching: per breakpoint, the prefix up to it hits, is written, or is too short."""
+    """Emulate prompt caching as the prompt-caching page describes it: an entry
+    is written only at an explicit breakpoint (cache_control) whose prefix
+    reaches the model's minimum; a breakpoint reads the longest cached prefix
+    that ends at it or at one of the LOOKBACK block boundaries before it
+    (tools, system blocks and message blocks alike), so a breakpoint finds
+    what another request wrote at an earlier block of the same prefix; what
+    lies between the hit and the last breakpoint is written, the rest is
+    plain input.  A hit refreshes the entries it passes through."""
     blocks = prefix_blocks(req)
     model = req["model"]
     now = state.now()
     h = hashlib.sha256(("model:" + model).encode())
     cum = 0
-    points = []  # (tokens of the prefix, hash, ttl)
-    for text, size, cc in blocks:
+    ends = []     # per block: (tokens of the prefix ending there, its hash)
+    points = []   # per breakpoint: (block index, ttl)
+    for i, (text, size, cc) in enumerate(blocks):
         h.update(b"\0" + text.encode("utf-8", "surrogatepass"))
         cum += size
+        ends.append((tokens(cum), h.hexdigest()))
         if cc is not None:
-            points.append((tokens(cum), h.hexdigest(), cc.get("ttl", "5m")))
+            points.append((i, cc.get("ttl", "5m")))
     total = tokens(cum)
     read = 0
     w5 = w1 = 0
     if state.args.no_prompt_cache:
         points = []     # a provider without prompt caching: every input token is plain input
     with state.lock:
-        hit = -1
-        for i, (t, hx, ttl) in enumerate(points):
-            if t >= min_cache and state.cache.get(hx, 0) > now:
-                hit = i
+        hit = -1        # the block whose prefix is read
+        for i, ttl in points:
+            for j in range(max(0, i - LOOKBACK), i + 1):
+                t, hx = ends[j]
+                if j > hit and t >= min_cache and state.cache.get(hx, 0) > now:
+                    hit = j
         if hit >= 0:
-            read = points[hit][0]
-            for t, hx, ttl in points[:hit + 1]:
-                if hx in state.cache and state.cache[hx] > now:
-                    state.cache[hx] = now + TTL[ttl]      # a hit refreshes the entry
+            read = ends[hit][0]
+            for j in set([hit] + [i for i, ttl in points if i < hit]):
+                hx = ends[j][1]
+                if state.cache.get(hx, 0) > now:
+                    state.cache[hx] = now + state.cache_life.get(hx, TTL["5m"])   # a hit refreshes the entry
         last = read
-        for t, hx, ttl in points[hit + 1:]:
-            if t < min_cache or t <= last:
+        for i, ttl in points:
+            t, hx = ends[i]
+            if i <= hit or t < min_cache or t <= last:
                 continue
             if ttl == "1h":
                 w1 += t - last
@@ -481,6 +499,7 @@ def anthropic_cache(state, req, min_cache):
                 w5 += t - last
             last = t
             state.cache[hx] = now + TTL[ttl]
+            state.cache_life[hx] = TTL[ttl]
     return {
         "input_tokens": max(total - read - w5 - w1, 0),
         "cache_creation_input_tokens": w5 + w1,
@@ -726,6 +745,7 @@ class Handler(BaseHTTPRequestHandler):
                     st.faults = []
                 if c.get("clear_cache") or c.get("reset"):
                     st.cache.clear()
+                    st.cache_life.clear()
                     st.openai_seen.clear()
                 if c.get("reset"):
                     st.n = 0

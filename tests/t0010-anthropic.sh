@@ -58,29 +58,36 @@ check_requests() {
 	    assert "files" in fmt["schema"]["properties"]
 	    system = b["system"]
 	    assert len(system) == 3, "%d system blocks" % len(system)
-	    marks = 0
-	    for i, blk in enumerate(system):
+	    for blk in system:
 	        assert blk["type"] == "text" and blk["text"]
-	        # every layer end gets its breakpoint, whatever its length (SPEC 5)
-	        assert blk.get("cache_control", {}).get("type") == "ephemeral", "layer %d has no breakpoint" % (i + 1)
-	        marks += 1
+	        assert blk.get("cache_control", {"type": "ephemeral"}).get("type") == "ephemeral", blk
+	    marked = ["cache_control" in blk for blk in system]
+	    # the rule layer always ends with a breakpoint, whatever its length
+	    # (SPEC 5); layer 4 takes the next ones, then layers 2 and 1, last first
+	    assert marked[2], "layer 3 has no breakpoint"
+	    assert marked[0] <= marked[1], "layer 1 marked, layer 2 not"
 	    msgs = b["messages"]
 	    assert len(msgs) == 1 and msgs[0]["role"] == "user"
 	    content = msgs[0]["content"]
-	    # the interfaces other tasks share end a block of their own with a
-	    # breakpoint; the rest of layer 4, the task's own part, has none
+	    # each interface a block of its own; breakpoints end some of them, never
+	    # the task's own part, the last block
 	    at = [i for i, c in enumerate(content) if "Target: %s\n" % e["target"] in c["text"]][0]
-	    for c in content[:at]:
-	        assert c["text"].startswith("# Interfaces of the tasks it depends on")
-	        assert c.get("cache_control", {}).get("type") == "ephemeral", "no breakpoint after shared interfaces"
-	        marks += 1
-	    for c in content[at:]:
-	        assert "cache_control" not in c, "a breakpoint on the task's own part"
-	    assert "Target: %s\n" % e["target"] in "".join(c["text"] for c in content)
-	    assert marks <= 4
+	    assert at == len(content) - 1, "the task is not the last block"
+	    for i, c in enumerate(content[:at]):
+	        want = "# Interfaces of the tasks it depends on" if i == 0 else "\n## "
+	        assert c["text"].startswith(want), c["text"][:60]
+	        assert c["text"].rstrip("\n").endswith("```"), "a block ends inside an interface"
+	    assert "cache_control" not in content[at], "a breakpoint on the task's own part"
+	    n4 = sum("cache_control" in c for c in content)
+	    if at > 0:
+	        assert n4 >= 1, "no breakpoint after shared interfaces"
+	    marks = sum(marked) + n4
+	    assert marks == min(4, 3 + n4), (marked, n4)
 	    assert raw.count("cache_control") == marks
-	    # layers 1-3 as bytes on the wire, not only as equal JSON
-	    systems.add(raw[raw.index("\"system\":"):raw.index(",\"messages\":")])
+	    # layers 1-3 as bytes on the wire, not only as equal JSON (the
+	    # breakpoints aside: they are not part of the cached prefix)
+	    systems.add(raw[raw.index("\"system\":"):raw.index(",\"messages\":")].replace(
+	        ',"cache_control":{"type":"ephemeral"}', ""))
 	assert len(systems) == 1, "%d different system prefixes" % len(systems)
 	assert len(orders) == 1, "keys in different orders: %s" % orders
 	PY
@@ -111,7 +118,7 @@ expect_success 'the demo plan builds against the fake Messages API' '
 	test "$(wc -l <"$FAKE_LOG")" = 5
 '
 
-expect_success 'requests: headers, a breakpoint on each of layers 1-3 and after the interfaces, closed schema, no sampling' '
+expect_success 'requests: headers, breakpoints on layer 3, the shared interfaces, then layers 2 and 1, closed schema, no sampling' '
 	check_requests log1 claude-haiku-5-5 5
 '
 

@@ -24,7 +24,21 @@ answer_with() {
 	fake_control "{\"answers\": {\"$1\": $(cat "$TRASH/$1.changed.json")}}" >/dev/null
 }
 
-expect_success 'a request shows the interfaces of every dependency, direct or not, in plan order, with a breakpoint where other tasks share them' '
+# usage TARGET: the fake server's usage of TARGET's last request, as
+# "input write read"
+usage() {
+	python3 - "$FAKE_LOG" "$1" <<-'PY'
+	import json, sys
+	u = None
+	for line in open(sys.argv[1]):
+	    e = json.loads(line)
+	    if e["target"] == sys.argv[2]:
+	        u = e["usage"]
+	print(u["input_tokens"], u["cache_creation_input_tokens"], u["cache_read_input_tokens"])
+	PY
+}
+
+expect_success 'a request shows the interfaces of every dependency, direct or not, one block each, with a breakpoint where another task shares the prefix' '
 	mkdir -p chain/plans && cat >chain/plans/masterplan.yaml <<-EOF &&
 	version: 1
 	project: chain
@@ -34,30 +48,36 @@ expect_success 'a request shows the interfaces of every dependency, direct or no
 	  - {id: C1, title: C1, description: Write c1., depends_on: [B], outputs: [c1.json]}
 	  - {id: C2, title: C2, description: Write c2., depends_on: [B], outputs: [c2.json]}
 	EOF
-	cd chain && fake_reset && mpbuild --progress plain >../out && grep "4 built" ../out &&
+	cd chain && fake_reset && mpbuild -j 1 --progress plain >../out && grep "4 built" ../out &&
 	last_body C1 >../body && python3 - ../body <<-"PY" &&
 	import json, sys
 	c = json.load(open(sys.argv[1]))["messages"][0]["content"]
-	# B, C1 and C2 all begin with the interfaces of A: the breakpoint goes
-	# after them, where three tasks read what one writes (C1 and C2 alone
-	# share A and B); the rest, and the task, follow with no breakpoint
-	head, rest = c[0]["text"], c[1]["text"]
-	assert head.startswith("# Interfaces of the tasks it depends on"), head[:60]
-	assert "## a.json (from A)" in head and "b.json" not in head, head
-	assert c[0].get("cache_control") and "cache_control" not in c[1]
-	assert rest.index("## b.json (from B)") < rest.index("Target: C1\n"), rest[:200]
+	# A, then B (what B itself was shown, then B), then the task; C1 and
+	# C2 share A and B: the breakpoint ends B, and its lookback finds the
+	# prefix B ended with (A) one block before
+	assert len(c) == 3, c
+	assert c[0]["text"].startswith("# Interfaces of the tasks it depends on"), c[0]["text"][:60]
+	assert "## a.json (from A)" in c[0]["text"] and "b.json" not in c[0]["text"], c[0]
+	assert c[1]["text"].startswith("\n## b.json (from B)"), c[1]
+	assert c[2]["text"].startswith("\nTarget: C1\n"), c[2]["text"][:60]
+	assert [("cache_control" in b) for b in c] == [False, True, False], c
 	PY
 	last_body B >../body && python3 - ../body <<-"PY" &&
 	import json, sys
 	c = json.load(open(sys.argv[1]))["messages"][0]["content"]
 	assert len(c) == 2 and c[0].get("cache_control") and "## a.json (from A)" in c[0]["text"], c
-	assert c[1]["text"].startswith("Target: B\n")
+	assert c[1]["text"].startswith("\nTarget: B\n") and "cache_control" not in c[1]
 	PY
-	last_body A >../body && python3 - ../body <<-"PY"
+	last_body A >../body && python3 - ../body <<-"PY" &&
 	import json, sys
 	c = json.load(open(sys.argv[1]))["messages"][0]["content"]
 	assert len(c) == 1 and "cache_control" not in c[0] and c[0]["text"].startswith("Target: A\n"), c
 	PY
+	# what B wrote, C1 reads (through the lookback) and extends; C2 reads
+	# what C1 wrote and writes nothing (-j 1: C2 starts after C1 wrote)
+	set -- $(usage B) && b_read=$(($2 + $3)) &&
+	set -- $(usage C1) && test "$3" = "$b_read" && test "$2" -gt 0 && c1_read=$(($2 + $3)) &&
+	set -- $(usage C2) && test "$3" = "$c1_read" && test "$2" = 0
 '
 
 expect_success 'a new implementation behind the same interface calls nothing downstream; their checks run again' '

@@ -6,6 +6,7 @@
 #define MPBUILD_TEST_HELPERS_H
 
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,28 @@ UNUSED static struct plan *load_plan_quietly(const char *dir)
 		printf("# the plan did not load:\n# %s\n", err);
 	free(err);
 	return p;
+}
+
+/* a project in a new temporary directory (*dir, for unload_plan) whose
+ * masterplan is text, loaded with the built-in rules of this tree unless
+ * MPBUILD_RULES names others; NULL after printing why */
+UNUSED static struct plan *load_plan_text(const char *text, char **dir)
+{
+	char buf[PATH_MAX];
+
+	if (!getenv("MPBUILD_RULES") && realpath("rules", buf))
+		setenv("MPBUILD_RULES", buf, 1);
+	*dir = tmp_dir();
+	put_file(*dir, "plans/masterplan.yaml", text);
+	return load_plan_quietly(*dir);
+}
+
+/* free p and remove the directory load_plan_text made */
+UNUSED static void unload_plan(struct plan *p, char *dir)
+{
+	plan_free(p);
+	rm_rf(dir);
+	free(dir);
 }
 
 #endif

@@ -110,13 +110,13 @@ static int breakpoints(const char *body, int marked[4], int *ttl1h)
 		if (cc && json_string_value(json_object_get(cc, "ttl")))
 			*ttl1h += strcmp(json_string_value(json_object_get(cc, "ttl")), "1h") == 0;
 	}
-	json_array_foreach(content, i, b)
-		n += json_object_get(b, "cache_control") ? 100 : 0;   /* never on the task */
+	json_array_foreach(content, i, b)       /* in layer 4: never on the task's own, last block */
+		n += json_object_get(b, "cache_control") ? (i + 1 < json_array_size(content) ? 100 : 10000) : 0;
 	json_decref(o);
 	return n;
 }
 
-TEST(breakpoints_on_every_layer_and_after_the_interfaces)
+TEST(breakpoints_rule_layer_then_layer4_then_the_other_layers)
 {
 	struct request r = small(FMT_JSON_SCHEMA);
 	const struct model_info *m = model_lookup(NULL, "claude-sonnet-5-5");   /* 512 tokens */
@@ -139,20 +139,60 @@ TEST(breakpoints_on_every_layer_and_after_the_interfaces)
 	CHECK(ttl1h == 3);
 	CHECK(strstr(b, "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}") != NULL);
 	free(b);
-	/* the first 3000 bytes of layer 4 are dependencies' interfaces: a block of
-	 * their own with the fourth breakpoint; the task's part has none */
-	r.ttl_1h = 0;
-	r.layer4_stable = 3000;
-	b = anthropic_body(&r, m);
-	o = json_loads(b, 0, NULL);
-	content = json_object_get(json_array_get(json_object_get(o, "messages"), 0), "content");
-	CHECK(json_array_size(content) == 2);
-	CHECK(strlen(json_string_value(json_object_get(json_array_get(content, 0), "text"))) == 3000);
-	CHECK(json_object_get(json_array_get(content, 0), "cache_control") != NULL);
-	CHECK(json_object_get(json_array_get(content, 1), "cache_control") == NULL);
-	CHECK(strlen(json_string_value(json_object_get(json_array_get(content, 1), "text"))) == 2000);
-	json_decref(o);
-	free(b);
+	/* layer 4: three interfaces (1000, 1000 and 1000 bytes) in blocks of
+	 * their own, then the task's part (2000 bytes) with no breakpoint */
+	{
+		static const size_t ends[] = {1000, 2000, 3000};
+		size_t k, want_len[] = {1000, 1000, 1000, 2000};
+
+		r.ttl_1h = 0;
+		r.layer4_ends = ends;
+		r.layer4_nends = 3;
+		r.layer4_marks[0] = 3000;       /* shared with the tasks that build on this one */
+		r.layer4_marks[1] = 1000;       /* what the task it builds on wrote */
+		r.layer4_nmarks = 2;
+		b = anthropic_body(&r, m);
+		o = json_loads(b, 0, NULL);
+		content = json_object_get(json_array_get(json_object_get(o, "messages"), 0), "content");
+		CHECK(json_array_size(content) == 4);
+		for (k = 0; k < 4 && k < json_array_size(content); k++)
+			CHECK(strlen(json_string_value(json_object_get(json_array_get(content, k), "text"))) == want_len[k]);
+		CHECK(json_object_get(json_array_get(content, 0), "cache_control") != NULL);
+		CHECK(json_object_get(json_array_get(content, 1), "cache_control") == NULL);
+		CHECK(json_object_get(json_array_get(content, 2), "cache_control") != NULL);
+		CHECK(json_object_get(json_array_get(content, 3), "cache_control") == NULL);
+		/* four in all: the rule layer's, layer 4's two, then layer 2's; layer 1 has none left */
+		CHECK(breakpoints(b, marked, &ttl1h) == 2 + 200);
+		CHECK(!marked[0] && marked[1] && marked[2]);
+		json_decref(o);
+		free(b);
+		/* three layer-4 breakpoints leave the system layers only the rule's */
+		r.layer4_marks[2] = 2000;
+		r.layer4_nmarks = 3;
+		b = anthropic_body(&r, m);
+		CHECK(breakpoints(b, marked, &ttl1h) == 1 + 300);
+		CHECK(!marked[0] && !marked[1] && marked[2]);
+		free(b);
+		/* with none in layer 4, every system layer has one; the blocks
+		 * joined are layer 4, byte for byte */
+		r.layer4_nmarks = 0;
+		l3[999] = 'x', l3[2999] = 'y';
+		b = anthropic_body(&r, m);
+		CHECK(breakpoints(b, marked, &ttl1h) == 3);
+		o = json_loads(b, 0, NULL);
+		content = json_object_get(json_array_get(json_object_get(o, "messages"), 0), "content");
+		{
+			struct buffer all = {0};
+			json_t *x;
+
+			json_array_foreach(content, k, x)
+				buf_puts(&all, json_string_value(json_object_get(x, "text")));
+			CHECK(all.len == 5000 && memcmp(all.data, l3, 5000) == 0);
+			buf_free(&all);
+		}
+		json_decref(o);
+		free(b);
+	}
 	free(l0);
 	free(l3);
 }

@@ -31,20 +31,12 @@ static char *dir;
 
 static struct plan *load_plan(void)
 {
-	char buf[PATH_MAX];
-
-	if (!getenv("MPBUILD_RULES") && realpath("rules", buf))
-		setenv("MPBUILD_RULES", buf, 1);
-	dir = tmp_dir();
-	put_file(dir, "plans/masterplan.yaml", plan_text);
-	return load_plan_quietly(dir);
+	return load_plan_text(plan_text, &dir);
 }
 
 static void unload(struct plan *p)
 {
-	plan_free(p);
-	rm_rf(dir);
-	free(dir);
+	unload_plan(p, dir);
 }
 
 /* the ids selected by names, as "T-001 T-002"; rc and pipeline bits out */
