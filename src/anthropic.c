@@ -48,18 +48,19 @@ static json_t *text_block(const char *s, size_t len)
 
 /* which of the four breakpoints the request gets: sys[i] for the end of
  * system layer i, l4[k] for layer4_marks[k].  The end of the last system
- * layer (the rule) first, which every task of the rule reads; then layer 4's,
- * where a task reads what the task it builds on wrote; then the other
- * system layers, last first, for tasks of other rules (the provider also
- * finds those at the block boundaries before a later breakpoint, once some
- * request has marked them).  Every breakpoint is placed whatever the
+ * layer (the rule) first, which every task of the rule reads; then layer 4's
+ * deepest shared prefix, where a task reads what the task it builds on
+ * wrote (its lookback finds the shallower ones); then the other system
+ * layers, last first, which tasks of other rules read (issue "what each task
+ * sees": layers 1 and 2 keep their own); what is left (a layer is empty)
+ * goes to layer 4's other marks.  Every breakpoint is placed whatever the
  * prefix's length (SPEC 5): one under the model's minimum is not cached and
  * costs nothing, while an estimate of its length (bytes/4 undercounts code)
  * would drop breakpoints the API could have used */
 static void choose(const struct request *req, int sys[3], int l4[PROMPT_MARKS])
 {
 	int i, last = -1, left = MAX_BREAKPOINTS;
-	size_t k;
+	size_t k, n4 = req->layer4_nmarks < PROMPT_MARKS ? req->layer4_nmarks : PROMPT_MARKS;
 
 	for (i = 0; i < 3; i++) {
 		sys[i] = 0;
@@ -70,11 +71,13 @@ static void choose(const struct request *req, int sys[3], int l4[PROMPT_MARKS])
 		l4[k] = 0;
 	if (last >= 0 && left > 0)
 		sys[last] = 1, left--;
-	for (k = 0; k < req->layer4_nmarks && k < PROMPT_MARKS && left > 0; k++)
-		l4[k] = 1, left--;
+	if (n4 > 0 && left > 0)
+		l4[0] = 1, left--;
 	for (i = last - 1; i >= 0 && left > 0; i--)
 		if (req->layer[i] && req->layer_len[i])
 			sys[i] = 1, left--;
+	for (k = 1; k < n4 && left > 0; k++)
+		l4[k] = 1, left--;
 }
 
 /* the system blocks: layers 1-3, those use names ending in a breakpoint;
@@ -224,6 +227,11 @@ static char *render(const struct request *req, const struct model_info *m, int s
 	if (uncached)
 		*uncached = total - marked;
 	return s;
+}
+
+char *anthropic_body(const struct request *req, const struct model_info *m)
+{
+	return render(req, m, 0, NULL);
 }
 
 static long usage_field(json_t *u, const char *name)

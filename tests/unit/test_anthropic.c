@@ -157,22 +157,30 @@ TEST(breakpoints_rule_layer_then_layer4_then_the_other_layers)
 		CHECK(json_array_size(content) == 4);
 		for (k = 0; k < 4 && k < json_array_size(content); k++)
 			CHECK(strlen(json_string_value(json_object_get(json_array_get(content, k), "text"))) == want_len[k]);
-		CHECK(json_object_get(json_array_get(content, 0), "cache_control") != NULL);
+		/* four in all: the rule layer's, layer 4's deepest, then layers 2
+		 * and 1 keep theirs; the shallower layer-4 prefix is left to the
+		 * lookback */
+		CHECK(json_object_get(json_array_get(content, 0), "cache_control") == NULL);
 		CHECK(json_object_get(json_array_get(content, 1), "cache_control") == NULL);
 		CHECK(json_object_get(json_array_get(content, 2), "cache_control") != NULL);
 		CHECK(json_object_get(json_array_get(content, 3), "cache_control") == NULL);
-		/* four in all: the rule layer's, layer 4's two, then layer 2's; layer 1 has none left */
-		CHECK(breakpoints(b, marked, &ttl1h) == 2 + 200);
-		CHECK(!marked[0] && marked[1] && marked[2]);
+		CHECK(breakpoints(b, marked, &ttl1h) == 3 + 100);
+		CHECK(marked[0] && marked[1] && marked[2]);
 		json_decref(o);
 		free(b);
-		/* three layer-4 breakpoints leave the system layers only the rule's */
+		/* so do three layer-4 prefixes */
 		r.layer4_marks[2] = 2000;
 		r.layer4_nmarks = 3;
 		b = anthropic_body(&r, m);
-		CHECK(breakpoints(b, marked, &ttl1h) == 1 + 300);
-		CHECK(!marked[0] && !marked[1] && marked[2]);
+		CHECK(breakpoints(b, marked, &ttl1h) == 3 + 100);
+		CHECK(marked[0] && marked[1] && marked[2]);
 		free(b);
+		/* with a system layer empty, its breakpoint goes to layer 4's next prefix */
+		r.layer[1] = "", r.layer_len[1] = 0;
+		b = anthropic_body(&r, m);
+		CHECK(breakpoints(b, marked, &ttl1h) == 2 + 200);
+		free(b);
+		r.layer[1] = "L2\n", r.layer_len[1] = 3;
 		/* with none in layer 4, every system layer has one; the blocks
 		 * joined are layer 4, byte for byte */
 		r.layer4_nmarks = 0;
