@@ -186,6 +186,20 @@ expect_success 'a rejected answer is asked again with the error as a second, unc
 	PY
 '
 
+expect_success 'a prose answer (no JSON object) is judged wrong like any other: asked again with the reason' '
+	fake_reset && new_project pp && cd pp &&
+	fake_control "{\"faults\": [{\"target\": \"T-001\", \"text\": \"Sure! Here is the tokenizer you asked for.\"}]}" >/dev/null &&
+	mpbuild T-001 --progress plain >../out 2>&1 && grep "T-001 Tokenizer: built" ../out &&
+	grep "success: 0 at the first attempt, 1 after a retry, 0 failed" ../out &&
+	test -f cache/failed/T-001/1/error.txt &&
+	python3 - "$FAKE_LOG" <<-"PY"
+	import json, sys
+	a, b = [json.loads(l) for l in open(sys.argv[1])]
+	cb = json.loads(b["body"])["messages"][0]["content"]
+	assert "rejected" in cb[-1]["text"] and "JSON" in cb[-1]["text"], cb[-1]["text"]
+	PY
+'
+
 for STATUS in 400 404 413; do
 	expect_success "a $STATUS fails its target with the provider's message; dependents skipped, others go on" '
 		fake_reset && new_project p$STATUS && cd p$STATUS &&
