@@ -1,30 +1,13 @@
 /* exindex.c: the example index in cache/state.db (SPEC 10.2): the example
  * files of the rules and the plans, by path and hash, with their text in an
- * FTS5 table that retrieve.c searches.  Beside state.c, through state_int.h. */
+ * FTS5 table that retrieve.c searches.  Beside state.c (which makes the
+ * tables and opens the scratch copy), through state_int.h. */
 #include "state.h"
 #include "state_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* the example index (SPEC 10.2), made on first use so that a SQLite without
- * FTS5 costs only retrieval, never the whole state file */
-static const char index_schema[] =
-	"CREATE TABLE IF NOT EXISTS example(id INTEGER PRIMARY KEY, path TEXT UNIQUE, hash TEXT);"
-	"CREATE VIRTUAL TABLE IF NOT EXISTS example_fts USING fts5(path, body);";
-
-int state_index_open(struct state *st)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(st->db, index_schema, NULL, NULL, &msg) != SQLITE_OK) {
-		error("%s: cannot make the example index (%s); this SQLite may lack FTS5", st->path, msg ? msg : "error");
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
 
 /* the (path, hash) rows of s, appended to growing arrays */
 static int path_rows(struct state *st, sqlite3_stmt *s, char ***paths, char (**hashes)[HASH_HEX], size_t *n)
