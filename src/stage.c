@@ -250,23 +250,13 @@ int stage_request(const char *root, const struct plan *p, const struct stage *s,
 	size_t i;
 
 	buf_printf(l4, "Target: %s\n", s->name);
-	if (s->bit != DISCOVER_MASTERPLAN) {
-		buf_puts(l4, "\n# plans/request.md\n\n");
-		if (stage_slurp(root, "plans/request.md", l4) < 0)
-			return -1;
-	}
-	if (s->bit == DISCOVER_DISCOVERY) {
-		buf_puts(l4, "\n# plans/questions.yaml\n\n");
-		if (stage_slurp(root, "plans/questions.yaml", l4) < 0)
-			return -1;
-		buf_puts(l4, "\n# plans/answers.yaml\n\n");
-		if (stage_slurp(root, "plans/answers.yaml", l4) < 0)
+	/* its inputs, each whole under its name */
+	for (i = 0; i < LEN(s->inputs) && s->inputs[i]; i++) {
+		buf_printf(l4, "\n# %s\n\n", s->inputs[i]);
+		if (stage_slurp(root, s->inputs[i], l4) < 0)
 			return -1;
 	}
 	if (s->bit == DISCOVER_MASTERPLAN) {
-		buf_puts(l4, "\n# plans/discovery.yaml\n\n");
-		if (stage_slurp(root, "plans/discovery.yaml", l4) < 0)
-			return -1;
 		buf_puts(l4, "\n# Rules (rule: NAME; by default the first output's file name picks one)\n\n"
 			     "Each rule's planning note says what its tasks assume (language level, test framework, "
 			     "build targets, what its checks look like). Plan with them: a task entry that says "
