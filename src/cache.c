@@ -226,15 +226,6 @@ static void protect(struct htab *h, const char *hash)
 		htab_put(h, xstrdup(hex), (void *)1);
 }
 
-static void protect_free(struct htab *h)
-{
-	size_t i;
-
-	for (i = 0; i < h->cap; i++)
-		free((char *)h->keys[i]);
-	htab_free(h);
-}
-
 /* the project directory holding cachedir */
 static char *project_root(const char *dir)
 {
@@ -366,7 +357,7 @@ static int cmd_gc(const char *dir, char **args, size_t n)
 		}
 	}
 	if (protect_project(dir, &keep) < 0) {
-		protect_free(&keep);
+		htab_free_owned(&keep, NULL);
 		return EXIT_FAILED;
 	}
 	scan_all(dir, &es, 1);
@@ -432,7 +423,7 @@ static int cmd_gc(const char *dir, char **args, size_t n)
 		warn("the entries mpbuild.lock needs take %s, more than --max-size %s", human((double)kept, b1),
 		     human((double)max, b3));
 	entries_free(&es);
-	protect_free(&keep);
+	htab_free_owned(&keep, NULL);
 	return EXIT_OK;
 }
 

@@ -287,36 +287,20 @@ int iface_get(struct iface *x, struct iface_ask *a, int shown, struct buffer *te
 	return 0;
 }
 
-/* free the malloc'd keys (and values, when vals) of t */
-static void free_table(struct htab *t, int vals)
+static void memo_free(void *v)
 {
-	size_t i;
+	struct iface_memo *m = v;
 
-	for (i = 0; i < t->cap; i++)
-		if (t->keys[i]) {
-			free((char *)t->keys[i]);
-			if (vals)
-				free(t->vals[i]);
-		}
-	htab_free(t);
+	free(m->text);
+	free(m);
 }
 
 void iface_close(struct iface *x)
 {
-	size_t i;
-
 	box_close(x->box);
 	store_close(x->store);
 	free(x->cachedir);
-	free_table(&x->ids, 1);
-	for (i = 0; i < x->memo.cap; i++)
-		if (x->memo.keys[i]) {
-			struct iface_memo *m = x->memo.vals[i];
-
-			free((char *)x->memo.keys[i]);
-			free(m->text);
-			free(m);
-		}
-	htab_free(&x->memo);
+	htab_free_owned(&x->ids, free);
+	htab_free_owned(&x->memo, memo_free);
 	memset(x, 0, sizeof(*x));
 }

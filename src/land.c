@@ -370,9 +370,7 @@ int land_recover(struct state *st, const char *root)
 		json_decref(o);
 	}
 	sweep(st, root, &dirs, n > 0 || state_run_unfinished(st), !stuck);
-	for (i = 0; i < dirs.cap; i++)
-		free((char *)dirs.keys[i]);
-	htab_free(&dirs);
+	htab_free_owned(&dirs, NULL);
 	for (i = 0; i < n; i++) {
 		free(targets[i]);
 		free(jsons[i]);

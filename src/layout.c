@@ -51,9 +51,7 @@ void layout_close(struct layout *l)
 		return;
 	for (i = 0; i < l->p->ntasks; i++)
 		free(l->kids[i]);
-	for (i = 0; i < l->counts.cap; i++)
-		free((char *)l->counts.keys[i]);
-	htab_free(&l->counts);
+	htab_free_owned(&l->counts, NULL);
 	free(l->kids);
 	free(l->model);
 	free(l->have_model);

@@ -263,15 +263,7 @@ int state_stat_flush(struct state *st, struct htab *t)
 
 void state_stat_free(struct htab *t)
 {
-	size_t i;
-
-	for (i = 0; i < t->cap; i++) {
-		if (t->keys[i]) {
-			free((char *)t->keys[i]);
-			free(t->vals[i]);
-		}
-	}
-	htab_free(t);
+	htab_free_owned(t, free);
 }
 
 void record_clear(struct record *r)

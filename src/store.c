@@ -617,14 +617,10 @@ static void stats_flush(struct store *s)
 
 void store_close(struct store *s)
 {
-	size_t i;
-
 	if (!s)
 		return;
 	stats_flush(s);
-	for (i = 0; i < s->sent.cap; i++)
-		free((char *)s->sent.keys[i]);
-	htab_free(&s->sent);
+	htab_free_owned(&s->sent, NULL);
 	pthread_mutex_destroy(&s->mu);
 	free(s->dir);
 	free(s->remote);

@@ -327,6 +327,19 @@ void *htab_put(struct htab *h, const char *key, void *val)
 	return old;
 }
 
+void htab_free_owned(struct htab *h, void (*free_val)(void *))
+{
+	size_t i;
+
+	for (i = 0; i < h->cap; i++)
+		if (h->keys[i]) {
+			free((char *)h->keys[i]);
+			if (free_val)
+				free_val(h->vals[i]);
+		}
+	htab_free(h);
+}
+
 void htab_free(struct htab *h)
 {
 	free(h->keys);

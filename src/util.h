@@ -102,6 +102,9 @@ const char *htab_key(const struct htab *h, const char *key);
 void *htab_put(struct htab *h, const char *key, void *val);
 /* free the slot arrays (not keys or values) */
 void htab_free(struct htab *h);
+/* htab_free for a table that owns its keys (malloc'd), and its values when
+ * free_val is not NULL (called on each) */
+void htab_free_owned(struct htab *h, void (*free_val)(void *));
 /* FNV-1a hash of a string */
 uint64_t hash_str(const char *s);
 
