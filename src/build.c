@@ -578,40 +578,42 @@ static char **backup_forced(struct engine *e, const struct task *t)
  * -1 with *again set (1: asked again with the errors fed back) */
 static int job_judge(struct engine *e, struct job *j, struct answer *a, int *again)
 {
+	static const char rejected[] = "Your previous answer was rejected (%s). Answer again, fixing this.";
 	struct task *t = j->t;
 	struct call_result *res = &j->res;
 	struct buffer err = {0};
-	char *fb = NULL;
-	int rc = 0;
+	const char *fmt = NULL;         /* the feedback around the errors, when rejected */
+	char *fb;
 
 	/* an answer the provider could not read as one JSON object is judged wrong, as any other */
 	if (res->status == CALL_FAIL && res->bad_answer) {
 		buf_puts(&err, res->error ? res->error : "the answer is not a JSON object");
-		fb = xasprintf("Your previous answer was rejected (%s). Answer again, fixing this.", buf_str(&err));
+		fmt = rejected;
 	} else if (t->stage) {
 		if (pipeline_judge(e, t, j->attempt, res->answer, &err) < 0)
-			fb = pipeline_feedback(e, t, buf_str(&err));
+			fmt = "%s";
 	} else if (judge_structure(res->answer, a, &err) < 0 || judge_paths(a, t, e->root, &err) < 0) {
-		fb = xasprintf("Your previous answer was rejected (%s). Answer again, fixing this.", buf_str(&err));
+		fmt = rejected;
 	} else if (trial(e, t, a, &err, 1) < 0) {
-		fb = xasprintf("Your previous answer was rejected. %s\nAnswer again with every file in full, fixing this.",
-			       buf_str(&err));
+		fmt = "Your previous answer was rejected. %s\nAnswer again with every file in full, fixing this.";
 	}
-	if (fb) {
-		if (t->stage)
-			fprintf(stderr, "%s: attempt %d was not a valid plan:\n%s\n", t->id, j->attempt, buf_str(&err));
-		if (t->stage && res->bad_answer) {
-			char *both = pipeline_feedback(e, t, fb);
+	if (!fmt) {
+		buf_free(&err);
+		return 0;
+	}
+	fb = xasprintf(fmt, buf_str(&err));
+	if (t->stage) {
+		/* a stage's re-plan hints come first and stay on a retry */
+		char *both = pipeline_feedback(e, t, fb);
 
-			free(fb);
-			fb = both;
-		}
-		keep_failed(e, t, j->attempt, res->answer, buf_str(&err));
-		*again = job_retry(e, j, buf_str(&err), fb);
-		rc = -1;
+		fprintf(stderr, "%s: attempt %d was not a valid plan:\n%s\n", t->id, j->attempt, buf_str(&err));
+		free(fb);
+		fb = both;
 	}
+	keep_failed(e, t, j->attempt, res->answer, buf_str(&err));
+	*again = job_retry(e, j, buf_str(&err), fb);
 	buf_free(&err);
-	return rc;
+	return -1;
 }
 
 /* keep an answer that passed in the store before it lands: a file a person

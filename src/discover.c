@@ -279,6 +279,7 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 	bo.dry_run = 1;
 	bo.pipeline = 1;
 	bo.stages = o->which;
+	bo.defaults = o->defaults;
 	bo.provider = o->provider;
 	bo.quiet = o->quiet;
 	bo.json = o->json;
@@ -288,7 +289,7 @@ int discover_dry_run(const char *root, const struct discover_opts *o)
 		engine_close(&e);
 		return rc;
 	}
-	order = pipeline_open(&e, o->which, o->defaults, &n);
+	order = pipeline_open(&e, &n);
 	for (i = 0; i < n && !rc; i++) {
 		const struct stage *s = &stages[i];
 

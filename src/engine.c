@@ -555,7 +555,7 @@ void engine_forget(struct engine *e, const struct task *t)
  * prompt shows (iface.h).  Every interface its dependencies show is made
  * ready for a prompt; 1 when one was not what the key used: then every
  * closure is forgotten, and t is to be evaluated again */
-static int settle(struct engine *e, const struct task *t)
+static int verify_interfaces(struct engine *e, const struct task *t)
 {
 	size_t *list = xcalloc(e->p->ntasks + 1, sizeof(*list)), n = layout_deps(layout_of(e), t, list), i, j;
 	int changed = 0;
@@ -696,7 +696,7 @@ out:
 	free(dt);
 	free(dp);
 	free(dh);
-	if (ti->s == S_PENDING && settle(e, t))
+	if (ti->s == S_PENDING && verify_interfaces(e, t))
 		engine_eval(e, t);
 }
 

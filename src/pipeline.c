@@ -31,9 +31,6 @@ struct pipeline {
 	struct stage_call calls[LEN(stages)];
 	struct buffer hints[LEN(stages)]; /* re-plan hints (outside the key) */
 	struct buffer files[LEN(stages)]; /* a judged answer as its YAML file */
-	unsigned which;
-	int defaults;
-	int replanned;          /* a new masterplan landed */
 };
 
 /* ---- the request ---- */
@@ -222,18 +219,15 @@ static size_t stage_of(const struct engine *e, const struct task *t)
 	return t->index - e->p->ntasks;
 }
 
-struct task **pipeline_open(struct engine *e, unsigned which, int defaults, size_t *n)
+struct task **pipeline_open(struct engine *e, size_t *n)
 {
 	struct pipeline *pl;
 	size_t i, upto = 0;
 
-	*n = 0;
 	for (i = 0; i < LEN(stages); i++)
-		if (!which || (which & stages[i].bit))
+		if (!e->o->stages || (e->o->stages & stages[i].bit))
 			upto = i;
 	pl = e->pl = xcalloc(1, sizeof(*pl));
-	pl->which = which;
-	pl->defaults = defaults;
 	for (i = 0; i <= upto; i++) {
 		struct task *t = &pl->tasks[i];
 
@@ -267,7 +261,6 @@ static void settle(struct engine *e, const struct task *t, enum tstate st, char 
 /* the answers stage: the questions with no answer are asked on the terminal */
 static void eval_answers(struct engine *e, const struct task *t, const struct plan *p, int named)
 {
-	struct pipeline *pl = e->pl;
 	int rc;
 
 	if (!p->have_questions) {
@@ -281,7 +274,7 @@ static void eval_answers(struct engine *e, const struct task *t, const struct pl
 	}
 	/* a person types here: the live line makes way */
 	progress_clear(&e->pr);
-	rc = answers_ask(e->root, p, pl->defaults);
+	rc = answers_ask(e->root, p, e->o->defaults);
 	if (rc) {
 		e->bad_input |= rc == EXIT_BADINPUT;
 		settle(e, t, S_FAILED, xstrdup("the questions are not all answered"));
@@ -334,7 +327,7 @@ void pipeline_eval(struct engine *e, struct task *t)
 	struct tinfo *ti = &e->ti[t->index];
 	size_t k = stage_of(e, t);
 	const struct stage *s = &stages[k];
-	int named = (pl->which & s->bit) != 0, exists = stage_exists(e->root, s->file);
+	int named = (e->o->stages & s->bit) != 0, exists = stage_exists(e->root, s->file);
 	const struct record *rec;
 	struct stage_call *c = &pl->calls[k];
 	const char *why;
@@ -357,7 +350,7 @@ void pipeline_eval(struct engine *e, struct task *t)
 	/* with no target named only missing files are made; with one, the
 	 * stages before it are checked too: a stale file mpbuild wrote is made
 	 * again first (make's rule) */
-	if (!pl->which && exists) {
+	if (!e->o->stages && exists) {
 		settle(e, t, S_UPTODATE, NULL);
 		return;
 	}
@@ -456,7 +449,6 @@ char *pipeline_feedback(struct engine *e, const struct task *t, const char *err)
 {
 	const struct buffer *hint = &e->pl->hints[stage_of(e, t)];
 
-	/* the hints come first and stay on a retry */
 	return xasprintf("%s%s%s", buf_str((struct buffer *)hint), hint->len ? "\n" : "", err);
 }
 
@@ -471,7 +463,6 @@ static void after_masterplan(struct engine *e)
 
 	if (!np)
 		return;
-	e->pl->replanned = 1;
 	all = state_records(e->st, &n);
 	orphan_adopt(e->st, np, all, n, &moved, &nmoved);
 	record_free_all(all, n);
@@ -479,7 +470,7 @@ static void after_masterplan(struct engine *e)
 		free(moved[i]);
 	free(moved);
 	/* a build that follows lists them at its end */
-	if (!e->o->quiet && e->pr.mode != PROGRESS_JSON && e->pl->which && e->o->ntargets == 0) {
+	if (!e->o->quiet && e->pr.mode != PROGRESS_JSON && e->o->stages && e->o->ntargets == 0) {
 		all = state_records(e->st, &n);
 		orphan_say(np, all, n, e->root, stdout);
 		record_free_all(all, n);
@@ -510,11 +501,6 @@ int pipeline_land(struct engine *e, struct task *t, const char *model, const cha
 	if (s->bit == DISCOVER_MASTERPLAN)
 		after_masterplan(e);
 	return 0;
-}
-
-int pipeline_replanned(const struct engine *e)
-{
-	return e->pl && e->pl->replanned;
 }
 
 void pipeline_close(struct engine *e)

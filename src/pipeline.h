@@ -43,10 +43,10 @@ int stage_replan_hint(const char *root, const struct stage *s, const struct buff
 int stage_pick_plans(const char *root, struct state *st, struct rulebook *rb, const char *provider, int verbose,
 		     FILE *out, const struct plan *p, const struct stage *s, struct stage_call *c);
 
-/* the stage targets up to the last of `which` (0: all, making only missing
- * files), in pipeline order, as tasks of e (indices after the plan's).
- * defaults: --defaults */
-struct task **pipeline_open(struct engine *e, unsigned which, int defaults, size_t *n);
+/* the stage targets up to the last that e->o->stages names (none: all,
+ * making only missing files), in pipeline order, as tasks of e (indices
+ * after the plan's); *n of them */
+struct task **pipeline_open(struct engine *e, size_t *n);
 /* evaluate stage target t (its dependency evaluated first); asks the
  * answers on the terminal */
 void pipeline_eval(struct engine *e, struct task *t);
@@ -62,8 +62,6 @@ char *pipeline_feedback(struct engine *e, const struct task *t, const char *err)
  * meanwhile: kept, *edited names it), -1 after a message */
 int pipeline_land(struct engine *e, struct task *t, const char *model, const char *const *expect,
 		  const char **edited);
-/* 1 when a new plans/masterplan.yaml landed (the engine loads it again) */
-int pipeline_replanned(const struct engine *e);
 /* free what pipeline_open made */
 void pipeline_close(struct engine *e);
 

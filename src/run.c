@@ -67,22 +67,17 @@ static int run_pipeline(struct engine *e)
 {
 	struct task **order;
 	size_t n;
-	int code;
+	int code, rc;
 
 	if (!e->o->stages && !discover_needed(e->root))
 		return 0;
-	order = pipeline_open(e, e->o->stages, e->o->defaults, &n);
+	order = pipeline_open(e, &n);
 	e->pr.total = (int)n;
 	code = sched_run(e, order, n);
-	if (pipeline_replanned(e) || e->dirty) {
-		/* the lock lists the new plan's tasks: load it now */
-		int rc;
-
-		pipeline_close(e);
-		if ((rc = engine_reload(e)) && !code)
-			code = rc;
-	} else
-		pipeline_close(e);
+	pipeline_close(e);
+	/* a plan file landed: the tasks (and the lock) go by the new plan */
+	if (e->count[S_BUILT] && (rc = engine_reload(e)) && !code)
+		code = rc;
 	if (!code && (e->count[S_FAILED] || e->count[S_SKIPPED] || sched_halted(e)))
 		code = -1;      /* the exit code of what stopped it, after the summary */
 	return code;
