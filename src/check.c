@@ -429,11 +429,6 @@ static void probe(void)
 	     step_names[ce.step < (int)LEN(step_names) ? ce.step : 0], strerror(ce.err));
 }
 
-int box_isolated(void)
-{
-	return iso.ns;
-}
-
 /* copy the directory tree of from into to (both open directories); the
  * project's cache/ and .git/ stay out (top is set at the first level) */
 static int copy_tree(int from, int to, int top)

@@ -38,8 +38,6 @@ int box_run(struct box *b, char *const argv[], int timeout, struct buffer *out);
 int box_run_stdout(struct box *b, char *const argv[], int timeout, struct buffer *out, struct buffer *err);
 /* remove the box and its scratch directory */
 void box_close(struct box *b);
-/* 1 when commands get namespaces on this machine (probed once per process) */
-int box_isolated(void);
 /* the argv of command v with the first {file} in each word replaced by file
  * and each {rules} by the built-in rules directory; free with check_argv_free */
 char **check_argv(const struct argv *v, const char *file);

@@ -71,11 +71,6 @@ int engine_take_lock(const char *root)
 	return fd;   /* held until exit */
 }
 
-int build_lock(const char *root)
-{
-	return engine_take_lock(root);
-}
-
 /* look records up by target, and the files of records of gone targets by path */
 static void index_records(struct engine *e)
 {
@@ -267,6 +262,8 @@ void engine_seen_free(struct tinfo *ti, const struct task *t)
 	ti->seen = NULL;
 }
 
+static int engine_fingerprint(struct engine *e, const struct task *t, char out[HASH_HEX]);
+
 /* an up-to-date t with checks whose dependencies' contents changed since its
  * checks last passed (a new implementation behind the same interface, which
  * changed no key) has its checks run again before it counts as up to date */
@@ -397,8 +394,10 @@ static int interface_of(struct engine *e, const struct task *d, const char *path
 	return 0;
 }
 
-int engine_interface(struct engine *e, const struct task *d, const char *path, char out[HASH_HEX],
-		     struct buffer *text)
+/* the interface of output path of task d (hash, and with text its bytes);
+ * -1 when the file cannot be read */
+static int engine_interface(struct engine *e, const struct task *d, const char *path, char out[HASH_HEX],
+			    struct buffer *text)
 {
 	return interface_of(e, d, path, text != NULL, out, text);
 }
@@ -509,7 +508,8 @@ int engine_request(struct engine *e, const struct task *t, struct request *req)
 	return rc;
 }
 
-int engine_fingerprint(struct engine *e, const struct task *t, char out[HASH_HEX])
+/* the contents t's checks run against: its dependencies' content closures */
+static int engine_fingerprint(struct engine *e, const struct task *t, char out[HASH_HEX])
 {
 	struct sha256 hs;
 	size_t i;

@@ -44,12 +44,7 @@ struct build_opts {
 	int pipeline;           /* the build verb: the pipeline may run first, so no masterplan yet is no error */
 	unsigned stages;        /* pipeline targets named (DISCOVER_* bits); 0: those missing, if any */
 	int defaults;           /* --defaults: unanswered questions take their default */
-	int locked;             /* the caller holds the build lock (build_lock) */
 };
-
-/* take the one-build-per-project lock (cache/lock), waiting up to 5 s, then
- * naming the holder's pid; the fd to close when done, or -1 with a message */
-int build_lock(const char *root);
 
 enum tstate { S_PENDING, S_WAIT, S_UPTODATE, S_BUILT, S_RESTORED, S_FAILED, S_SKIPPED, S_KEPT };
 
@@ -151,10 +146,6 @@ struct task **engine_select(struct engine *e, char **names, size_t n, size_t *co
 int engine_deps_ready(struct engine *e, struct task *t);
 /* evaluate task t (its dependencies evaluated first): key, state and why */
 void engine_eval(struct engine *e, struct task *t);
-/* the interface of output path of task d (hash, and with text its bytes);
- * -1 when the file cannot be read */
-int engine_interface(struct engine *e, const struct task *d, const char *path, char out[HASH_HEX],
-		     struct buffer *text);
 /* the hash over t's outputs' interfaces (content: their contents) and the
  * same closures of its dependencies, computed once; NULL when an output is missing */
 const char *engine_closure(struct engine *e, const struct task *t, int content);
@@ -163,8 +154,6 @@ const char *engine_closure(struct engine *e, const struct task *t, int content);
  * layer 4's breakpoints from layout_marks); -1 after a message.  The layers
  * stay valid until the next request */
 int engine_request(struct engine *e, const struct task *t, struct request *req);
-/* the contents t's checks run against: its dependencies' content closures */
-int engine_fingerprint(struct engine *e, const struct task *t, char out[HASH_HEX]);
 /* t's checks passed against what its dependencies hold now: remember it */
 void engine_checked(struct engine *e, const struct task *t);
 /* t's outputs changed (it landed): its closures are computed again */

@@ -170,11 +170,6 @@ out:
 	return rc;
 }
 
-int land_answer(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a)
-{
-	return land_files(st, fc, root, r, a, NULL, NULL) == 0 ? 0 : -1;
-}
-
 /* add dir (malloc'd; the table takes it) to a set of directories */
 static void add_dir(struct htab *dirs, char *dir)
 {
@@ -201,7 +196,7 @@ static void note_dir(struct htab *dirs, const char *root, const char *rel)
 /* the temporaries a crash left: write_file_atomic's of a process that has
  * gone, in root, plans/, beside every recorded or intended output and in
  * cache/; and, unless an intent is still open, the staged FILE.mpbuild-new of
- * recorded outputs (land_answer reuses the others).  Without a crash only
+ * recorded outputs (a landing reuses the others).  Without a crash only
  * cache/ itself is looked at (one small directory): a build writes
  * cache/stats.json after it has marked its run finished. */
 static void sweep(struct state *st, const char *root, struct htab *dirs, int crashed, int staged_too)

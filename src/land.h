@@ -16,8 +16,6 @@
  * names it */
 int land_files(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a,
 	       const char *const *expect, const char **edited);
-/* land_files with no expectations */
-int land_answer(struct state *st, struct fscache *fc, const char *root, struct record *r, const struct answer *a);
 /* finish the landings a crash interrupted (and, after a crash, remove the
  * temporaries it left); the caller holds the build lock; returns how many
  * landings were finished */

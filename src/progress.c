@@ -180,14 +180,6 @@ void progress_say(struct progress *pr, const char *fmt, ...)
 	fflush(stdout);
 }
 
-void progress_event(struct progress *pr, const char *type, const char *json)
-{
-	json_t *o = json_loads(json, 0, NULL);
-
-	clear_line(pr);
-	event(type, o ? o : json_object());
-}
-
 void progress_end(struct progress *pr, const char *json_counts)
 {
 	clear_line(pr);

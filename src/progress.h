@@ -48,8 +48,6 @@ void progress_call(struct progress *pr, const char *target, const char *model, i
 void progress_live(struct progress *pr, const struct live_call *calls, size_t n, const char *waiting);
 /* a line of text for the person, kept clear of the status line */
 void progress_say(struct progress *pr, const char *fmt, ...) PRINTF(2, 3);
-/* a JSON event of type with the members of the object json */
-void progress_event(struct progress *pr, const char *type, const char *json);
 /* the run ends: the JSON event with the counts (other modes print the summary themselves) */
 void progress_end(struct progress *pr, const char *json_counts);
 /* one line of `mpbuild -n --json` on stdout: target, status, key (NULL: null),

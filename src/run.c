@@ -154,7 +154,7 @@ int build_run(const char *root, struct build_opts *o)
 	double t0 = now();
 	int rc, lockfd = -1, recovered = 0;
 
-	if (!o->dry_run && !o->locked && (lockfd = engine_take_lock(root)) < 0)
+	if (!o->dry_run && (lockfd = engine_take_lock(root)) < 0)
 		return EXIT_BADINPUT;
 	if (!o->dry_run) {
 		char *cache = path_join(root, "cache");

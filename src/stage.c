@@ -86,7 +86,7 @@ int stage_exists(const char *root, const char *rel)
 }
 
 /* read root/rel into b; -1 with a message */
-int stage_slurp(const char *root, const char *rel, struct buffer *b)
+static int stage_slurp(const char *root, const char *rel, struct buffer *b)
 {
 	char *p = path_join(root, rel);
 	int r = read_file(p, b, YAML_MAX_FILE);

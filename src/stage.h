@@ -22,8 +22,6 @@ extern const struct stage stages[4];
 
 /* 1 if root/rel exists */
 int stage_exists(const char *root, const char *rel);
-/* read root/rel into b; -1 with a message */
-int stage_slurp(const char *root, const char *rel, struct buffer *b);
 /* the phase instructions: the project's rules/phases/NAME.md, else the built-in one; -1 with a message */
 int stage_phase_text(const char *root, const char *name, struct buffer *b);
 /* layer 4 of stage s's request: its target line and its input files */

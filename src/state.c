@@ -611,11 +611,6 @@ int state_failure_put(struct state *st, const char *target, long run, const char
 	return rc;
 }
 
-int state_failure_clear(struct state *st, const char *target)
-{
-	return exec_target(st, "DELETE FROM failure WHERE target=?", target);
-}
-
 int state_failures(struct state *st, struct htab *out)
 {
 	sqlite3_stmt *s = prep(st, "SELECT target, run, reason FROM failure");

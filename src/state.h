@@ -150,7 +150,6 @@ int state_land_commit(struct state *st, const struct record *r);
 
 /* failures */
 int state_failure_put(struct state *st, const char *target, long run, const char *reason);
-int state_failure_clear(struct state *st, const char *target);
 /* all failures as target -> struct failure* (the table owns them); free with state_failures_free */
 int state_failures(struct state *st, struct htab *out);
 void state_failures_free(struct htab *t);
