@@ -295,7 +295,9 @@ static void kept_meanwhile(struct engine *e, struct task *t, const char *path)
 	fscache_forget(&e->fc, path);
 	ti->s = S_KEPT;
 	ti->edited = 1;
-	engine_why(ti, xasprintf("%s changed while the target was built; the answer is in the cache", path));
+	/* a task's answer went to the store before landing; a stage's is not kept */
+	engine_why(ti, xasprintf("%s changed while the target was built; %s", path,
+				 t->stage ? "its answer was not used" : "the answer is in the cache"));
 }
 
 /* the outputs of t from the action cache, with no call: 1 restored, 0 not

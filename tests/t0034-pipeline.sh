@@ -5,7 +5,8 @@
 # calls (exit 3, nothing sent past the budget); the masterplan is judged from
 # memory and lands through an intent record, so a kill -9 at any point is
 # recovered by the next run and never leaves the model's plan looking like a
-# person's; -n with only a hand-written masterplan; a prose answer is retried
+# person's; a plan file a person writes during its call wins; -n with only a
+# hand-written masterplan; a prose answer is retried
 # as retries: says.
 . "$(dirname "$0")/lib.sh"
 
@@ -130,6 +131,19 @@ expect_success 'a budget too small for any call sends nothing; budget_usd is the
 	printf "version: 1\nbudget_usd: 0.000001\n" >mpbuild.yaml &&
 	expect_code 3 mpbuild --defaults questions 2>../err &&
 	test ! -s "$FAKE_LOG"
+'
+
+expect_success 'a plan file a person writes while its stage is called is theirs: kept, the answer not landed' '
+	new_request edit && cd edit && fake_reset && answers &&
+	fake_control "{\"faults\": [{\"target\": \"discovery\", \"delay\": 3}]}" >/dev/null &&
+	{ mpbuild --defaults discovery --progress plain >../out 2>&1 & pid=$!; } &&
+	n=0 && while [ $n -lt 100 ] && ! test -e plans/answers.yaml; do sleep 0.1; n=$((n + 1)); done &&
+	sleep 0.5 && { cat ../base/plans/discovery.yaml && echo "# mine"; } >../mine.yaml &&
+	cp ../mine.yaml plans/discovery.yaml &&
+	{ wait $pid; rc=$?; } && cat ../out && test $rc = 0 &&
+	cmp_files ../mine.yaml plans/discovery.yaml &&
+	grep -q "discovery plans/discovery.yaml: kept (edited by hand) — plans/discovery.yaml changed while the target was built; its answer was not used" ../out &&
+	! grep -q "discovery:" mpbuild.lock && no_staged .
 '
 
 for point in pipeline-judged land-staged land-intent land-renamed land-committed pipeline-landed; do
